@@ -1,0 +1,13 @@
+//! The D-Bus contract between coffer-helper and its clients (the app and cofferctl), plus the
+//! UDisks2 view both clients need. No GTK and no tokio here. docs/dbus-api.md documents it.
+
+pub mod error;
+pub mod names;
+pub mod options;
+pub mod proxy;
+pub mod types;
+pub mod udisks;
+
+pub use error::Error;
+pub use proxy::{HelperProxy, JobProxy};
+pub use types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};

@@ -1,0 +1,1 @@
+//! coffer-helper: the privileged layers (zfs, engine, service).
