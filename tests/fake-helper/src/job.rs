@@ -1,0 +1,288 @@
+//! Fake `io.github.coffer.Job1` objects whose progress ticks through a plan of stages.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use zbus::object_server::SignalEmitter;
+use zbus::{interface, Connection, OwnedObjectPath, OwnedVariant};
+
+use crate::state::State;
+
+pub struct Job {
+    pub operation: String,
+    pub backup_id: String,
+    pub stage: String,
+    pub progress: f64,
+    pub progress_valid: bool,
+    pub bytes: u64,
+    pub total_bytes: u64,
+    pub rate: u64,
+    pub expected_end_time: u64,
+    pub cancelable: bool,
+    pub finished: bool,
+    pub success: bool,
+    pub error_name: String,
+    pub message: String,
+    pub result: HashMap<String, OwnedVariant>,
+    cancelled: Arc<AtomicBool>,
+}
+
+#[interface(name = "io.github.coffer.Job1")]
+impl Job {
+    async fn cancel(&self) -> Result<(), coffer_api::Error> {
+        if !self.cancelable || self.finished {
+            return Err(coffer_api::Error::InvalidArgument(
+                "This job cannot be cancelled.".into(),
+            ));
+        }
+        self.cancelled.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    #[zbus(property)]
+    fn operation(&self) -> String {
+        self.operation.clone()
+    }
+    #[zbus(property)]
+    fn backup_id(&self) -> String {
+        self.backup_id.clone()
+    }
+    #[zbus(property)]
+    fn stage(&self) -> String {
+        self.stage.clone()
+    }
+    #[zbus(property)]
+    fn stage_detail(&self) -> String {
+        String::new()
+    }
+    #[zbus(property)]
+    fn progress(&self) -> f64 {
+        self.progress
+    }
+    #[zbus(property)]
+    fn progress_valid(&self) -> bool {
+        self.progress_valid
+    }
+    #[zbus(property)]
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+    #[zbus(property)]
+    fn total_bytes(&self) -> u64 {
+        self.total_bytes
+    }
+    #[zbus(property)]
+    fn rate(&self) -> u64 {
+        self.rate
+    }
+    #[zbus(property)]
+    fn expected_end_time(&self) -> u64 {
+        self.expected_end_time
+    }
+    #[zbus(property, name = "StartedByUID")]
+    fn started_by_uid(&self) -> u32 {
+        1000
+    }
+    #[zbus(property)]
+    fn cancelable(&self) -> bool {
+        self.cancelable
+    }
+    #[zbus(property)]
+    fn finished(&self) -> bool {
+        self.finished
+    }
+    #[zbus(property)]
+    fn success(&self) -> bool {
+        self.success
+    }
+    #[zbus(property)]
+    fn error_name(&self) -> String {
+        self.error_name.clone()
+    }
+    #[zbus(property)]
+    fn message(&self) -> String {
+        self.message.clone()
+    }
+    #[zbus(property)]
+    fn result(&self) -> HashMap<String, OwnedVariant> {
+        self.result
+            .iter()
+            .filter_map(|(k, v)| v.try_clone().ok().map(|v| (k.clone(), v)))
+            .collect()
+    }
+
+    #[zbus(signal)]
+    async fn completed(
+        emitter: &SignalEmitter<'_>,
+        success: bool,
+        error_name: &str,
+        message: &str,
+    ) -> zbus::Result<()>;
+}
+
+/// What a fake job does: stages with a number of ticks each, the bytes it moves while in
+/// `bytes_stage`, and how it ends.
+pub struct Plan {
+    pub stages: Vec<(&'static str, u32)>,
+    pub bytes_stage: &'static str,
+    pub total_bytes: u64,
+    pub cancelable: bool,
+    pub outcome: Result<HashMap<String, OwnedVariant>, (String, String)>,
+    /// Applied to the world when the job succeeds.
+    pub on_success: Option<Box<dyn FnOnce(&mut State) + Send>>,
+}
+
+pub fn error_name(short: &str) -> String {
+    format!("{}.{short}", coffer_api::names::ERROR_PREFIX)
+}
+
+/// Exports a job, runs its plan in the background and returns its path.
+pub async fn start(
+    conn: &Connection,
+    state: &Arc<Mutex<State>>,
+    operation: &str,
+    backup_id: &str,
+    plan: Plan,
+) -> zbus::Result<OwnedObjectPath> {
+    let n = {
+        let mut s = state.lock().await;
+        s.next_job += 1;
+        s.next_job - 1
+    };
+    let path = OwnedObjectPath::try_from(format!("{}/{n}", coffer_api::names::JOBS_PATH))?;
+    let cancelled = Arc::new(AtomicBool::new(false));
+    let job = Job {
+        operation: operation.into(),
+        backup_id: backup_id.into(),
+        stage: coffer_api::options::stage::STARTING.into(),
+        progress: 0.0,
+        progress_valid: false,
+        bytes: 0,
+        total_bytes: plan.total_bytes,
+        rate: 0,
+        expected_end_time: 0,
+        cancelable: plan.cancelable,
+        finished: false,
+        success: false,
+        error_name: String::new(),
+        message: String::new(),
+        result: HashMap::new(),
+        cancelled: cancelled.clone(),
+    };
+    conn.object_server().at(&path, job).await?;
+    crate::helper::job_added(conn, &path, operation, backup_id).await;
+    let (conn2, state2, path2) = (conn.clone(), state.clone(), path.clone());
+    let (op, id) = (operation.to_string(), backup_id.to_string());
+    tokio::spawn(async move {
+        if let Err(e) = run(&conn2, &state2, &path2, &op, &id, plan, cancelled).await {
+            eprintln!("coffer-fake-helper: job {path2}: {e}");
+        }
+    });
+    Ok(path)
+}
+
+async fn run(
+    conn: &Connection,
+    state: &Arc<Mutex<State>>,
+    path: &OwnedObjectPath,
+    operation: &str,
+    backup_id: &str,
+    plan: Plan,
+    cancelled: Arc<AtomicBool>,
+) -> zbus::Result<()> {
+    let iface = conn.object_server().interface::<_, Job>(path).await?;
+    let tick = Duration::from_millis(state.lock().await.tick_ms);
+    let emitter = iface.signal_emitter();
+    let total_ticks: u32 = plan.stages.iter().map(|s| s.1).sum::<u32>().max(1);
+    let bytes_ticks = plan
+        .stages
+        .iter()
+        .find(|s| s.0 == plan.bytes_stage)
+        .map(|s| s.1)
+        .unwrap_or(1)
+        .max(1);
+    let per_tick = plan.total_bytes / u64::from(bytes_ticks);
+    // Pretend the link runs at a rate consistent with the tick, so ETA and rate look real.
+    let rate = (per_tick as f64 / tick.as_secs_f64().max(0.001)) as u64;
+    let mut done_ticks = 0u32;
+    let mut was_cancelled = false;
+    'stages: for (stage, ticks) in &plan.stages {
+        {
+            let mut j = iface.get_mut().await;
+            j.stage = stage.to_string();
+            j.stage_changed(emitter).await?;
+        }
+        for _ in 0..*ticks {
+            tokio::time::sleep(tick).await;
+            if cancelled.load(Ordering::SeqCst) {
+                was_cancelled = true;
+                break 'stages;
+            }
+            done_ticks += 1;
+            let mut j = iface.get_mut().await;
+            j.progress = f64::from(done_ticks) / f64::from(total_ticks);
+            j.progress_valid = true;
+            j.progress_changed(emitter).await?;
+            j.progress_valid_changed(emitter).await?;
+            if *stage == plan.bytes_stage {
+                j.bytes = (j.bytes + per_tick).min(plan.total_bytes);
+                j.rate = rate;
+                let left = plan.total_bytes.saturating_sub(j.bytes);
+                let now_us = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_micros() as u64)
+                    .unwrap_or(0);
+                j.expected_end_time = now_us + left * 1_000_000 / rate.max(1);
+                j.bytes_changed(emitter).await?;
+                j.rate_changed(emitter).await?;
+                j.expected_end_time_changed(emitter).await?;
+            } else if j.rate != 0 {
+                j.rate = 0;
+                j.rate_changed(emitter).await?;
+            }
+        }
+    }
+    let (success, error, message, result) = if was_cancelled {
+        (
+            false,
+            error_name("Cancelled"),
+            "The backup was cancelled. The next one resumes where it stopped.".to_string(),
+            HashMap::new(),
+        )
+    } else {
+        match plan.outcome {
+            Ok(result) => (true, String::new(), String::new(), result),
+            Err((name, message)) => (false, error_name(&name), message, HashMap::new()),
+        }
+    };
+    {
+        let mut s = state.lock().await;
+        s.busy = false;
+        if success {
+            if let Some(f) = plan.on_success {
+                f(&mut s);
+            }
+        }
+    }
+    {
+        let mut j = iface.get_mut().await;
+        j.stage = coffer_api::options::stage::DONE.into();
+        j.finished = true;
+        j.success = success;
+        j.error_name = error.clone();
+        j.message = message.clone();
+        j.result = result;
+        j.cancelable = false;
+        j.stage_changed(emitter).await?;
+        j.finished_changed(emitter).await?;
+        j.success_changed(emitter).await?;
+        j.result_changed(emitter).await?;
+        Job::completed(emitter, success, &error, &message).await?;
+    }
+    crate::helper::job_completed(conn, path, operation, backup_id, success, &error, &message)
+        .await;
+    Ok(())
+}

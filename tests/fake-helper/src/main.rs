@@ -1,0 +1,73 @@
+//! A fake `coffer-helper` plus a fake UDisks2, for the app's UI tests. It serves the
+//! documented D-Bus contract on whatever bus it is given, with jobs whose progress ticks.
+//!
+//! Usage: `coffer-fake-helper [--address BUS_ADDRESS]` (default: `DBUS_SYSTEM_BUS_ADDRESS`).
+//! `COFFER_FAKE_SCENARIO` picks the starting state: `fresh` (no backup set, blank USB drive),
+//! `adopt` (no backup set, the USB drive already holds a pool), `configured` (one backup set,
+//! its drive plugged in) or `unplugged` (one backup set, no drive).
+//! `COFFER_FAKE_ROOT` is where the fake mounts and snapshot trees are made.
+//! `COFFER_FAKE_TICK_MS` is the job tick (default 150 ms).
+
+mod control;
+mod fixtures;
+mod helper;
+mod job;
+mod state;
+mod udisks;
+
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    if let Err(e) = run().await {
+        eprintln!("coffer-fake-helper: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mut address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--address" => address = args.next(),
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let address = address.ok_or("no bus: pass --address or set DBUS_SYSTEM_BUS_ADDRESS")?;
+    let scenario = std::env::var("COFFER_FAKE_SCENARIO").unwrap_or_else(|_| "configured".into());
+    let root = std::env::var("COFFER_FAKE_ROOT")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::env::temp_dir().join(format!("coffer-fake-{}", std::process::id())));
+    let tick = std::env::var("COFFER_FAKE_TICK_MS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(150);
+
+    fixtures::make_trees(&root)?;
+    let state = Arc::new(Mutex::new(state::State::new(&scenario, &root, tick)?));
+
+    let conn = zbus::connection::Builder::address(address.as_str())
+        .build()
+        .await?;
+    let server = conn.object_server();
+    server
+        .at(coffer_api::names::OBJECT_PATH, helper::Helper::new(state.clone()))
+        .await?;
+    server
+        .at(control::PATH, control::Control { state: state.clone() })
+        .await?;
+    server.at(udisks::ROOT, zbus::fdo::ObjectManager).await?;
+    let plugged = state.lock().await.plugged;
+    if plugged {
+        udisks::plug(&conn, &state).await?;
+    }
+    udisks::add_system_disk(&conn).await?;
+    conn.request_name(coffer_api::udisks::SERVICE).await?;
+    conn.request_name(coffer_api::names::BUS_NAME).await?;
+    println!("coffer-fake-helper: ready ({scenario})");
+    std::future::pending::<()>().await;
+    Ok(())
+}
