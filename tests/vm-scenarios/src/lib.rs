@@ -2,6 +2,7 @@
 //! test guest by `tests/vm/run`; on the host every one of them is `#[ignore]`d with a reason, so
 //! `cargo test` lists them as ignored instead of passing them silently.
 
+pub mod helper;
 pub mod source;
 pub mod udisks;
 pub mod usb;
