@@ -3,6 +3,7 @@
 //! `cargo test` lists them as ignored instead of passing them silently.
 
 pub mod helper;
+pub mod scenario;
 pub mod source;
 pub mod udisks;
 pub mod usb;

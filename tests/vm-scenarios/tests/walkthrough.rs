@@ -5,33 +5,10 @@
 use std::time::Duration;
 
 use coffer_vm_tests::helper::{self, cofferctl, cofferctl_input};
+use coffer_vm_tests::scenario::{guids, imported, prop, sha256_tree};
 use coffer_vm_tests::source::{sanoid_snapshot, write_files, SourcePool, PASSPHRASE};
 use coffer_vm_tests::usb::UsbDisk;
 use coffer_vm_tests::{require_guest, run, udisks, wait_for};
-
-fn guids(dataset: &str) -> Vec<String> {
-    run(
-        "zfs",
-        &["list", "-Hp", "-t", "snapshot", "-o", "guid", "-s", "createtxg", "-d", "1", dataset],
-    )
-    .stdout
-    .lines()
-    .map(str::to_string)
-    .collect()
-}
-
-fn prop(dataset: &str, name: &str) -> String {
-    run("zfs", &["get", "-Hp", "-o", "value", name, dataset]).stdout.trim().to_string()
-}
-
-fn imported(pool: &str) -> bool {
-    run("zpool", &["list", "-H", "-o", "name"]).stdout.lines().any(|l| l == pool)
-}
-
-fn sha256_tree(dir: &str) -> String {
-    run("sh", &["-c", &format!("cd '{dir}' && find . -type f -print0 | sort -z | xargs -0 sha256sum")])
-        .stdout
-}
 
 /// The drive vanishes from UDisks2 after cofferctl powers it off; the host still has it
 /// attached, so unplug it there too before the next plug.

@@ -1,0 +1,179 @@
+//! Building blocks shared by the helper scenarios: a source with snapshots, a prepared drive,
+//! and the checks every scenario makes on ZFS state.
+
+use std::time::Duration;
+
+use crate::helper::cofferctl;
+use crate::source::{sanoid_snapshot, write_files, SourcePool};
+use crate::usb::UsbDisk;
+use crate::{run, udisks, wait_for};
+
+/// Snapshot guids of `dataset`, oldest first.
+pub fn guids(dataset: &str) -> Vec<String> {
+    run(
+        "zfs",
+        &["list", "-Hp", "-t", "snapshot", "-o", "guid", "-s", "createtxg", "-d", "1", dataset],
+    )
+    .stdout
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// Snapshot short names of `dataset`, oldest first.
+pub fn snapshot_names(dataset: &str) -> Vec<String> {
+    run(
+        "zfs",
+        &["list", "-Hp", "-t", "snapshot", "-o", "name", "-s", "createtxg", "-d", "1", dataset],
+    )
+    .stdout
+    .lines()
+    .filter_map(|l| l.split_once('@').map(|(_, s)| s.to_string()))
+    .collect()
+}
+
+pub fn prop(dataset: &str, name: &str) -> String {
+    run("zfs", &["get", "-Hp", "-o", "value", name, dataset])
+        .stdout
+        .trim()
+        .to_string()
+}
+
+pub fn imported(pool: &str) -> bool {
+    run("zpool", &["list", "-H", "-o", "name"])
+        .stdout
+        .lines()
+        .any(|l| l == pool)
+}
+
+/// `sha256sum` of every file below `dir`, sorted by path.
+pub fn sha256_tree(dir: &str) -> String {
+    run(
+        "sh",
+        &["-c", &format!("cd '{dir}' && find . -type f -print0 | sort -z | xargs -0 -r sha256sum")],
+    )
+    .stdout
+}
+
+/// A source pool with an encrypted `nixos/home` (mounted at /srv/home), files, and snapshots.
+pub struct Source {
+    pub pool: SourcePool,
+    pub home: String,
+    pub snapshots: Vec<String>,
+}
+
+impl Source {
+    /// `files` files of `file_size` bytes, then `snapshots` sanoid-style snapshots with a small
+    /// change before each.
+    pub fn new(pool_mb: u64, files: usize, file_size: usize, snapshots: u32) -> Self {
+        let pool = SourcePool::create("rpool", pool_mb);
+        let home = pool.encrypted_dataset("nixos/home", "/srv/home");
+        write_files("/srv/home", files, file_size, 1);
+        let mut s = Self {
+            pool,
+            home,
+            snapshots: Vec::new(),
+        };
+        for _ in 0..snapshots {
+            s.snapshot();
+        }
+        s
+    }
+
+    /// Writes a little and takes the next sanoid-style snapshot.
+    pub fn snapshot(&mut self) -> String {
+        let i = self.snapshots.len() as u32;
+        write_files("/srv/home", 1, 64 * 1024, 100 + i as u64);
+        let name = sanoid_snapshot(&self.home, i);
+        self.snapshots.push(name.clone());
+        name
+    }
+
+    pub fn destroy_snapshot(&mut self, name: &str) {
+        run("zfs", &["destroy", &format!("{}@{name}", self.home)]);
+        self.snapshots.retain(|s| s != name);
+    }
+}
+
+/// A drive prepared by the helper for `datasets`, with its backup set.
+pub struct Drive {
+    pub disk: UsbDisk,
+    pub by_id: String,
+    pub id: String,
+    pub pool_guid: String,
+}
+
+impl Drive {
+    pub fn prepare(serial: &str, size_mb: u64, datasets: &[&str]) -> Self {
+        let disk = UsbDisk::new(serial, size_mb);
+        disk.plug();
+        let by_id = disk.by_id().to_str().expect("utf-8").to_string();
+        udisks::wait_for_drive(&by_id);
+        let mut args = vec!["--yes", "prepare", &by_id, "backup"];
+        for d in datasets {
+            args.push("--dataset");
+            args.push(d);
+        }
+        let prep = cofferctl(&args).ok().json();
+        Self {
+            id: prep["result"]["backup_id"].as_str().expect("backup id").to_string(),
+            pool_guid: prep["result"]["pool_guid"].as_str().expect("pool guid").to_string(),
+            disk,
+            by_id,
+        }
+    }
+
+    /// The drive-side dataset the backup set maps `source` to.
+    pub fn target_of(&self, source: &str) -> String {
+        let sets = cofferctl(&["backups"]).ok().json();
+        sets.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| s["id"].as_str() == Some(&self.id))
+            .flat_map(|s| s["datasets"].as_array().cloned().unwrap_or_default())
+            .find(|d| d[0].as_str() == Some(source))
+            .and_then(|d| d[1].as_str().map(str::to_string))
+            .expect("the source is in the backup set")
+    }
+
+    pub fn import(&self) {
+        run("zpool", &["import", "-N", &self.pool_guid]);
+    }
+
+    pub fn export(&self) {
+        run("zpool", &["export", "backup"]);
+    }
+
+    /// Unplugs and plugs the drive back (after a power-off, or to simulate a yank).
+    pub fn replug(&self) {
+        self.disk.unplug();
+        self.disk.plug();
+        udisks::wait_for_drive(&self.by_id);
+    }
+}
+
+/// Waits until the helper's running job has moved at least `bytes`, and returns its path.
+pub fn wait_for_job_bytes(bytes: u64) -> String {
+    wait_for(
+        &format!("a job to pass {bytes} bytes"),
+        Duration::from_secs(300),
+        || {
+            zbus::block_on(async {
+                let conn = zbus::Connection::system().await.ok()?;
+                let helper = coffer_api::HelperProxy::new(&conn).await.ok()?;
+                for path in helper.jobs().await.ok()? {
+                    let job = coffer_api::JobProxy::builder(&conn)
+                        .path(path.clone())
+                        .cache_properties(zbus::proxy::CacheProperties::No)
+                        .build()
+                        .await
+                        .ok()?;
+                    if !job.finished().await.ok()? && job.bytes().await.ok()? >= bytes {
+                        return Some(path.as_str().to_string());
+                    }
+                }
+                None
+            })
+        },
+    )
+}

@@ -1,0 +1,132 @@
+//! Interrupted backups recover without losing what was sent: a drive yanked mid-send, the helper
+//! killed mid-send, and an incremental base that sanoid pruned from the source.
+
+use std::process::{Child, Command, Stdio};
+
+use coffer_vm_tests::helper::{self, cofferctl, cofferctl_input};
+use coffer_vm_tests::scenario::{guids, imported, sha256_tree, wait_for_job_bytes, Drive, Source};
+use coffer_vm_tests::source::PASSPHRASE;
+use coffer_vm_tests::{binary, require_guest, run};
+
+fn backup_in_background(id: &str) -> Child {
+    Command::new(binary("cofferctl"))
+        .args(["--json", "--no-agent", "backup", id, "--no-power-off"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cofferctl backup")
+}
+
+fn finish(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().expect("wait");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("interrupted backup: exit {:?}\n{text}", out.status.code());
+    (out.status.code().unwrap_or(-1), text)
+}
+
+/// After an unlock, every file of every snapshot on the drive equals the source's.
+fn verify_all_files(drive: &Drive, src: &Source, target: &str) {
+    let unlocked = cofferctl_input(&["unlock", &drive.id, "--passphrase-stdin"], &format!("{PASSPHRASE}\n"))
+        .ok()
+        .json();
+    let mount = unlocked["result"]["mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m[0].as_str() == Some(target))
+        .and_then(|m| m[1].as_str())
+        .expect("target mounted")
+        .to_string();
+    for snap in &src.snapshots {
+        assert_eq!(
+            sha256_tree(&format!("/srv/home/.zfs/snapshot/{snap}")),
+            sha256_tree(&format!("{mount}/.zfs/snapshot/{snap}")),
+            "files of {snap} differ"
+        );
+    }
+    cofferctl(&["lock", &drive.id]).ok();
+}
+
+#[test]
+#[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
+fn unplug_mid_send_then_resume() {
+    require_guest();
+    helper::install();
+    let mut src = Source::new(1024, 48, 4 * 1024 * 1024, 1);
+    src.snapshot();
+    let drive = Drive::prepare("COFFERRESUME", 2048, &[&src.home]);
+    let target = drive.target_of(&src.home);
+
+    let child = backup_in_background(&drive.id);
+    wait_for_job_bytes(48 * 1024 * 1024);
+    drive.disk.unplug();
+    let (code, _) = finish(child);
+    assert_ne!(code, 0, "a backup whose drive vanished fails");
+
+    drive.disk.plug();
+    coffer_vm_tests::udisks::wait_for_drive(&drive.by_id);
+    let second = cofferctl(&["backup", &drive.id, "--no-power-off"]).ok().json();
+    let sent = second["result"]["bytes"].as_u64().unwrap_or(u64::MAX);
+    eprintln!("resumed run sent {sent} bytes");
+    assert!(sent < 190 * 1024 * 1024, "the resumed run sends less than everything: {sent}");
+    drive.import();
+    assert_eq!(guids(&src.home), guids(&target));
+    drive.export();
+    verify_all_files(&drive, &src, &target);
+    eprintln!("{}", helper::journal());
+}
+
+#[test]
+#[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
+fn helper_killed_mid_send() {
+    require_guest();
+    helper::install();
+    let mut src = Source::new(1024, 40, 4 * 1024 * 1024, 1);
+    src.snapshot();
+    let drive = Drive::prepare("COFFERKILL", 2048, &[&src.home]);
+    let target = drive.target_of(&src.home);
+
+    let child = backup_in_background(&drive.id);
+    wait_for_job_bytes(32 * 1024 * 1024);
+    run("systemctl", &["kill", "-s", "SIGKILL", "coffer-helper"]);
+    let (code, _) = finish(child);
+    assert_ne!(code, 0, "the client sees the helper go away");
+    // The pool stays imported by the dead helper's receive; the next run must cope with that.
+    let second = cofferctl(&["backup", &drive.id, "--no-power-off"]).ok().json();
+    eprintln!("after the kill: {second}");
+    assert!(!imported("backup"), "the recovering run exports again");
+    drive.import();
+    assert_eq!(guids(&src.home), guids(&target));
+    drive.export();
+    verify_all_files(&drive, &src, &target);
+}
+
+#[test]
+#[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
+fn base_pruned_by_retention_stays_incremental() {
+    require_guest();
+    helper::install();
+    let mut src = Source::new(768, 24, 4 * 1024 * 1024, 3);
+    let drive = Drive::prepare("COFFERPRUNE", 1024, &[&src.home]);
+    let target = drive.target_of(&src.home);
+    cofferctl(&["backup", &drive.id, "--no-power-off"]).ok();
+
+    // Months away: sanoid pruned every snapshot the drive has; only new ones remain.
+    for _ in 0..2 {
+        src.snapshot();
+    }
+    for old in src.snapshots.clone().into_iter().take(3) {
+        src.destroy_snapshot(&old);
+    }
+    let run2 = cofferctl(&["backup", &drive.id, "--no-power-off"]).ok().json();
+    let sent = run2["result"]["bytes"].as_u64().unwrap_or(u64::MAX);
+    eprintln!("after pruning the base: {sent} bytes");
+    assert!(sent < 8 * 1024 * 1024, "still incremental, from the bookmark: {sent} bytes");
+    drive.import();
+    assert_eq!(guids(&src.home), guids(&target), "the drive follows the source's pruning");
+    drive.export();
+}
