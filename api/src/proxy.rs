@@ -30,8 +30,7 @@ pub trait Helper {
         pool_name: &str,
         options: Options<'_>,
     ) -> zbus::Result<OwnedObjectPath>;
-    fn adopt_drive(&self, disk_by_id: &str, options: Options<'_>)
-        -> zbus::Result<OwnedObjectPath>;
+    fn adopt_drive(&self, disk_by_id: &str, options: Options<'_>) -> zbus::Result<OwnedObjectPath>;
     fn back_up(&self, backup_id: &str, options: Options<'_>) -> zbus::Result<OwnedObjectPath>;
     fn scrub(&self, backup_id: &str) -> zbus::Result<OwnedObjectPath>;
     fn unlock(&self, backup_id: &str, passphrase: &str) -> zbus::Result<OwnedObjectPath>;
@@ -44,8 +43,12 @@ pub trait Helper {
     fn jobs(&self) -> zbus::Result<Vec<OwnedObjectPath>>;
 
     #[zbus(signal)]
-    fn job_added(&self, job: OwnedObjectPath, operation: String, backup_id: String)
-        -> zbus::Result<()>;
+    fn job_added(
+        &self,
+        job: OwnedObjectPath,
+        operation: String,
+        backup_id: String,
+    ) -> zbus::Result<()>;
     #[zbus(signal)]
     #[allow(clippy::too_many_arguments)]
     fn job_completed(

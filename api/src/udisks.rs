@@ -141,7 +141,11 @@ fn bytestrings(props: &Props, key: &str) -> Vec<String> {
 pub fn drives_from_objects(objects: &ManagedObjects) -> Vec<DriveInfo> {
     let mut drives: Vec<DriveInfo> = Vec::new();
     for (path, ifaces) in objects {
-        if let Some(p) = ifaces.iter().find(|(k, _)| k.as_str() == DRIVE_IFACE).map(|(_, v)| v) {
+        if let Some(p) = ifaces
+            .iter()
+            .find(|(k, _)| k.as_str() == DRIVE_IFACE)
+            .map(|(_, v)| v)
+        {
             drives.push(DriveInfo {
                 object: path.as_str().to_string(),
                 vendor: string(p, "Vendor"),
@@ -156,7 +160,11 @@ pub fn drives_from_objects(objects: &ManagedObjects) -> Vec<DriveInfo> {
         }
     }
     for (path, ifaces) in objects {
-        let Some(b) = ifaces.iter().find(|(k, _)| k.as_str() == BLOCK_IFACE).map(|(_, v)| v) else {
+        let Some(b) = ifaces
+            .iter()
+            .find(|(k, _)| k.as_str() == BLOCK_IFACE)
+            .map(|(_, v)| v)
+        else {
             continue;
         };
         let drive = object(b, "Drive");
@@ -205,10 +213,11 @@ pub async fn drives(conn: &Connection) -> zbus::Result<Vec<DriveInfo>> {
 
 /// The drive whose whole disk has the given `/dev/disk/by-id/` link.
 pub async fn drive_by_id(conn: &Connection, by_id: &str) -> zbus::Result<Option<DriveInfo>> {
-    Ok(drives(conn)
-        .await?
-        .into_iter()
-        .find(|d| d.disk.as_ref().is_some_and(|b| b.symlinks.iter().any(|l| l == by_id))))
+    Ok(drives(conn).await?.into_iter().find(|d| {
+        d.disk
+            .as_ref()
+            .is_some_and(|b| b.symlinks.iter().any(|l| l == by_id))
+    }))
 }
 
 #[zbus::proxy(

@@ -26,9 +26,15 @@ pub fn start() -> Option<TtyAgent> {
         return None;
     }
     // SAFETY: both descriptors were just created and are owned here only.
-    let (read_end, write_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let child = Command::new("pkttyagent")
-        .args(["--process", &std::process::id().to_string(), "--fallback", "--notify-fd"])
+        .args([
+            "--process",
+            &std::process::id().to_string(),
+            "--fallback",
+            "--notify-fd",
+        ])
         .arg(write_end.as_raw_fd().to_string())
         .stdin(Stdio::inherit())
         .stdout(Stdio::inherit())

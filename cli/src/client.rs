@@ -54,7 +54,10 @@ impl From<zbus::Error> for Failure {
             }
             zbus::Error::FDO(fdo) => match fdo.as_ref() {
                 zbus::fdo::Error::ServiceUnknown(m) | zbus::fdo::Error::NameHasNoOwner(m) => {
-                    Failure::new(9, format!("the Coffer helper is not installed or not running: {m}"))
+                    Failure::new(
+                        9,
+                        format!("the Coffer helper is not installed or not running: {m}"),
+                    )
                 }
                 zbus::fdo::Error::AccessDenied(m) => Failure::new(3, m.clone()),
                 other => Failure::new(1, other.to_string()),
@@ -86,9 +89,18 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        assert_eq!(Failure::from_error_name("io.github.coffer.Error.Busy", "").code, 5);
-        assert_eq!(Failure::from_error_name("io.github.coffer.Error.TargetModified", "").code, 6);
+        assert_eq!(
+            Failure::from_error_name("io.github.coffer.Error.Busy", "").code,
+            5
+        );
+        assert_eq!(
+            Failure::from_error_name("io.github.coffer.Error.TargetModified", "").code,
+            6
+        );
         assert_eq!(Failure::from_error_name("WrongPassphrase", "").code, 7);
-        assert_eq!(Failure::from_error_name("io.github.coffer.Error.CommandFailed", "").code, 1);
+        assert_eq!(
+            Failure::from_error_name("io.github.coffer.Error.CommandFailed", "").code,
+            1
+        );
     }
 }

@@ -48,7 +48,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
         "lock" => lock(&ctx),
         "configure" => configure(&ctx),
         "forget" => forget(&ctx),
-        other => Err(Failure::new(2, format!("unknown command {other}\n\n{USAGE}"))),
+        other => Err(Failure::new(
+            2,
+            format!("unknown command {other}\n\n{USAGE}"),
+        )),
     }
 }
 
@@ -82,15 +85,19 @@ fn backup_set(ctx: &Ctx) -> Result<BackupSet, Failure> {
                 0 => Err(Failure {
                     code: 4,
                     name: "BackupNotFound".into(),
-                    message: "no backup is configured yet; run `cofferctl prepare` or `cofferctl adopt`"
-                        .into(),
+                    message:
+                        "no backup is configured yet; run `cofferctl prepare` or `cofferctl adopt`"
+                            .into(),
                 }),
                 1 => Ok(sets.remove(0)),
                 _ => Err(Failure::new(
                     2,
                     format!(
                         "several backups are configured; name one of: {}",
-                        sets.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+                        sets.iter()
+                            .map(|s| s.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )),
             }
@@ -133,7 +140,10 @@ fn sources(ctx: &Ctx) -> Result<(), Failure> {
         ));
         return Ok(());
     }
-    println!("{:<32} {:<12} {:>9} {:<17} {:>10}", "DATASET", "ENCRYPTION", "SNAPSHOTS", "NEWEST", "USED");
+    println!(
+        "{:<32} {:<12} {:>9} {:<17} {:>10}",
+        "DATASET", "ENCRYPTION", "SNAPSHOTS", "NEWEST", "USED"
+    );
     for s in list {
         println!(
             "{:<32} {:<12} {:>9} {:<17} {:>10}{}",
@@ -168,19 +178,30 @@ fn backups(ctx: &Ctx) -> Result<(), Failure> {
         return Ok(());
     }
     for s in list {
-        println!("{} ({}) on pool {} [{}]", s.id, s.label, s.pool_name, s.drive_serial);
+        println!(
+            "{} ({}) on pool {} [{}]",
+            s.id, s.label, s.pool_name, s.drive_serial
+        );
         for (src, dst) in &s.datasets {
             println!("  {src} -> {dst}");
         }
         println!(
             "  last backup: {} {}",
             format::date(s.last_backup),
-            if s.last_backup_result.is_empty() { "" } else { &s.last_backup_result }
+            if s.last_backup_result.is_empty() {
+                ""
+            } else {
+                &s.last_backup_result
+            }
         );
         println!(
             "  last scrub:  {} {}",
             format::date(s.last_scrub),
-            if s.last_scrub_result.is_empty() { "" } else { &s.last_scrub_result }
+            if s.last_scrub_result.is_empty() {
+                ""
+            } else {
+                &s.last_scrub_result
+            }
         );
     }
     Ok(())
@@ -202,7 +223,13 @@ fn snapshots(ctx: &Ctx) -> Result<(), Failure> {
         return Ok(());
     }
     for s in list {
-        println!("{}@{}\t{}\t{}", s.dataset, s.name, format::date(s.creation), format::bytes(s.referenced));
+        println!(
+            "{}@{}\t{}\t{}",
+            s.dataset,
+            s.name,
+            format::date(s.creation),
+            format::bytes(s.referenced)
+        );
     }
     Ok(())
 }
@@ -223,7 +250,10 @@ fn diff(ctx: &Ctx) -> Result<(), Failure> {
         if d.new_path.is_empty() {
             println!("{}\t{}\t{}", d.change, d.file_type, d.path);
         } else {
-            println!("{}\t{}\t{} -> {}", d.change, d.file_type, d.path, d.new_path);
+            println!(
+                "{}\t{}\t{} -> {}",
+                d.change, d.file_type, d.path, d.new_path
+            );
         }
     }
     Ok(())
@@ -247,7 +277,11 @@ fn history(ctx: &Ctx) -> Result<(), Failure> {
             format::date(h.started),
             h.operation,
             if h.success { "ok" } else { "FAIL" },
-            if h.bytes > 0 { format!("{} ", format::bytes(h.bytes)) } else { String::new() },
+            if h.bytes > 0 {
+                format!("{} ", format::bytes(h.bytes))
+            } else {
+                String::new()
+            },
             h.message
         );
     }
@@ -259,7 +293,10 @@ fn confirm_erase(ctx: &Ctx, disk: &str) -> Result<(), Failure> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(Failure::new(2, "refusing to erase a disk without --yes when not on a terminal"));
+        return Err(Failure::new(
+            2,
+            "refusing to erase a disk without --yes when not on a terminal",
+        ));
     }
     let name = disk.rsplit('/').next().unwrap_or(disk);
     eprint!("Everything on {disk} will be erased. Type the disk name ({name}) to confirm: ");
@@ -316,7 +353,10 @@ fn prepare(ctx: &Ctx) -> Result<(), Failure> {
     confirm_erase(ctx, &disk)?;
     let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
     if !ctx.args.datasets.is_empty() {
-        opts.insert(options::prepare::DATASETS, Variant::from(ctx.args.datasets.clone()));
+        opts.insert(
+            options::prepare::DATASETS,
+            Variant::from(ctx.args.datasets.clone()),
+        );
     }
     if let Some(l) = &ctx.args.label {
         opts.insert(options::prepare::LABEL, Variant::from(l.as_str()));
@@ -333,7 +373,10 @@ fn adopt(ctx: &Ctx) -> Result<(), Failure> {
     let disk = operand(ctx, 0, "DISK")?;
     let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
     if !ctx.args.datasets.is_empty() {
-        opts.insert(options::adopt::DATASETS, Variant::from(ctx.args.datasets.clone()));
+        opts.insert(
+            options::adopt::DATASETS,
+            Variant::from(ctx.args.datasets.clone()),
+        );
     }
     if let Some(l) = &ctx.args.label {
         opts.insert(options::adopt::LABEL, Variant::from(l.as_str()));
@@ -355,7 +398,12 @@ fn power_off(ctx: &Ctx, set: &BackupSet) -> Result<(), Failure> {
                 || (!set.drive_serial.is_empty() && d.serial == set.drive_serial)
         }))
     })
-    .map_err(|e| Failure::new(1, format!("UDisks2 is not available to power the drive off: {e}")))?;
+    .map_err(|e| {
+        Failure::new(
+            1,
+            format!("UDisks2 is not available to power the drive off: {e}"),
+        )
+    })?;
     let Some(drive) = drive else {
         return Ok(()); // already gone
     };
@@ -383,7 +431,10 @@ fn backup(ctx: &Ctx) -> Result<(), Failure> {
                 ctx.args.passphrase_stdin,
             )
             .map_err(|e| Failure::new(1, e.to_string()))?;
-            opts.insert(options::back_up::PASSPHRASE, Variant::from(secret.0.as_str()));
+            opts.insert(
+                options::back_up::PASSPHRASE,
+                Variant::from(secret.0.as_str()),
+            );
             call(ctx.helper.back_up(&set.id, opts))?
         }
         other => other?,
@@ -448,9 +499,14 @@ fn configure(ctx: &Ctx) -> Result<(), Failure> {
             .split_once('=')
             .ok_or_else(|| Failure::new(2, format!("expected KEY=VALUE, got {kv}")))?;
         let value = match k {
-            options::settings::AUTO_BACKUP => Variant::from(matches!(v, "true" | "yes" | "on" | "1")),
+            options::settings::AUTO_BACKUP => {
+                Variant::from(matches!(v, "true" | "yes" | "on" | "1"))
+            }
             options::settings::SNAPSHOT_MAX_AGE_HOURS | options::settings::SCRUB_INTERVAL_DAYS => {
-                Variant::from(v.parse::<u32>().map_err(|_| Failure::new(2, format!("{k} takes a whole number")))?)
+                Variant::from(
+                    v.parse::<u32>()
+                        .map_err(|_| Failure::new(2, format!("{k} takes a whole number")))?,
+                )
             }
             options::settings::DATASETS => {
                 Variant::from(v.split(',').map(str::to_string).collect::<Vec<_>>())

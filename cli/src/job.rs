@@ -39,7 +39,11 @@ async fn read(job: &JobProxy<'_>) -> zbus::Result<Snapshot> {
         message: job.message().await?,
         stage: job.stage().await?,
         detail: job.stage_detail().await?,
-        progress: if valid { Some(job.progress().await?) } else { None },
+        progress: if valid {
+            Some(job.progress().await?)
+        } else {
+            None
+        },
         bytes: job.bytes().await?,
         total: job.total_bytes().await?,
         rate: job.rate().await?,
@@ -56,7 +60,11 @@ fn now_usec() -> u64 {
 
 /// Polls the job until it finishes; Ctrl-C is left to the default handler, and the helper
 /// keeps a cancelled or interrupted backup resumable anyway.
-pub fn follow(conn: &zbus::Connection, path: OwnedObjectPath, quiet: bool) -> Result<Outcome, Failure> {
+pub fn follow(
+    conn: &zbus::Connection,
+    path: OwnedObjectPath,
+    quiet: bool,
+) -> Result<Outcome, Failure> {
     let job = zbus::block_on(async {
         JobProxy::builder(conn)
             .path(path)
@@ -74,15 +82,21 @@ pub fn follow(conn: &zbus::Connection, path: OwnedObjectPath, quiet: bool) -> Re
             Err(e) => return Err(Failure::from(e)),
         };
         if tty {
-            let eta = (snap.end_usec > 0)
-                .then(|| snap.end_usec.saturating_sub(now_usec()) / 1_000_000);
+            let eta =
+                (snap.end_usec > 0).then(|| snap.end_usec.saturating_sub(now_usec()) / 1_000_000);
             let stage = if snap.detail.is_empty() {
                 snap.stage.clone()
             } else {
                 format!("{} {}", snap.stage, snap.detail)
             };
-            let line =
-                format::progress_line(snap.progress, snap.bytes, snap.total, snap.rate, eta, &stage);
+            let line = format::progress_line(
+                snap.progress,
+                snap.bytes,
+                snap.total,
+                snap.rate,
+                eta,
+                &stage,
+            );
             let pad = last_line_len.saturating_sub(line.len());
             eprint!("\r{line}{}", " ".repeat(pad));
             let _ = std::io::stderr().flush();

@@ -1,3 +1,187 @@
-fn main() {
-    println!("coffer-helper");
+//! coffer-helper: Coffer's privileged D-Bus service. D-Bus-activated on the system bus; exits
+//! when idle.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use coffer_helper::ops::{host::SystemHost, pipe::SystemPipe, Ctx, Paths};
+use coffer_helper::service::{self, polkit::PolkitAuthority, Service, ServiceConfig};
+use coffer_helper::state::{Store, DEFAULT_CONFIG_PATH, DEFAULT_STATE_PATH};
+use coffer_helper::zfs::SystemRunner;
+
+const USAGE: &str = "Usage: coffer-helper [OPTIONS]
+
+Coffer's privileged service (io.github.coffer.Helper1 on the system bus).
+
+Options:
+  --system                 Use the system bus (default)
+  --session                Use the session bus (tests)
+  --bus-address ADDR       Use the bus at ADDR (tests); polkit is asked on the same bus
+  --idle-timeout SECS      Exit after SECS idle seconds; 0 never (default 60)
+  --job-linger SECS        Keep finished job objects SECS seconds (default 60)
+  --config PATH            Backup sets (default /etc/coffer/backups.json)
+  --state PATH             History and results (default /var/lib/coffer/state.json)
+  --run-dir PATH           Where unlocked backups are mounted (default /run/coffer)
+  --replace                Take the bus name over from a running helper
+  -h, --help               Show this help
+  --version                Show the version
+";
+
+enum Bus {
+    System,
+    Session,
+    Address(String),
+}
+
+struct Args {
+    bus: Bus,
+    idle: u64,
+    linger: u64,
+    config: PathBuf,
+    state: PathBuf,
+    run_dir: PathBuf,
+    replace: bool,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut a = Args {
+        bus: Bus::System,
+        idle: 60,
+        linger: 60,
+        config: DEFAULT_CONFIG_PATH.into(),
+        state: DEFAULT_STATE_PATH.into(),
+        run_dir: "/run/coffer".into(),
+        replace: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--system" => a.bus = Bus::System,
+            "--session" => a.bus = Bus::Session,
+            "--bus-address" => a.bus = Bus::Address(value("--bus-address")?),
+            "--idle-timeout" => {
+                a.idle = value("--idle-timeout")?
+                    .parse()
+                    .map_err(|_| "--idle-timeout needs a number of seconds".to_string())?
+            }
+            "--job-linger" => {
+                a.linger = value("--job-linger")?
+                    .parse()
+                    .map_err(|_| "--job-linger needs a number of seconds".to_string())?
+            }
+            "--config" => a.config = value("--config")?.into(),
+            "--state" => a.state = value("--state")?.into(),
+            "--run-dir" => a.run_dir = value("--run-dir")?.into(),
+            "--replace" => a.replace = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            "--version" => {
+                println!("coffer-helper {}", env!("CARGO_PKG_VERSION"));
+                return Ok(None);
+            }
+            other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
+        }
+    }
+    Ok(Some(a))
+}
+
+async fn connect(bus: &Bus) -> zbus::Result<zbus::Connection> {
+    match bus {
+        Bus::System => zbus::connection::Builder::system().build().await,
+        Bus::Session => zbus::connection::Builder::session().build().await,
+        Bus::Address(a) => zbus::connection::Builder::address(a.as_str()).build().await,
+    }
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let conn = connect(&args.bus)
+        .await
+        .map_err(|e| format!("cannot connect to the bus: {e}"))?;
+    // UDisks2 lives on the system bus; on a test bus it is simply absent.
+    let udisks = Some(conn.clone());
+    let ctx = Ctx {
+        runner: Arc::new(SystemRunner),
+        pipe: Arc::new(SystemPipe),
+        host: Arc::new(SystemHost),
+        store: Arc::new(Store::new(args.config, args.state)),
+        paths: Paths {
+            run_root: args.run_dir,
+        },
+    };
+    let cfg = ServiceConfig {
+        idle_timeout: (args.idle > 0).then(|| Duration::from_secs(args.idle)),
+        linger: Duration::from_secs(args.linger),
+    };
+    let authority = Arc::new(PolkitAuthority::new(conn.clone()));
+    let svc = Service::new(
+        ctx,
+        authority,
+        cfg,
+        udisks,
+        tokio::runtime::Handle::current(),
+    );
+    service::export(&conn, svc.clone())
+        .await
+        .map_err(|e| format!("cannot export the service object: {e}"))?;
+    service::request_name(&conn, args.replace)
+        .await
+        .map_err(|e| format!("cannot own {}: {e}", coffer_api::names::BUS_NAME))?;
+    tracing::info!("coffer-helper ready");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
+    tokio::select! {
+        _ = service::wait_until_idle(&svc) => tracing::info!("idle; exiting"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping jobs"),
+        _ = term.recv() => tracing::info!("terminated; stopping jobs"),
+    }
+    service::shut_down(&svc, Duration::from_secs(60)).await;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    // The unit's UMask=0077 would make the directories `zfs mount` creates under
+    // /run/coffer/<id> root-only, so the user could not browse an unlocked backup. Files the
+    // helper writes itself get explicit modes (state.json 0600).
+    // SAFETY: umask only sets the process's file-creation mask.
+    unsafe {
+        libc::umask(0o022);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = match parse_args() {
+        Ok(Some(a)) => a,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coffer-helper: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("coffer-helper: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("coffer-helper: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

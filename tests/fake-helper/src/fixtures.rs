@@ -15,21 +15,26 @@ pub struct FakeSnapshot {
     pub version: u32,
 }
 
-/// Twelve daily sanoid-style snapshots, oldest first, the newest two days old.
+/// Sanoid-style snapshots, oldest first, the newest two days old: ten dailies, then hourlies
+/// every six hours on the last two days, as sanoid keeps them.
 pub fn snapshots() -> Vec<FakeSnapshot> {
     // Midnight-aligned so that names stay the same for a whole day.
     let today = now() - now().rem_euclid(DAY);
-    (0..12)
-        .map(|i| {
-            let creation = today - (13 - i) * DAY + 3600;
+    let mut out: Vec<FakeSnapshot> = (0..10)
+        .map(|i| (today - (13 - i) * DAY + 3600, "daily", (i as u32) / 4))
+        .chain((0..8).map(|i| (today - 3 * DAY + (i + 1) * 6 * 3600, "hourly", 2)))
+        .map(|(creation, kind, version)| {
             let (y, m, d) = civil_from_days(creation.div_euclid(DAY));
+            let hour = creation.rem_euclid(DAY) / 3600;
             FakeSnapshot {
-                name: format!("autosnap_{y:04}-{m:02}-{d:02}_01:00:00_daily"),
+                name: format!("autosnap_{y:04}-{m:02}-{d:02}_{hour:02}:00:00_{kind}"),
                 creation,
-                version: (i as u32) / 4,
+                version,
             }
         })
-        .collect()
+        .collect();
+    out.sort_by_key(|s| s.creation);
+    out
 }
 
 /// Days since the epoch to (year, month, day), after Howard Hinnant's algorithm.
@@ -42,7 +47,15 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 pub fn local_mount(root: &Path) -> std::path::PathBuf {
@@ -77,26 +90,52 @@ pub fn make_trees(root: &Path) -> std::io::Result<()> {
                 .unwrap_or(base);
             write(
                 &dir.join("Documents/report.txt"),
-                &format!("Quarterly report, draft {}\n{}", v + 1, "Numbers.\n".repeat(v as usize + 1)),
+                &format!(
+                    "Quarterly report, draft {}\n{}",
+                    v + 1,
+                    "Numbers.\n".repeat(v as usize + 1)
+                ),
                 vtime,
             )?;
-            write(&dir.join("Documents/notes.md"), "# Notes\n\n- call the bank\n", now() - 30 * DAY)?;
+            write(
+                &dir.join("Documents/notes.md"),
+                "# Notes\n\n- call the bank\n",
+                now() - 30 * DAY,
+            )?;
             write(
                 &dir.join("Documents/Taxes/2025.csv"),
                 "month,amount\njan,120\n",
                 now() - 60 * DAY,
             )?;
-            write(&dir.join("Pictures/holiday.jpg"), "not really a jpeg\n", now() - 90 * DAY)?;
+            write(
+                &dir.join("Pictures/holiday.jpg"),
+                "not really a jpeg\n",
+                now() - 90 * DAY,
+            )?;
             if v >= 1 {
                 write(&dir.join("Pictures/cat.png"), "meow\n", vtime)?;
             }
             if v < 2 {
-                write(&dir.join("Music/old-playlist.m3u"), "song.ogg\n", now() - 100 * DAY)?;
+                write(
+                    &dir.join("Music/old-playlist.m3u"),
+                    "song.ogg\n",
+                    now() - 100 * DAY,
+                )?;
             }
-            write(&dir.join(".bashrc"), "export EDITOR=vi\n", now() - 200 * DAY)?;
+            write(
+                &dir.join(".bashrc"),
+                "export EDITOR=vi\n",
+                now() - 200 * DAY,
+            )?;
         }
         fs::create_dir_all(&mount)?;
     }
+    // The live file, changed since the snapshots: restoring must keep it.
+    write(
+        &local_mount(root).join("Documents/report.txt"),
+        "Quarterly report, final\n",
+        now() - 600,
+    )?;
     Ok(())
 }
 
@@ -127,7 +166,12 @@ pub fn diff() -> Vec<DiffEntry> {
         e("M", "F", "/home/Documents/report.txt", ""),
         e("+", "F", "/home/Pictures/cat.png", ""),
         e("-", "F", "/home/Music/old-playlist.m3u", ""),
-        e("R", "F", "/home/Documents/draft.txt", "/home/Documents/notes.md"),
+        e(
+            "R",
+            "F",
+            "/home/Documents/draft.txt",
+            "/home/Documents/notes.md",
+        ),
         e("M", "/", "/home/Documents", ""),
     ]
 }

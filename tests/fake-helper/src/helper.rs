@@ -19,12 +19,17 @@ pub struct Helper {
 
 impl Helper {
     pub fn new(state: Arc<Mutex<State>>) -> Self {
-        Helper { state, jobs: vec![] }
+        Helper {
+            state,
+            jobs: vec![],
+        }
     }
 }
 
 fn string_opt(options: &HashMap<String, OwnedVariant>, key: &str) -> Option<String> {
-    options.get(key).and_then(|v| String::try_from(v.clone()).ok())
+    options
+        .get(key)
+        .and_then(|v| String::try_from(v.clone()).ok())
 }
 
 fn strings_opt(options: &HashMap<String, OwnedVariant>, key: &str) -> Option<Vec<String>> {
@@ -82,7 +87,9 @@ impl Helper {
     async fn list_snapshots(&self, dataset: &str) -> Result<Vec<Snapshot>, Error> {
         let s = self.state.lock().await;
         let known = s.sources.iter().any(|x| x.name == dataset)
-            || s.backups.iter().any(|b| b.datasets.iter().any(|d| d.1 == dataset));
+            || s.backups
+                .iter()
+                .any(|b| b.datasets.iter().any(|d| d.1 == dataset));
         if !known {
             return Err(Error::InvalidArgument(format!("No dataset “{dataset}”.")));
         }
@@ -102,15 +109,12 @@ impl Helper {
 
     async fn history(&self, backup_id: &str) -> Result<Vec<HistoryEntry>, Error> {
         let mut s = self.state.lock().await;
-        let b = s.backup_mut(backup_id)?;
-        Ok(vec![HistoryEntry {
-            operation: "back-up".into(),
-            started: b.last_backup - 300,
-            finished: b.last_backup,
-            success: true,
-            bytes: b.last_backup_bytes,
-            ..Default::default()
-        }])
+        s.backup_mut(backup_id)?;
+        Ok(s.history
+            .iter()
+            .filter(|h| h.0 == backup_id)
+            .map(|h| h.1.clone())
+            .collect())
     }
 
     async fn prepare_drive(
@@ -147,6 +151,7 @@ impl Helper {
             total_bytes: 0,
             cancelable: false,
             outcome: Ok(res),
+            replug: true,
             on_success: Some(Box::new(move |s: &mut State| {
                 let mut set = state::new_set(&id, &label, datasets);
                 set.pool_name = pool;
@@ -171,17 +176,22 @@ impl Helper {
             }
         }
         let label = string_opt(&options, adopt::LABEL).unwrap_or_else(|| "Backup".into());
-        let datasets = strings_opt(&options, adopt::DATASETS)
-            .unwrap_or_else(|| vec!["rpool/home".into()]);
+        let datasets =
+            strings_opt(&options, adopt::DATASETS).unwrap_or_else(|| vec!["rpool/home".into()]);
         let id = format!("b{}", self.state.lock().await.backups.len() + 1);
         let mut res = HashMap::new();
         res.insert(result::BACKUP_ID.to_string(), var(id.as_str()));
         res.insert(result::POOL_GUID.to_string(), var(state::POOL_GUID));
         let plan = Plan {
-            stages: vec![(stage::IMPORTING, 4), (stage::CHECKING, 4), (stage::EXPORTING, 2)],
+            stages: vec![
+                (stage::IMPORTING, 4),
+                (stage::CHECKING, 4),
+                (stage::EXPORTING, 2),
+            ],
             bytes_stage: "",
             total_bytes: 0,
             cancelable: false,
+            replug: false,
             outcome: Ok(res),
             on_success: Some(Box::new(move |s: &mut State| {
                 let mut set = state::new_set(&id, &label, datasets);
@@ -225,6 +235,7 @@ impl Helper {
             bytes_stage: stage::SENDING,
             total_bytes: total,
             cancelable: true,
+            replug: false,
             outcome: if fail {
                 Err(("WrongPassphrase".into(), "The passphrase is wrong.".into()))
             } else {
@@ -258,10 +269,15 @@ impl Helper {
         res.insert(result::ERRORS.to_string(), var(0u64));
         let id = backup_id.to_string();
         let plan = Plan {
-            stages: vec![(stage::IMPORTING, 2), (stage::SCRUBBING, 20), (stage::EXPORTING, 2)],
+            stages: vec![
+                (stage::IMPORTING, 2),
+                (stage::SCRUBBING, 20),
+                (stage::EXPORTING, 2),
+            ],
             bytes_stage: stage::SCRUBBING,
             total_bytes: 1_900_000_000,
             cancelable: true,
+            replug: false,
             outcome: Ok(res),
             on_success: Some(Box::new(move |s: &mut State| {
                 if let Ok(b) = s.backup_mut(&id) {
@@ -300,10 +316,15 @@ impl Helper {
         res.insert(result::MOUNTS.to_string(), var(mounts.clone()));
         let id = backup_id.to_string();
         let plan = Plan {
-            stages: vec![(stage::IMPORTING, 2), (stage::LOADING_KEY, 2), (stage::MOUNTING, 2)],
+            stages: vec![
+                (stage::IMPORTING, 2),
+                (stage::LOADING_KEY, 2),
+                (stage::MOUNTING, 2),
+            ],
             bytes_stage: "",
             total_bytes: 0,
             cancelable: false,
+            replug: false,
             outcome: if passphrase == "wrong" || passphrase.is_empty() {
                 Err((
                     "WrongPassphrase".into(),
@@ -338,6 +359,7 @@ impl Helper {
             bytes_stage: "",
             total_bytes: 0,
             cancelable: false,
+            replug: false,
             outcome: Ok(HashMap::new()),
             on_success: Some(Box::new(move |s: &mut State| {
                 if let Ok(b) = s.backup_mut(&id) {
@@ -380,7 +402,11 @@ impl Helper {
                 settings::SCRUB_INTERVAL_DAYS => {
                     b.scrub_interval_days = u32::try_from(value.clone()).map_err(|_| bad())?
                 }
-                other => return Err(Error::InvalidArgument(format!("Unknown setting “{other}”."))),
+                other => {
+                    return Err(Error::InvalidArgument(format!(
+                        "Unknown setting “{other}”."
+                    )))
+                }
             }
         }
         Ok(id)
@@ -457,7 +483,7 @@ pub async fn job_completed(
     message: &str,
 ) {
     if let Some(e) = emitter(conn) {
-        let _ = Helper::job_completed(&e, path.clone(), operation, id, success, error, message)
-            .await;
+        let _ =
+            Helper::job_completed(&e, path.clone(), operation, id, success, error, message).await;
     }
 }

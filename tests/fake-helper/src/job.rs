@@ -123,6 +123,8 @@ impl Job {
     ) -> zbus::Result<()>;
 }
 
+pub type OnSuccess = Box<dyn FnOnce(&mut State) + Send>;
+
 /// What a fake job does: stages with a number of ticks each, the bytes it moves while in
 /// `bytes_stage`, and how it ends.
 pub struct Plan {
@@ -132,7 +134,9 @@ pub struct Plan {
     pub cancelable: bool,
     pub outcome: Result<HashMap<String, OwnedVariant>, (String, String)>,
     /// Applied to the world when the job succeeds.
-    pub on_success: Option<Box<dyn FnOnce(&mut State) + Send>>,
+    pub on_success: Option<OnSuccess>,
+    /// The job changed what UDisks2 sees on the drive (a new pool): re-announce it.
+    pub replug: bool,
 }
 
 pub fn error_name(short: &str) -> String {
@@ -176,7 +180,7 @@ pub async fn start(
     crate::helper::job_added(conn, &path, operation, backup_id).await;
     let (conn2, state2, path2) = (conn.clone(), state.clone(), path.clone());
     let (op, id) = (operation.to_string(), backup_id.to_string());
-    tokio::spawn(async move {
+    crate::spawn(async move {
         if let Err(e) = run(&conn2, &state2, &path2, &op, &id, plan, cancelled).await {
             eprintln!("coffer-fake-helper: job {path2}: {e}");
         }
@@ -261,11 +265,28 @@ async fn run(
     {
         let mut s = state.lock().await;
         s.busy = false;
+        let now = crate::state::now();
+        let bytes = iface.get().await.bytes;
+        s.history.push((
+            backup_id.to_string(),
+            coffer_api::HistoryEntry {
+                operation: operation.to_string(),
+                started: now - 10,
+                finished: now,
+                success,
+                error_name: error.clone(),
+                message: message.clone(),
+                bytes,
+            },
+        ));
         if success {
             if let Some(f) = plan.on_success {
                 f(&mut s);
             }
         }
+    }
+    if success && plan.replug {
+        crate::udisks::replug(conn, state).await?;
     }
     {
         let mut j = iface.get_mut().await;
@@ -282,7 +303,8 @@ async fn run(
         j.result_changed(emitter).await?;
         Job::completed(emitter, success, &error, &message).await?;
     }
-    crate::helper::job_completed(conn, path, operation, backup_id, success, &error, &message)
-        .await;
+    // The UI tests read this log to check what the app asked for.
+    println!("job {operation} {backup_id} success={success} error={error}");
+    crate::helper::job_completed(conn, path, operation, backup_id, success, &error, &message).await;
     Ok(())
 }

@@ -4,7 +4,8 @@
 //! Usage: `coffer-fake-helper [--address BUS_ADDRESS]` (default: `DBUS_SYSTEM_BUS_ADDRESS`).
 //! `COFFER_FAKE_SCENARIO` picks the starting state: `fresh` (no backup set, blank USB drive),
 //! `adopt` (no backup set, the USB drive already holds a pool), `configured` (one backup set,
-//! its drive plugged in) or `unplugged` (one backup set, no drive).
+//! its drive plugged in), `unplugged` (one backup set, no drive) or `rotation` (two backup
+//! sets, the first one's drive plugged in).
 //! `COFFER_FAKE_ROOT` is where the fake mounts and snapshot trees are made.
 //! `COFFER_FAKE_TICK_MS` is the job tick (default 150 ms).
 
@@ -19,6 +20,18 @@ use std::sync::Arc;
 
 use tokio::sync::Mutex;
 
+/// zbus calls our handlers on its own executor thread; fake work (timers) runs on tokio.
+static RUNTIME: std::sync::OnceLock<tokio::runtime::Handle> = std::sync::OnceLock::new();
+
+pub fn spawn<F: std::future::Future<Output = ()> + Send + 'static>(future: F) {
+    match RUNTIME.get() {
+        Some(rt) => {
+            rt.spawn(future);
+        }
+        None => eprintln!("coffer-fake-helper: no runtime"),
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     if let Err(e) = run().await {
@@ -28,6 +41,7 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let _ = RUNTIME.set(tokio::runtime::Handle::current());
     let mut args = std::env::args().skip(1);
     let mut address = std::env::var("DBUS_SYSTEM_BUS_ADDRESS").ok();
     while let Some(arg) = args.next() {
@@ -40,7 +54,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let scenario = std::env::var("COFFER_FAKE_SCENARIO").unwrap_or_else(|_| "configured".into());
     let root = std::env::var("COFFER_FAKE_ROOT")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::env::temp_dir().join(format!("coffer-fake-{}", std::process::id())));
+        .unwrap_or_else(|_| {
+            std::env::temp_dir().join(format!("coffer-fake-{}", std::process::id()))
+        });
     let tick = std::env::var("COFFER_FAKE_TICK_MS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -54,10 +70,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let server = conn.object_server();
     server
-        .at(coffer_api::names::OBJECT_PATH, helper::Helper::new(state.clone()))
+        .at(
+            coffer_api::names::OBJECT_PATH,
+            helper::Helper::new(state.clone()),
+        )
         .await?;
     server
-        .at(control::PATH, control::Control { state: state.clone() })
+        .at(
+            control::PATH,
+            control::Control {
+                state: state.clone(),
+            },
+        )
         .await?;
     server.at(udisks::ROOT, zbus::fdo::ObjectManager).await?;
     let plugged = state.lock().await.plugged;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coffer_api::{BackupSet, Source};
+use coffer_api::{BackupSet, HistoryEntry, Source};
 
 pub const POOL_NAME: &str = "backup";
 pub const POOL_GUID: &str = "9318243575207153861";
@@ -21,6 +21,8 @@ pub struct State {
     pub tick_ms: u64,
     pub next_job: u32,
     pub busy: bool,
+    /// (backup id, entry), oldest first.
+    pub history: Vec<(String, HistoryEntry)>,
 }
 
 pub fn now() -> i64 {
@@ -36,10 +38,37 @@ impl State {
             "fresh" => (vec![], true, false),
             "adopt" => (vec![], true, true),
             "configured" => (vec![configured_set(root)], true, true),
+            // Two drives in rotation; the second one is at the office, not plugged in.
+            "rotation" => (vec![configured_set(root), office_set()], true, true),
             "unplugged" => (vec![configured_set(root)], false, true),
             other => return Err(format!("unknown scenario {other}")),
         };
+        let history = backups
+            .iter()
+            .flat_map(|b| {
+                let entry = |operation: &str, at: i64, bytes: u64| HistoryEntry {
+                    operation: operation.into(),
+                    started: at - 600,
+                    finished: at,
+                    success: true,
+                    bytes,
+                    ..Default::default()
+                };
+                [
+                    (b.id.clone(), entry("scrub", b.last_scrub, 0)),
+                    (
+                        b.id.clone(),
+                        entry("back-up", b.last_backup - 7 * DAY, 310_000_000),
+                    ),
+                    (
+                        b.id.clone(),
+                        entry("back-up", b.last_backup, b.last_backup_bytes),
+                    ),
+                ]
+            })
+            .collect();
         Ok(State {
+            history,
             backups,
             sources: sources(root),
             plugged,
@@ -93,6 +122,21 @@ fn configured_set(_root: &Path) -> BackupSet {
             "Work drive",
             vec!["rpool/home".into(), "tank/media".into()],
         )
+    }
+}
+
+fn office_set() -> BackupSet {
+    BackupSet {
+        pool_name: "coffer-wd4tb".into(),
+        pool_guid: "4417205589126364012".into(),
+        drive_serial: "WX42D81".into(),
+        drive_by_id: "/dev/disk/by-id/usb-WD_Elements_25A3_WX42D81-0:0".into(),
+        last_backup: now() - 2 * DAY,
+        last_backup_result: "ok".into(),
+        last_scrub: now() - 3 * DAY,
+        last_scrub_result: "ok".into(),
+        auto_backup: true,
+        ..new_set("b2", "Office drive", vec!["rpool/home".into()])
     }
 }
 

@@ -33,11 +33,13 @@ impl Drive {
         _options: std::collections::HashMap<String, zbus::OwnedVariant>,
     ) -> zbus::fdo::Result<()> {
         let Some(state) = &self.state else {
-            return Err(zbus::fdo::Error::NotSupported("Not a removable drive".into()));
+            return Err(zbus::fdo::Error::NotSupported(
+                "Not a removable drive".into(),
+            ));
         };
         // Answer first, then vanish, as a real drive does.
         let (conn, state) = (conn.clone(), state.clone());
-        tokio::spawn(async move {
+        crate::spawn(async move {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             let _ = unplug(&conn, &state).await;
         });
@@ -147,7 +149,7 @@ impl Partition {
 }
 
 fn path(p: &str) -> zbus::Result<OwnedObjectPath> {
-    Ok(OwnedObjectPath::try_from(p)?)
+    OwnedObjectPath::try_from(p)
 }
 
 const TB2: u64 = 2_000_398_934_016;

@@ -23,7 +23,11 @@ fn write(path: &str, text: &str) {
 /// Installs the helper's data files from `data/`, pointing them at the host-built binary.
 pub fn install() {
     let helper = binary("coffer-helper");
-    let libexec = helper.parent().expect("binary folder").to_str().expect("utf-8");
+    let libexec = helper
+        .parent()
+        .expect("binary folder")
+        .to_str()
+        .expect("utf-8");
     let data = repo().join("data");
     let read = |name: &str| {
         std::fs::read_to_string(data.join(name)).unwrap_or_else(|e| panic!("data/{name}: {e}"))
@@ -47,7 +51,13 @@ pub fn install() {
     run("systemctl", &["daemon-reload"]);
     run(
         "busctl",
-        &["call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ReloadConfig"],
+        &[
+            "call",
+            "org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus",
+            "ReloadConfig",
+        ],
     );
 }
 
@@ -85,12 +95,19 @@ impl Ctl {
     /// stdout parsed as JSON (cofferctl --json prints one document).
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
-            panic!("cofferctl printed no JSON ({e}):\n{}\n{}", self.stdout, self.stderr)
+            panic!(
+                "cofferctl printed no JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
         })
     }
 
     pub fn ok(self) -> Self {
-        assert_eq!(self.code, 0, "cofferctl failed:\n{}\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "cofferctl failed:\n{}\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 }
@@ -107,10 +124,18 @@ fn ctl(user: Option<&str>, args: &[&str], stdin: Option<&str>) -> Ctl {
         None => Command::new(ctl),
     };
     cmd.arg("--no-agent").args(args);
-    eprintln!("+ {}cofferctl {}", user.map(|u| format!("({u}) ")).unwrap_or_default(), args.join(" "));
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    eprintln!(
+        "+ {}cofferctl {}",
+        user.map(|u| format!("({u}) ")).unwrap_or_default(),
+        args.join(" ")
+    );
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn cofferctl");
     if let Some(input) = stdin {
         use std::io::Write;
@@ -150,7 +175,11 @@ pub fn cofferctl_as_user(args: &[&str]) -> Ctl {
 
 /// The helper's log, for failure reports.
 pub fn journal() -> String {
-    run("journalctl", &["-u", "coffer-helper", "--no-pager", "-o", "short-monotonic"]).stdout
+    run(
+        "journalctl",
+        &["-u", "coffer-helper", "--no-pager", "-o", "short-monotonic"],
+    )
+    .stdout
 }
 
 /// Stops the helper (as if it were killed or idle-exited).
@@ -160,7 +189,8 @@ pub fn stop() {
 
 /// The state file the helper keeps, parsed.
 pub fn state() -> serde_json::Value {
-    let text = std::fs::read_to_string("/var/lib/coffer/state.json").unwrap_or_else(|_| "{}".into());
+    let text =
+        std::fs::read_to_string("/var/lib/coffer/state.json").unwrap_or_else(|_| "{}".into());
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 

@@ -34,8 +34,12 @@ pub fn artifacts() -> PathBuf {
 
 /// The project's binaries as built on the host (debug or release, whichever is newer).
 pub fn binary(name: &str) -> PathBuf {
-    let target = PathBuf::from(std::env::var_os("COFFER_TARGET").unwrap_or_else(|| "target".into()));
-    let candidates = [target.join("release").join(name), target.join("debug").join(name)];
+    let target =
+        PathBuf::from(std::env::var_os("COFFER_TARGET").unwrap_or_else(|| "target".into()));
+    let candidates = [
+        target.join("release").join(name),
+        target.join("debug").join(name),
+    ];
     candidates
         .iter()
         .filter(|p| p.exists())

@@ -12,7 +12,19 @@ use crate::{run, udisks, wait_for};
 pub fn guids(dataset: &str) -> Vec<String> {
     run(
         "zfs",
-        &["list", "-Hp", "-t", "snapshot", "-o", "guid", "-s", "createtxg", "-d", "1", dataset],
+        &[
+            "list",
+            "-Hp",
+            "-t",
+            "snapshot",
+            "-o",
+            "guid",
+            "-s",
+            "createtxg",
+            "-d",
+            "1",
+            dataset,
+        ],
     )
     .stdout
     .lines()
@@ -24,7 +36,19 @@ pub fn guids(dataset: &str) -> Vec<String> {
 pub fn snapshot_names(dataset: &str) -> Vec<String> {
     run(
         "zfs",
-        &["list", "-Hp", "-t", "snapshot", "-o", "name", "-s", "createtxg", "-d", "1", dataset],
+        &[
+            "list",
+            "-Hp",
+            "-t",
+            "snapshot",
+            "-o",
+            "name",
+            "-s",
+            "createtxg",
+            "-d",
+            "1",
+            dataset,
+        ],
     )
     .stdout
     .lines()
@@ -50,7 +74,10 @@ pub fn imported(pool: &str) -> bool {
 pub fn sha256_tree(dir: &str) -> String {
     run(
         "sh",
-        &["-c", &format!("cd '{dir}' && find . -type f -print0 | sort -z | xargs -0 -r sha256sum")],
+        &[
+            "-c",
+            &format!("cd '{dir}' && find . -type f -print0 | sort -z | xargs -0 -r sha256sum"),
+        ],
     )
     .stdout
 }
@@ -116,8 +143,14 @@ impl Drive {
         }
         let prep = cofferctl(&args).ok().json();
         Self {
-            id: prep["result"]["backup_id"].as_str().expect("backup id").to_string(),
-            pool_guid: prep["result"]["pool_guid"].as_str().expect("pool guid").to_string(),
+            id: prep["result"]["backup_id"]
+                .as_str()
+                .expect("backup id")
+                .to_string(),
+            pool_guid: prep["result"]["pool_guid"]
+                .as_str()
+                .expect("pool guid")
+                .to_string(),
             disk,
             by_id,
         }

@@ -82,7 +82,9 @@ impl Drop for SourcePool {
 /// contents differ between calls.
 pub fn write_files(dir: &str, count: usize, size: usize, seed: u64) {
     std::fs::create_dir_all(dir).expect("data folder");
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     for i in 0..count {
         let mut data = Vec::with_capacity(size);
         while data.len() < size {

@@ -8,7 +8,9 @@ use coffer_api::udisks::{self, DriveInfo};
 pub fn drives() -> Vec<DriveInfo> {
     zbus::block_on(async {
         let conn = zbus::Connection::system().await.expect("system bus");
-        udisks::drives(&conn).await.expect("UDisks2 GetManagedObjects")
+        udisks::drives(&conn)
+            .await
+            .expect("UDisks2 GetManagedObjects")
     })
 }
 

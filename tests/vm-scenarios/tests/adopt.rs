@@ -18,32 +18,114 @@ fn adopt_walkthrough_drive() {
     disk.plug();
     let by_id = disk.by_id().to_str().expect("utf-8").to_string();
     udisks::wait_for_drive(&by_id);
-    run("parted", &["--script", "--align=optimal", &by_id, "--", "mklabel", "gpt", "mkpart", "backup", "0%", "100%"]);
+    run(
+        "parted",
+        &[
+            "--script",
+            "--align=optimal",
+            &by_id,
+            "--",
+            "mklabel",
+            "gpt",
+            "mkpart",
+            "backup",
+            "0%",
+            "100%",
+        ],
+    );
     run("partprobe", &[&by_id]);
     run("udevadm", &["settle"]);
     coffer_vm_tests::wait_for_path(&disk.partition(1), std::time::Duration::from_secs(30));
     let part = disk.partition(1).to_str().expect("utf-8").to_string();
-    run("zpool", &["create", "-o", "ashift=12", "-o", "autotrim=on", "-O", "acltype=posixacl", "-O", "compression=zstd", "-O", "dnodesize=auto", "-O", "normalization=formD", "-O", "relatime=on", "-O", "xattr=sa", "-O", "readonly=on", "-O", "canmount=on", "-O", "mountpoint=/mnt/backup_pool", "backup", &part]);
-    run("syncoid", &["--sendoptions=w", "--compress=none", "--no-sync-snap", "--no-rollback", &src.home, "backup/eds"]);
+    run(
+        "zpool",
+        &[
+            "create",
+            "-o",
+            "ashift=12",
+            "-o",
+            "autotrim=on",
+            "-O",
+            "acltype=posixacl",
+            "-O",
+            "compression=zstd",
+            "-O",
+            "dnodesize=auto",
+            "-O",
+            "normalization=formD",
+            "-O",
+            "relatime=on",
+            "-O",
+            "xattr=sa",
+            "-O",
+            "readonly=on",
+            "-O",
+            "canmount=on",
+            "-O",
+            "mountpoint=/mnt/backup_pool",
+            "backup",
+            &part,
+        ],
+    );
+    run(
+        "syncoid",
+        &[
+            "--sendoptions=w",
+            "--compress=none",
+            "--no-sync-snap",
+            "--no-rollback",
+            &src.home,
+            "backup/eds",
+        ],
+    );
     run("zfs", &["set", "readonly=on", "backup/eds"]);
     run("zfs", &["set", "snapdir=visible", "backup/eds"]);
     run("zpool", &["export", "backup"]);
 
-    let adopted = cofferctl(&["adopt", &by_id, "--dataset", &src.home]).ok().json();
+    let adopted = cofferctl(&["adopt", &by_id, "--dataset", &src.home])
+        .ok()
+        .json();
     eprintln!("adopted: {adopted}");
-    let id = adopted["result"]["backup_id"].as_str().expect("backup id").to_string();
+    let id = adopted["result"]["backup_id"]
+        .as_str()
+        .expect("backup id")
+        .to_string();
     let sets = cofferctl(&["backups"]).ok().json();
-    let set = sets.as_array().into_iter().flatten().find(|s| s["id"] == id.as_str()).expect("set").clone();
-    assert_eq!(set["datasets"][0][1].as_str(), Some("backup/eds"), "the existing copy is used: {set}");
+    let set = sets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["id"] == id.as_str())
+        .expect("set")
+        .clone();
+    assert_eq!(
+        set["datasets"][0][1].as_str(),
+        Some("backup/eds"),
+        "the existing copy is used: {set}"
+    );
 
     src.snapshot();
     let run2 = cofferctl(&["backup", &id, "--no-power-off"]).ok().json();
     let sent = run2["result"]["bytes"].as_u64().unwrap_or(u64::MAX);
-    assert!(sent < 4 * 1024 * 1024, "incremental after adoption, not a full resend: {sent}");
+    assert!(
+        sent < 4 * 1024 * 1024,
+        "incremental after adoption, not a full resend: {sent}"
+    );
     assert!(!imported("backup"));
     run("zpool", &["import", "-N", "backup"]);
     assert_eq!(guids(&src.home), guids("backup/eds"));
-    let prop = run("zfs", &["get", "-Hp", "-o", "value", "io.github.coffer:backup-id", "backup"]).stdout;
+    let prop = run(
+        "zfs",
+        &[
+            "get",
+            "-Hp",
+            "-o",
+            "value",
+            "io.github.coffer:backup-id",
+            "backup",
+        ],
+    )
+    .stdout;
     assert_eq!(prop.trim(), id, "the drive now describes itself");
     run("zpool", &["export", "backup"]);
 }

@@ -20,13 +20,20 @@ fn time(f: impl FnOnce()) -> f64 {
 }
 
 fn pipe(send: &[&str], target: &str) {
-    let mut s = Command::new("zfs").args(send).stdout(Stdio::piped()).spawn().expect("send");
+    let mut s = Command::new("zfs")
+        .args(send)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("send");
     let r = Command::new("zfs")
         .args(["receive", "-s", "-u", target])
         .stdin(s.stdout.take().expect("stdout"))
         .status()
         .expect("receive");
-    assert!(s.wait().expect("send").success() && r.success(), "bare pipe failed");
+    assert!(
+        s.wait().expect("send").success() && r.success(),
+        "bare pipe failed"
+    );
 }
 
 /// Empties the source pool's ARC so every method reads from disk.
@@ -38,7 +45,15 @@ fn cold_source() {
 fn syncoid(src: &str, dst: &str) {
     run(
         "syncoid",
-        &["--sendoptions=w", "--compress=none", "--no-sync-snap", "--no-rollback", "--quiet", src, dst],
+        &[
+            "--sendoptions=w",
+            "--compress=none",
+            "--no-sync-snap",
+            "--no-rollback",
+            "--quiet",
+            src,
+            dst,
+        ],
     );
 }
 
@@ -68,7 +83,10 @@ fn bench() {
     require_guest();
     helper::install();
     let src = SourcePool::create("rpool", 1536);
-    run("zfs", &["create", "-o", "mountpoint=/srv/bench", "rpool/bench"]);
+    run(
+        "zfs",
+        &["create", "-o", "mountpoint=/srv/bench", "rpool/bench"],
+    );
     let ds = "rpool/bench";
     // 1 full + 99 incremental snapshots, about 320 MiB in all, incompressible.
     write_files("/srv/bench", 100, 3 * 1024 * 1024, 1);
@@ -79,9 +97,17 @@ fn bench() {
     disk.plug();
     let by_id = disk.by_id().to_str().expect("utf-8").to_string();
     udisks::wait_for_drive(&by_id);
-    let prep = cofferctl(&["--yes", "prepare", &by_id, "backup", "--dataset", ds]).ok().json();
-    let id = prep["result"]["backup_id"].as_str().expect("id").to_string();
-    let guid = prep["result"]["pool_guid"].as_str().expect("guid").to_string();
+    let prep = cofferctl(&["--yes", "prepare", &by_id, "backup", "--dataset", ds])
+        .ok()
+        .json();
+    let id = prep["result"]["backup_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let guid = prep["result"]["pool_guid"]
+        .as_str()
+        .expect("guid")
+        .to_string();
     run("zpool", &["import", "-N", &guid]);
 
     let mut rows = Vec::new();
@@ -90,7 +116,10 @@ fn bench() {
     cold_source();
     let bare = time(|| {
         pipe(&["send", "-w", &format!("{ds}@bench-0000")], "backup/bare");
-        pipe(&["send", "-w", "-I", "@bench-0000", &format!("{ds}@{last}")], "backup/bare");
+        pipe(
+            &["send", "-w", "-I", "@bench-0000", &format!("{ds}@{last}")],
+            "backup/bare",
+        );
     });
     cold_source();
     let sync = time(|| syncoid(ds, "backup/syncoid"));
@@ -99,13 +128,29 @@ fn bench() {
     let coffer = time(|| {
         cofferctl(&["backup", &id, "--no-power-off"]).ok();
     });
-    rows.push(("Full replication (1 full + 99 incremental, ~320 MiB)", bare, sync, coffer));
+    rows.push((
+        "Full replication (1 full + 99 incremental, ~320 MiB)",
+        bare,
+        sync,
+        coffer,
+    ));
 
     // 100 new small snapshots.
     let last2 = snapshot_all(ds, 100, 100, 16 * 1024);
     run("zpool", &["import", "-N", &guid]);
     cold_source();
-    let bare = time(|| pipe(&["send", "-w", "-I", &format!("@{last}"), &format!("{ds}@{last2}")], "backup/bare"));
+    let bare = time(|| {
+        pipe(
+            &[
+                "send",
+                "-w",
+                "-I",
+                &format!("@{last}"),
+                &format!("{ds}@{last2}"),
+            ],
+            "backup/bare",
+        )
+    });
     cold_source();
     let sync = time(|| syncoid(ds, "backup/syncoid"));
     run("zpool", &["export", "backup"]);
@@ -126,15 +171,27 @@ fn bench() {
 
     // Idle helper memory.
     std::thread::sleep(std::time::Duration::from_secs(3));
-    let pid = run("systemctl", &["show", "-p", "MainPID", "--value", "coffer-helper"]).stdout;
+    let pid = run(
+        "systemctl",
+        &["show", "-p", "MainPID", "--value", "coffer-helper"],
+    )
+    .stdout;
     let rss = rss_kib(pid.trim());
 
     let mut md = String::from(
         "| Measure | bare pipe (s) | syncoid 2.1 (s) | Coffer (s) | Coffer / bare | Coffer / syncoid |\n|---|---|---|---|---|---|\n",
     );
     for (name, bare, sync, coffer) in &rows {
-        let vs_bare = if bare.is_nan() { "—".to_string() } else { format!("{:.2}×", coffer / bare) };
-        let bare = if bare.is_nan() { "—".to_string() } else { format!("{bare:.2}") };
+        let vs_bare = if bare.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{:.2}×", coffer / bare)
+        };
+        let bare = if bare.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{bare:.2}")
+        };
         md.push_str(&format!(
             "| {name} | {bare} | {sync:.2} | {coffer:.2} | {vs_bare} | {:.2}× |\n",
             coffer / sync

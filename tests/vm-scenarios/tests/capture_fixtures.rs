@@ -49,7 +49,10 @@ impl Capture {
             String::from_utf8_lossy(&o.stderr)
         );
         self.save(file, program, args, &text);
-        self.index.push_str(&format!("  exit status: {}\n", o.status.code().unwrap_or(-1)));
+        self.index.push_str(&format!(
+            "  exit status: {}\n",
+            o.status.code().unwrap_or(-1)
+        ));
     }
 
     fn save(&mut self, file: &str, program: &str, args: &[&str], text: &str) {
@@ -98,12 +101,18 @@ fn capture_fixtures() {
     let src = SourcePool::create("rpool", 512);
     let home = src.encrypted_dataset("nixos/home", "/srv/home");
     let docs = src.child_dataset(&home, "docs");
-    run("zfs", &["create", "-o", "mountpoint=/srv/plain", "rpool/plain"]);
+    run(
+        "zfs",
+        &["create", "-o", "mountpoint=/srv/plain", "rpool/plain"],
+    );
     write_files("/srv/home", 4, 256 * 1024, 1);
     write_files("/srv/home/docs", 2, 64 * 1024, 2);
     write_files("/srv/plain", 2, 64 * 1024, 3);
     let s0 = sanoid_snapshot(&home, 0);
-    run("zfs", &["snapshot", "-r", &format!("{home}@manual with space")]);
+    run(
+        "zfs",
+        &["snapshot", "-r", &format!("{home}@manual with space")],
+    );
     write_files("/srv/home", 2, 128 * 1024, 4);
     std::fs::rename("/srv/home/file-1-0.bin", "/srv/home/renamed file.bin").expect("rename");
     std::fs::remove_file("/srv/home/file-1-1.bin").expect("rm");
@@ -111,7 +120,14 @@ fn capture_fixtures() {
     let s1 = sanoid_snapshot(&home, 1);
     sanoid_snapshot("rpool/plain", 0);
     run("zfs", &["snapshot", &format!("{docs}@{s0}")]);
-    run("zfs", &["bookmark", &format!("{home}@{s0}"), &format!("{home}#coffer-base")]);
+    run(
+        "zfs",
+        &[
+            "bookmark",
+            &format!("{home}@{s0}"),
+            &format!("{home}#coffer-base"),
+        ],
+    );
     run("zfs", &["hold", "coffer", &format!("{home}@{s1}")]);
 
     c.out(
@@ -127,25 +143,66 @@ fn capture_fixtures() {
         "list-snapshots.txt",
         "zfs",
         &[
-            "list", "-Hp", "-t", "snapshot", "-o", "name,guid,createtxg,creation,used,referenced",
-            "-s", "createtxg", "-d", "1", &home,
+            "list",
+            "-Hp",
+            "-t",
+            "snapshot",
+            "-o",
+            "name,guid,createtxg,creation,used,referenced",
+            "-s",
+            "createtxg",
+            "-d",
+            "1",
+            &home,
         ],
     );
     c.out(
         "list-snapshots-recursive.txt",
         "zfs",
-        &["list", "-Hp", "-t", "snapshot", "-o", "name,guid,createtxg,creation,used,referenced", "-s", "createtxg", "-r", "rpool"],
+        &[
+            "list",
+            "-Hp",
+            "-t",
+            "snapshot",
+            "-o",
+            "name,guid,createtxg,creation,used,referenced",
+            "-s",
+            "createtxg",
+            "-r",
+            "rpool",
+        ],
     );
     c.out(
         "list-bookmarks.txt",
         "zfs",
-        &["list", "-Hp", "-t", "bookmark", "-o", "name,guid,createtxg,creation", "-d", "1", &home],
+        &[
+            "list",
+            "-Hp",
+            "-t",
+            "bookmark",
+            "-o",
+            "name,guid,createtxg,creation",
+            "-d",
+            "1",
+            &home,
+        ],
     );
-    c.out("holds.txt", "zfs", &["holds", "-H", "-p", &format!("{home}@{s1}")]);
+    c.out(
+        "holds.txt",
+        "zfs",
+        &["holds", "-H", "-p", &format!("{home}@{s1}")],
+    );
     c.out(
         "get-props.txt",
         "zfs",
-        &["get", "-Hp", "-o", "name,property,value,source", "encryption,keystatus,written,readonly,mountpoint,io.github.coffer:backup-id", &home],
+        &[
+            "get",
+            "-Hp",
+            "-o",
+            "name,property,value,source",
+            "encryption,keystatus,written,readonly,mountpoint,io.github.coffer:backup-id",
+            &home,
+        ],
     );
     c.out(
         "send-estimate-full.txt",
@@ -155,27 +212,88 @@ fn capture_fixtures() {
     c.out(
         "send-estimate-incremental.txt",
         "zfs",
-        &["send", "-nvP", "-w", "-I", &format!("@{s0}"), &format!("{home}@{s1}")],
+        &[
+            "send",
+            "-nvP",
+            "-w",
+            "-I",
+            &format!("@{s0}"),
+            &format!("{home}@{s1}"),
+        ],
     );
     c.out(
         "send-estimate-bookmark.txt",
         "zfs",
-        &["send", "-nvP", "-w", "-i", &format!("{home}#coffer-base"), &format!("{home}@{s1}")],
+        &[
+            "send",
+            "-nvP",
+            "-w",
+            "-i",
+            &format!("{home}#coffer-base"),
+            &format!("{home}@{s1}"),
+        ],
     );
-    c.out("diff.txt", "zfs", &["diff", "-H", "-F", &format!("{home}@{s0}"), &format!("{home}@{s1}")]);
-    c.out("diff-to-live.txt", "zfs", &["diff", "-H", "-F", &format!("{home}@{s1}")]);
+    c.out(
+        "diff.txt",
+        "zfs",
+        &[
+            "diff",
+            "-H",
+            "-F",
+            &format!("{home}@{s0}"),
+            &format!("{home}@{s1}"),
+        ],
+    );
+    c.out(
+        "diff-to-live.txt",
+        "zfs",
+        &["diff", "-H", "-F", &format!("{home}@{s1}")],
+    );
 
     // The drive side: pool, raw receive, interrupted receive with a resume token.
     let disk = UsbDisk::new("COFFERFIX1", 1024);
     disk.plug();
     let by_id = disk.by_id().to_str().expect("utf-8").to_string();
-    run("parted", &["--script", &by_id, "--", "mklabel", "gpt", "mkpart", "backup", "0%", "100%"]);
+    run(
+        "parted",
+        &[
+            "--script", &by_id, "--", "mklabel", "gpt", "mkpart", "backup", "0%", "100%",
+        ],
+    );
     run("udevadm", &["settle"]);
     coffer_vm_tests::wait_for_path(&disk.partition(1), std::time::Duration::from_secs(30));
     let part = disk.partition(1).to_str().expect("utf-8").to_string();
-    run("zpool", &["create", "-o", "ashift=12", "-O", "readonly=on", "-O", "mountpoint=/mnt/backup", "backup", &part]);
-    c.out("zpool-list.txt", "zpool", &["list", "-Hp", "-o", "name,guid,size,allocated,free,health"]);
-    c.out("zpool-get.txt", "zpool", &["get", "-Hp", "-o", "name,property,value,source", "guid,health,size,free", "backup"]);
+    run(
+        "zpool",
+        &[
+            "create",
+            "-o",
+            "ashift=12",
+            "-O",
+            "readonly=on",
+            "-O",
+            "mountpoint=/mnt/backup",
+            "backup",
+            &part,
+        ],
+    );
+    c.out(
+        "zpool-list.txt",
+        "zpool",
+        &["list", "-Hp", "-o", "name,guid,size,allocated,free,health"],
+    );
+    c.out(
+        "zpool-get.txt",
+        "zpool",
+        &[
+            "get",
+            "-Hp",
+            "-o",
+            "name,property,value,source",
+            "guid,health,size,free",
+            "backup",
+        ],
+    );
     c.out("zpool-status-new.txt", "zpool", &["status", "-p", "backup"]);
 
     let (progress, ok) = pipe(
@@ -185,24 +303,55 @@ fn capture_fixtures() {
     assert!(ok, "{progress}");
     save_artifact(&format!("{}/send-progress-full.txt", c.dir), &progress);
     let (progress, ok) = pipe(
-        &["send", "-w", "-vP", "-I", &format!("@{s0}"), &format!("{home}@{s1}")],
+        &[
+            "send",
+            "-w",
+            "-vP",
+            "-I",
+            &format!("@{s0}"),
+            &format!("{home}@{s1}"),
+        ],
         &["receive", "-s", "-u", "backup/eds"],
     );
     assert!(ok, "{progress}");
-    save_artifact(&format!("{}/send-progress-incremental.txt", c.dir), &progress);
+    save_artifact(
+        &format!("{}/send-progress-incremental.txt", c.dir),
+        &progress,
+    );
 
     // A modified target: written since the last snapshot, then refused.
     run("zfs", &["set", "readonly=off", "backup/eds"]);
-    run_with_input("zfs", &["load-key", "backup/eds"], &format!("{PASSPHRASE}\n"));
+    run_with_input(
+        "zfs",
+        &["load-key", "backup/eds"],
+        &format!("{PASSPHRASE}\n"),
+    );
     // The pool's root is read-only, so its child's mountpoint can only be made with it unmounted.
     let _ = try_run("zfs", &["unmount", "backup"]);
     run("zfs", &["mount", "backup/eds"]);
     std::fs::write("/mnt/backup/eds/stray.txt", b"changed on the drive").expect("write");
     run("zfs", &["snapshot", &format!("{home}@later")]);
     run("sync", &[]);
-    c.out("get-written-modified.txt", "zfs", &["get", "-Hp", "-o", "name,property,value,source", "written", "backup/eds"]);
+    c.out(
+        "get-written-modified.txt",
+        "zfs",
+        &[
+            "get",
+            "-Hp",
+            "-o",
+            "name,property,value,source",
+            "written",
+            "backup/eds",
+        ],
+    );
     let (err, ok) = pipe(
-        &["send", "-w", "-I", &format!("@{s1}"), &format!("{home}@later")],
+        &[
+            "send",
+            "-w",
+            "-I",
+            &format!("@{s1}"),
+            &format!("{home}@later"),
+        ],
         &["receive", "-s", "-u", "backup/eds"],
     );
     assert!(!ok, "receive into a modified target must fail");
@@ -221,13 +370,20 @@ fn capture_fixtures() {
         .spawn()
         .and_then(|mut ch| {
             use std::io::Write;
-            ch.stdin.take().expect("stdin").write_all(b"wrong passphrase\n")?;
+            ch.stdin
+                .take()
+                .expect("stdin")
+                .write_all(b"wrong passphrase\n")?;
             ch.wait_with_output()
         })
         .expect("load-key");
     save_artifact(
         &format!("{}/load-key-wrong.txt", c.dir),
-        &format!("exit {}\n{}", o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stderr)),
+        &format!(
+            "exit {}\n{}",
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr)
+        ),
     );
 
     // An interrupted receive leaves a resume token; a corrupt one is refused.
@@ -235,7 +391,11 @@ fn capture_fixtures() {
         &["send", "-w", &format!("{home}@{s0}")],
         &["receive", "-s", "-u", "backup/partial"],
     );
-    c.any("receive-abort-nothing.txt", "zfs", &["receive", "-A", "backup/partial"]);
+    c.any(
+        "receive-abort-nothing.txt",
+        "zfs",
+        &["receive", "-A", "backup/partial"],
+    );
     let mut send = Command::new("zfs")
         .args(["send", "-w", &format!("{home}@{s1}")])
         .stdout(Stdio::piped())
@@ -267,16 +427,52 @@ fn capture_fixtures() {
     c.out(
         "list-resume-token.txt",
         "zfs",
-        &["list", "-Hp", "-o", "name,receive_resume_token", "-r", "backup"],
+        &[
+            "list",
+            "-Hp",
+            "-o",
+            "name,receive_resume_token",
+            "-r",
+            "backup",
+        ],
     );
-    c.any("send-resume-corrupt.txt", "zfs", &["send", "-t", "1-bogus-token", "-nvP"]);
-    c.out("list-backup-tree.txt", "zfs", &["list", "-Hp", "-t", "all", "-o", "name,type,encryption,encryptionroot,keystatus,guid", "-r", "backup"]);
+    c.any(
+        "send-resume-corrupt.txt",
+        "zfs",
+        &["send", "-t", "1-bogus-token", "-nvP"],
+    );
+    c.out(
+        "list-backup-tree.txt",
+        "zfs",
+        &[
+            "list",
+            "-Hp",
+            "-t",
+            "all",
+            "-o",
+            "name,type,encryption,encryptionroot,keystatus,guid",
+            "-r",
+            "backup",
+        ],
+    );
 
     // Scrubs: in progress is hard to catch on a small pool, so capture the finished form.
     run("zpool", &["scrub", "-w", "backup"]);
-    c.out("zpool-status-scrubbed.txt", "zpool", &["status", "-p", "backup"]);
-    c.any("zpool-status-json.txt", "zpool", &["status", "-j", "-p", "backup"]);
+    c.out(
+        "zpool-status-scrubbed.txt",
+        "zpool",
+        &["status", "-p", "backup"],
+    );
+    c.any(
+        "zpool-status-json.txt",
+        "zpool",
+        &["status", "-j", "-p", "backup"],
+    );
     run("zpool", &["export", "backup"]);
-    c.any("zpool-import-list.txt", "zpool", &["import", "-d", "/dev/disk/by-id"]);
+    c.any(
+        "zpool-import-list.txt",
+        "zpool",
+        &["import", "-d", "/dev/disk/by-id"],
+    );
     disk.unplug();
 }

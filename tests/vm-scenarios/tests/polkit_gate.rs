@@ -18,7 +18,15 @@ const ACTIONS: [&str; 6] = [
 fn methods() -> Vec<(String, Vec<String>)> {
     let xml = run(
         "gdbus",
-        &["introspect", "--system", "--dest", "io.github.coffer.Helper1", "--object-path", "/io/github/coffer/Helper1", "--xml"],
+        &[
+            "introspect",
+            "--system",
+            "--dest",
+            "io.github.coffer.Helper1",
+            "--object-path",
+            "/io/github/coffer/Helper1",
+            "--xml",
+        ],
     )
     .stdout;
     let iface = xml
@@ -36,7 +44,11 @@ fn methods() -> Vec<(String, Vec<String>)> {
             if !arg.contains("direction=\"in\"") && arg.contains("direction=") {
                 continue;
             }
-            let ty = arg.split("type=\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("s");
+            let ty = arg
+                .split("type=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .unwrap_or("s");
             args.push(
                 match ty {
                     "s" => "'no-such-thing'",
@@ -53,15 +65,27 @@ fn methods() -> Vec<(String, Vec<String>)> {
         }
         out.push((name, args));
     }
-    assert!(out.len() >= 10, "introspection found too few methods: {out:?}");
+    assert!(
+        out.len() >= 10,
+        "introspection found too few methods: {out:?}"
+    );
     out
 }
 
 /// Calls `method` as the unprivileged user; Err holds the D-Bus error text.
 fn call_as_user(method: &str, args: &[String]) -> Result<String, String> {
     let mut argv = vec![
-        "-u", USER, "--", "gdbus", "call", "--system", "--dest", "io.github.coffer.Helper1",
-        "--object-path", "/io/github/coffer/Helper1", "--method",
+        "-u",
+        USER,
+        "--",
+        "gdbus",
+        "call",
+        "--system",
+        "--dest",
+        "io.github.coffer.Helper1",
+        "--object-path",
+        "/io/github/coffer/Helper1",
+        "--method",
     ];
     let full = format!("io.github.coffer.Helper1.{method}");
     argv.push(&full);
@@ -78,7 +102,10 @@ fn polkit_gate() {
     helper::install();
     helper::revoke_user();
     let methods = methods();
-    eprintln!("methods: {:?}", methods.iter().map(|m| &m.0).collect::<Vec<_>>());
+    eprintln!(
+        "methods: {:?}",
+        methods.iter().map(|m| &m.0).collect::<Vec<_>>()
+    );
 
     // No rule: `alice` has no active session here, so even the read action needs an admin.
     for (m, args) in &methods {

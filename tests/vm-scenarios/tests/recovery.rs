@@ -30,9 +30,12 @@ fn finish(child: Child) -> (i32, String) {
 
 /// After an unlock, every file of every snapshot on the drive equals the source's.
 fn verify_all_files(drive: &Drive, src: &Source, target: &str) {
-    let unlocked = cofferctl_input(&["unlock", &drive.id, "--passphrase-stdin"], &format!("{PASSPHRASE}\n"))
-        .ok()
-        .json();
+    let unlocked = cofferctl_input(
+        &["unlock", &drive.id, "--passphrase-stdin"],
+        &format!("{PASSPHRASE}\n"),
+    )
+    .ok()
+    .json();
     let mount = unlocked["result"]["mounts"]
         .as_array()
         .into_iter()
@@ -69,10 +72,15 @@ fn unplug_mid_send_then_resume() {
 
     drive.disk.plug();
     coffer_vm_tests::udisks::wait_for_drive(&drive.by_id);
-    let second = cofferctl(&["backup", &drive.id, "--no-power-off"]).ok().json();
+    let second = cofferctl(&["backup", &drive.id, "--no-power-off"])
+        .ok()
+        .json();
     let sent = second["result"]["bytes"].as_u64().unwrap_or(u64::MAX);
     eprintln!("resumed run sent {sent} bytes");
-    assert!(sent < 190 * 1024 * 1024, "the resumed run sends less than everything: {sent}");
+    assert!(
+        sent < 190 * 1024 * 1024,
+        "the resumed run sends less than everything: {sent}"
+    );
     drive.import();
     assert_eq!(guids(&src.home), guids(&target));
     drive.export();
@@ -96,7 +104,9 @@ fn helper_killed_mid_send() {
     let (code, _) = finish(child);
     assert_ne!(code, 0, "the client sees the helper go away");
     // The pool stays imported by the dead helper's receive; the next run must cope with that.
-    let second = cofferctl(&["backup", &drive.id, "--no-power-off"]).ok().json();
+    let second = cofferctl(&["backup", &drive.id, "--no-power-off"])
+        .ok()
+        .json();
     eprintln!("after the kill: {second}");
     assert!(!imported("backup"), "the recovering run exports again");
     drive.import();
@@ -122,11 +132,20 @@ fn base_pruned_by_retention_stays_incremental() {
     for old in src.snapshots.clone().into_iter().take(3) {
         src.destroy_snapshot(&old);
     }
-    let run2 = cofferctl(&["backup", &drive.id, "--no-power-off"]).ok().json();
+    let run2 = cofferctl(&["backup", &drive.id, "--no-power-off"])
+        .ok()
+        .json();
     let sent = run2["result"]["bytes"].as_u64().unwrap_or(u64::MAX);
     eprintln!("after pruning the base: {sent} bytes");
-    assert!(sent < 8 * 1024 * 1024, "still incremental, from the bookmark: {sent} bytes");
+    assert!(
+        sent < 8 * 1024 * 1024,
+        "still incremental, from the bookmark: {sent} bytes"
+    );
     drive.import();
-    assert_eq!(guids(&src.home), guids(&target), "the drive follows the source's pruning");
+    assert_eq!(
+        guids(&src.home),
+        guids(&target),
+        "the drive follows the source's pruning"
+    );
     drive.export();
 }

@@ -62,12 +62,28 @@ fn wrong_passphrase_is_named() {
     let src = Source::new(512, 4, 256 * 1024, 2);
     let drive = Drive::prepare("COFFERPASS", 1024, &[&src.home]);
     cofferctl(&["backup", &drive.id, "--no-power-off"]).ok();
-    let r = cofferctl_input(&["unlock", &drive.id, "--passphrase-stdin"], "not the passphrase\n");
-    assert_eq!(error_name(&r), "WrongPassphrase", "{}{}", r.stdout, r.stderr);
+    let r = cofferctl_input(
+        &["unlock", &drive.id, "--passphrase-stdin"],
+        "not the passphrase\n",
+    );
+    assert_eq!(
+        error_name(&r),
+        "WrongPassphrase",
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
     assert_eq!(r.code, 7);
-    assert!(!imported("backup"), "a failed unlock leaves the pool exported");
+    assert!(
+        !imported("backup"),
+        "a failed unlock leaves the pool exported"
+    );
     // And the right one still works afterwards.
-    cofferctl_input(&["unlock", &drive.id, "--passphrase-stdin"], &format!("{PASSPHRASE}\n")).ok();
+    cofferctl_input(
+        &["unlock", &drive.id, "--passphrase-stdin"],
+        &format!("{PASSPHRASE}\n"),
+    )
+    .ok();
     cofferctl(&["lock", &drive.id]).ok();
 }
 
@@ -101,8 +117,14 @@ fn hostile_drive_never_mounts_over_system_paths() {
     run("zfs", &["set", "mountpoint=/usr/bin", "backup"]);
     drive.export();
     let etc_before = run("findmnt", &["-n", "-o", "SOURCE", "/etc"]).stdout;
-    let unlocked = cofferctl_input(&["unlock", &drive.id, "--passphrase-stdin"], &format!("{PASSPHRASE}\n"));
-    eprintln!("unlock of a hostile drive: {} {}", unlocked.stdout, unlocked.stderr);
+    let unlocked = cofferctl_input(
+        &["unlock", &drive.id, "--passphrase-stdin"],
+        &format!("{PASSPHRASE}\n"),
+    );
+    eprintln!(
+        "unlock of a hostile drive: {} {}",
+        unlocked.stdout, unlocked.stderr
+    );
     let mounts = run("findmnt", &["-rn", "-o", "TARGET,SOURCE"]).stdout;
     for line in mounts.lines() {
         if line.contains("backup") {
@@ -113,8 +135,14 @@ fn hostile_drive_never_mounts_over_system_paths() {
             );
         }
     }
-    assert_eq!(run("findmnt", &["-n", "-o", "SOURCE", "/etc"]).stdout, etc_before);
-    assert!(std::path::Path::new("/usr/bin/ls").exists(), "/usr/bin untouched");
+    assert_eq!(
+        run("findmnt", &["-n", "-o", "SOURCE", "/etc"]).stdout,
+        etc_before
+    );
+    assert!(
+        std::path::Path::new("/usr/bin/ls").exists(),
+        "/usr/bin untouched"
+    );
     let _ = cofferctl(&["lock", &drive.id]);
 }
 
@@ -126,22 +154,105 @@ fn hostile_arguments_are_rejected_and_lose_nothing() {
     let disk = UsbDisk::new("COFFERARGS", 512);
     disk.plug();
     udisks::wait_for_drive(disk.by_id().to_str().expect("utf-8"));
-    let root_disk = run("sh", &["-c", "ls /dev/disk/by-id/ | grep -v part | head -n1"]).stdout;
+    let root_disk = run(
+        "sh",
+        &["-c", "ls /dev/disk/by-id/ | grep -v part | head -n1"],
+    )
+    .stdout;
     let cases: Vec<(Vec<String>, &[&str])> = vec![
-        (vec!["prepare".into(), "/dev/sda".into(), "backup".into()], &["InvalidArgument", "DriveNotFound"]),
-        (vec!["prepare".into(), "/dev/disk/by-id/../../vda".into(), "backup".into()], &["InvalidArgument"]),
-        (vec!["prepare".into(), "/dev/disk/by-id/usb-x;rm -rf /".into(), "backup".into()], &["InvalidArgument", "DriveNotFound"]),
-        (vec!["prepare".into(), format!("{}-part1", disk.by_id().display()), "backup".into()], &["InvalidArgument", "DriveNotFound"]),
-        (vec!["prepare".into(), disk.by_id().display().to_string(), "-Fbackup".into()], &["InvalidArgument"]),
-        (vec!["prepare".into(), disk.by_id().display().to_string(), "mirror".into()], &["InvalidArgument"]),
-        (vec!["prepare".into(), disk.by_id().display().to_string(), "bäckup".into()], &["InvalidArgument"]),
-        (vec!["prepare".into(), disk.by_id().display().to_string(), "b".repeat(300)], &["InvalidArgument"]),
-        (vec!["prepare".into(), format!("/dev/disk/by-id/{}", root_disk.trim()), "backup".into()], &["SystemDisk", "DriveInUse", "InvalidArgument", "DriveNotFound"]),
-        (vec!["snapshots".into(), "rpool/../etc".into()], &["InvalidArgument"]),
-        (vec!["snapshots".into(), "-o name".into()], &["InvalidArgument"]),
-        (vec!["diff".into(), "a@b".into(), "$(reboot)@x".into()], &["InvalidArgument"]),
-        (vec!["backup".into(), "no-such-backup".into()], &["BackupNotFound"]),
-        (vec!["scrub".into(), "../../etc".into()], &["BackupNotFound", "InvalidArgument"]),
+        (
+            vec!["prepare".into(), "/dev/sda".into(), "backup".into()],
+            &["InvalidArgument", "DriveNotFound"],
+        ),
+        (
+            vec![
+                "prepare".into(),
+                "/dev/disk/by-id/../../vda".into(),
+                "backup".into(),
+            ],
+            &["InvalidArgument"],
+        ),
+        (
+            vec![
+                "prepare".into(),
+                "/dev/disk/by-id/usb-x;rm -rf /".into(),
+                "backup".into(),
+            ],
+            &["InvalidArgument", "DriveNotFound"],
+        ),
+        (
+            vec![
+                "prepare".into(),
+                format!("{}-part1", disk.by_id().display()),
+                "backup".into(),
+            ],
+            &["InvalidArgument", "DriveNotFound"],
+        ),
+        (
+            vec![
+                "prepare".into(),
+                disk.by_id().display().to_string(),
+                "-Fbackup".into(),
+            ],
+            &["InvalidArgument"],
+        ),
+        (
+            vec![
+                "prepare".into(),
+                disk.by_id().display().to_string(),
+                "mirror".into(),
+            ],
+            &["InvalidArgument"],
+        ),
+        (
+            vec![
+                "prepare".into(),
+                disk.by_id().display().to_string(),
+                "bäckup".into(),
+            ],
+            &["InvalidArgument"],
+        ),
+        (
+            vec![
+                "prepare".into(),
+                disk.by_id().display().to_string(),
+                "b".repeat(300),
+            ],
+            &["InvalidArgument"],
+        ),
+        (
+            vec![
+                "prepare".into(),
+                format!("/dev/disk/by-id/{}", root_disk.trim()),
+                "backup".into(),
+            ],
+            &[
+                "SystemDisk",
+                "DriveInUse",
+                "InvalidArgument",
+                "DriveNotFound",
+            ],
+        ),
+        (
+            vec!["snapshots".into(), "rpool/../etc".into()],
+            &["InvalidArgument"],
+        ),
+        (
+            vec!["snapshots".into(), "-o name".into()],
+            &["InvalidArgument"],
+        ),
+        (
+            vec!["diff".into(), "a@b".into(), "$(reboot)@x".into()],
+            &["InvalidArgument"],
+        ),
+        (
+            vec!["backup".into(), "no-such-backup".into()],
+            &["BackupNotFound"],
+        ),
+        (
+            vec!["scrub".into(), "../../etc".into()],
+            &["BackupNotFound", "InvalidArgument"],
+        ),
     ];
     for (args, expected) in cases {
         let mut a = vec!["--yes"];
@@ -154,11 +265,22 @@ fn hostile_arguments_are_rejected_and_lose_nothing() {
             r.stdout,
             r.stderr
         );
-        assert!(!r.stderr.trim().is_empty(), "{args:?}: a message a person can act on");
+        assert!(
+            !r.stderr.trim().is_empty(),
+            "{args:?}: a message a person can act on"
+        );
     }
     // Nothing was touched: the USB disk has no partition table, the root disk still boots.
-    let parts = run("lsblk", &["-rn", "-o", "NAME", disk.by_id().to_str().expect("utf-8")]).stdout;
-    assert_eq!(parts.lines().count(), 1, "the disk was not partitioned: {parts}");
+    let parts = run(
+        "lsblk",
+        &["-rn", "-o", "NAME", disk.by_id().to_str().expect("utf-8")],
+    )
+    .stdout;
+    assert_eq!(
+        parts.lines().count(),
+        1,
+        "the disk was not partitioned: {parts}"
+    );
     assert!(std::path::Path::new("/etc/hostname").exists());
     write_files("/var/tmp/coffer-test/ok", 1, 16, 1);
 }

@@ -15,7 +15,10 @@ fn scrub_clean_then_corrupted() {
 
     let clean = cofferctl(&["scrub", &drive.id]).ok().json();
     assert_eq!(clean["result"]["errors"].as_u64(), Some(0), "{clean}");
-    assert!(!imported("backup"), "the helper exports a pool it imported for the scrub");
+    assert!(
+        !imported("backup"),
+        "the helper exports a pool it imported for the scrub"
+    );
 
     // Damage the data region of the unplugged drive (the labels at both ends stay intact).
     drive.disk.unplug();
@@ -25,14 +28,26 @@ fn scrub_clean_then_corrupted() {
     drive.disk.plug();
     coffer_vm_tests::udisks::wait_for_drive(&drive.by_id);
     let damaged = cofferctl(&["scrub", &drive.id]);
-    eprintln!("scrub of a damaged drive: {} {}", damaged.stdout, damaged.stderr);
+    eprintln!(
+        "scrub of a damaged drive: {} {}",
+        damaged.stdout, damaged.stderr
+    );
     let v: serde_json::Value = serde_json::from_str(damaged.stdout.trim()).unwrap_or_default();
     let errors = v["result"]["errors"].as_u64().unwrap_or(0);
-    assert!(errors > 0 || v["error"].is_string(), "the damage is reported: {v}");
+    assert!(
+        errors > 0 || v["error"].is_string(),
+        "the damage is reported: {v}"
+    );
     let sets = cofferctl(&["backups"]).ok().json();
     eprintln!("saved result: {}", sets[0]);
-    assert!(sets[0]["last_scrub_errors"].as_u64().unwrap_or(0) > 0 || sets[0]["last_scrub_result"] != "ok");
+    assert!(
+        sets[0]["last_scrub_errors"].as_u64().unwrap_or(0) > 0
+            || sets[0]["last_scrub_result"] != "ok"
+    );
     drive.import();
-    save_artifact("zpool-status-damaged.txt", &run("zpool", &["status", "-p", "-v", "backup"]).stdout);
+    save_artifact(
+        "zpool-status-damaged.txt",
+        &run("zpool", &["status", "-p", "-v", "backup"]).stdout,
+    );
     drive.export();
 }

@@ -10,7 +10,10 @@ use coffer_vm_tests::{require_guest, run, run_with_input, udisks};
 
 /// `zfs send args | zfs receive -s -u target` through an OS pipe.
 fn send_receive(send_args: &[&str], target: &str) {
-    eprintln!("+ zfs send {} | zfs receive -s -u {target}", send_args.join(" "));
+    eprintln!(
+        "+ zfs send {} | zfs receive -s -u {target}",
+        send_args.join(" ")
+    );
     let mut send = Command::new("zfs")
         .arg("send")
         .args(send_args)
@@ -23,13 +26,28 @@ fn send_receive(send_args: &[&str], target: &str) {
         .status()
         .expect("zfs receive");
     let sent = send.wait().expect("wait send");
-    assert!(sent.success() && recv.success(), "send {sent}, receive {recv}");
+    assert!(
+        sent.success() && recv.success(),
+        "send {sent}, receive {recv}"
+    );
 }
 
 fn guids(dataset: &str) -> Vec<String> {
     run(
         "zfs",
-        &["list", "-Hp", "-t", "snapshot", "-o", "guid", "-s", "createtxg", "-d", "1", dataset],
+        &[
+            "list",
+            "-Hp",
+            "-t",
+            "snapshot",
+            "-o",
+            "guid",
+            "-s",
+            "createtxg",
+            "-d",
+            "1",
+            dataset,
+        ],
     )
     .stdout
     .lines()
@@ -69,7 +87,18 @@ fn smoke() {
     run("wipefs", &["-a", by_id]);
     run(
         "parted",
-        &["--script", "--align=optimal", by_id, "--", "mklabel", "gpt", "mkpart", "backup", "0%", "100%"],
+        &[
+            "--script",
+            "--align=optimal",
+            by_id,
+            "--",
+            "mklabel",
+            "gpt",
+            "mkpart",
+            "backup",
+            "0%",
+            "100%",
+        ],
     );
     run("partprobe", &[by_id]);
     run("udevadm", &["settle"]);
@@ -78,10 +107,31 @@ fn smoke() {
     run(
         "zpool",
         &[
-            "create", "-o", "ashift=12", "-o", "autotrim=on", "-O", "acltype=posixacl", "-O",
-            "compression=zstd", "-O", "dnodesize=auto", "-O", "normalization=formD", "-O",
-            "relatime=on", "-O", "xattr=sa", "-O", "readonly=on", "-O", "canmount=on", "-O",
-            "mountpoint=/mnt/backup_pool", "backup", part.to_str().expect("utf-8"),
+            "create",
+            "-o",
+            "ashift=12",
+            "-o",
+            "autotrim=on",
+            "-O",
+            "acltype=posixacl",
+            "-O",
+            "compression=zstd",
+            "-O",
+            "dnodesize=auto",
+            "-O",
+            "normalization=formD",
+            "-O",
+            "relatime=on",
+            "-O",
+            "xattr=sa",
+            "-O",
+            "readonly=on",
+            "-O",
+            "canmount=on",
+            "-O",
+            "mountpoint=/mnt/backup_pool",
+            "backup",
+            part.to_str().expect("utf-8"),
         ],
     );
     let pool_guid = run("zpool", &["get", "-Hp", "-o", "value", "guid", "backup"]).stdout;
@@ -89,12 +139,35 @@ fn smoke() {
 
     // Section 5: raw full send of the oldest snapshot, then one -I to the newest.
     send_receive(&["-w", &format!("{home}@{first}")], "backup/eds");
-    send_receive(&["-w", "-I", &format!("@{first}"), &format!("{home}@{last}")], "backup/eds");
-    assert_eq!(guids(&home), guids("backup/eds"), "snapshot guids match after replication");
-    let enc = run("zfs", &["get", "-Hp", "-o", "value", "encryption", "backup/eds"]).stdout;
-    assert_eq!(enc.trim(), "aes-256-gcm", "a raw receive keeps the data encrypted");
-    let keystatus = run("zfs", &["get", "-Hp", "-o", "value", "keystatus", "backup/eds"]).stdout;
-    assert_eq!(keystatus.trim(), "unavailable", "the key never reaches the drive");
+    send_receive(
+        &["-w", "-I", &format!("@{first}"), &format!("{home}@{last}")],
+        "backup/eds",
+    );
+    assert_eq!(
+        guids(&home),
+        guids("backup/eds"),
+        "snapshot guids match after replication"
+    );
+    let enc = run(
+        "zfs",
+        &["get", "-Hp", "-o", "value", "encryption", "backup/eds"],
+    )
+    .stdout;
+    assert_eq!(
+        enc.trim(),
+        "aes-256-gcm",
+        "a raw receive keeps the data encrypted"
+    );
+    let keystatus = run(
+        "zfs",
+        &["get", "-Hp", "-o", "value", "keystatus", "backup/eds"],
+    )
+    .stdout;
+    assert_eq!(
+        keystatus.trim(),
+        "unavailable",
+        "the key never reaches the drive"
+    );
 
     // UDisks2 recognises the partition as the pool by name and guid, without privileges.
     run("zpool", &["export", "backup"]);
@@ -104,7 +177,9 @@ fn smoke() {
         std::time::Duration::from_secs(30),
         || {
             let d = udisks::wait_for_drive(by_id);
-            d.zfs_pool().is_some_and(|(_, g)| !g.is_empty()).then_some(d)
+            d.zfs_pool()
+                .is_some_and(|(_, g)| !g.is_empty())
+                .then_some(d)
         },
     );
     assert_eq!(drive.zfs_pool(), Some(("backup", pool_guid.as_str())));
@@ -114,15 +189,31 @@ fn smoke() {
     udisks::wait_for_drive_gone(by_id);
     disk.plug();
     udisks::wait_for_drive(by_id);
-    run("zpool", &["import", "-N", "-d", "/dev/disk/by-id", &pool_guid]);
-    assert_eq!(guids(&home), guids("backup/eds"), "snapshots survive the unplug");
+    run(
+        "zpool",
+        &["import", "-N", "-d", "/dev/disk/by-id", &pool_guid],
+    );
+    assert_eq!(
+        guids(&home),
+        guids("backup/eds"),
+        "snapshots survive the unplug"
+    );
 
     // Section 9: the data is readable with the passphrase.
-    run_with_input("zfs", &["load-key", "backup/eds"], &format!("{PASSPHRASE}\n"));
-    run("zfs", &["mount", "-o", "ro,nosuid,nodev,noexec", "backup/eds"]);
+    run_with_input(
+        "zfs",
+        &["load-key", "backup/eds"],
+        &format!("{PASSPHRASE}\n"),
+    );
+    run(
+        "zfs",
+        &["mount", "-o", "ro,nosuid,nodev,noexec", "backup/eds"],
+    );
     let original = std::fs::read("/srv/home/file-1-0.bin").expect("source file");
-    let restored = std::fs::read(format!("/mnt/backup_pool/eds/.zfs/snapshot/{last}/file-1-0.bin"))
-        .expect("file in the snapshot on the drive");
+    let restored = std::fs::read(format!(
+        "/mnt/backup_pool/eds/.zfs/snapshot/{last}/file-1-0.bin"
+    ))
+    .expect("file in the snapshot on the drive");
     assert_eq!(original, restored, "restored bytes equal the source");
     run("zfs", &["unmount", "backup/eds"]);
     run("zfs", &["unload-key", "backup/eds"]);

@@ -1,0 +1,171 @@
+//! The application: actions, the window and monitor mode.
+
+use std::cell::RefCell;
+
+use adw::prelude::*;
+use gettextrs::gettext;
+use gtk::gio;
+
+use crate::window::Window;
+use crate::{monitor, APP_ID};
+
+thread_local! {
+    /// Keeps a `--monitor` process alive with no window.
+    static MONITOR_HOLD: RefCell<Option<gio::ApplicationHoldGuard>> = const { RefCell::new(None) };
+}
+
+pub fn run() -> glib::ExitCode {
+    let app = adw::Application::builder()
+        .application_id(APP_ID)
+        .flags(gio::ApplicationFlags::HANDLES_COMMAND_LINE)
+        .build();
+    app.add_main_option(
+        "monitor",
+        glib::Char::from(b'm'),
+        glib::OptionFlags::NONE,
+        glib::OptionArg::None,
+        &gettext("Run in the background and watch for the backup drive"),
+        None,
+    );
+    app.connect_startup(|app| {
+        add_actions(app);
+        monitor::start(app.upcast_ref());
+    });
+    app.connect_command_line(|app, cmd| {
+        if cmd.options_dict().contains("monitor") {
+            MONITOR_HOLD.with(|h| {
+                if h.borrow().is_none() {
+                    *h.borrow_mut() = Some(app.hold());
+                }
+            });
+        } else {
+            app.activate();
+        }
+        glib::ExitCode::SUCCESS
+    });
+    app.connect_activate(|app| {
+        gtk::prelude::GtkWindowExt::present(&window(app));
+    });
+    app.run()
+}
+
+/// The window, created on first use.
+pub fn window(app: &adw::Application) -> Window {
+    app.windows()
+        .into_iter()
+        .find_map(|w| w.downcast::<Window>().ok())
+        .unwrap_or_else(|| Window::new(app))
+}
+
+fn existing_window(app: &adw::Application) -> Option<Window> {
+    app.windows()
+        .into_iter()
+        .find_map(|w| w.downcast::<Window>().ok())
+}
+
+fn string_action(
+    app: &adw::Application,
+    name: &str,
+    f: impl Fn(&adw::Application, String) + 'static,
+) {
+    let action = gio::SimpleAction::new(name, Some(glib::VariantTy::STRING));
+    let weak = app.downgrade();
+    action.connect_activate(move |_, param| {
+        let (Some(app), Some(s)) = (weak.upgrade(), param.and_then(|p| p.get::<String>())) else {
+            return;
+        };
+        f(&app, s);
+    });
+    app.add_action(&action);
+}
+
+fn plain_action(app: &adw::Application, name: &str, f: impl Fn(&adw::Application) + 'static) {
+    let action = gio::SimpleAction::new(name, None);
+    let weak = app.downgrade();
+    action.connect_activate(move |_, _| {
+        if let Some(app) = weak.upgrade() {
+            f(&app);
+        }
+    });
+    app.add_action(&action);
+}
+
+fn add_actions(app: &adw::Application) {
+    string_action(app, "show-page", |app, page| {
+        if page == "preferences" {
+            crate::pages::preferences::show(&window(app));
+            return;
+        }
+        let w = window(app);
+        gtk::prelude::GtkWindowExt::present(&w);
+        w.show_page(&page);
+    });
+    // From the notification: back up this set; with a window, show the progress there.
+    string_action(app, "back-up", |app, id| match existing_window(app) {
+        Some(w) => {
+            gtk::prelude::GtkWindowExt::present(&w);
+            w.show_page("overview");
+            w.overview().back_up(Some(id));
+        }
+        None => monitor::back_up_headless(app.upcast_ref(), id),
+    });
+    string_action(app, "scrub", |app, id| {
+        let w = window(app);
+        gtk::prelude::GtkWindowExt::present(&w);
+        w.show_page("overview");
+        w.overview().scrub(Some(id));
+    });
+    plain_action(app, "preferences", |app| {
+        crate::pages::preferences::show(&window(app))
+    });
+    plain_action(app, "about", |app| show_about(&window(app)));
+    plain_action(app, "quit", |app| {
+        for w in app.windows() {
+            w.close();
+        }
+        MONITOR_HOLD.with(|h| h.borrow_mut().take());
+        app.quit();
+    });
+    app.set_accels_for_action("app.quit", &["<Control>q"]);
+    app.set_accels_for_action("app.preferences", &["<Control>comma"]);
+    app.set_accels_for_action("window.close", &["<Control>w"]);
+
+    // Test hooks: a UI test cannot type into a passphrase dialog without a WM, so it may
+    // drive those steps through actions. Only with COFFER_UI_TEST set.
+    if std::env::var_os("COFFER_UI_TEST").is_some() {
+        string_action(app, "test", |app, command| {
+            if command == "close-window" {
+                for w in app.windows() {
+                    w.close();
+                }
+                return;
+            }
+            let w = window(app);
+            let (verb, arg) = command.split_once(':').unwrap_or((command.as_str(), ""));
+            match verb {
+                "unlock" => w.browser().unlock_with(arg.to_string()),
+                "onboarding" => w.onboarding().test_command(arg),
+                "browser" => w.browser().test_command(arg),
+                "overview" => w.overview().test_command(arg),
+                _ => eprintln!("coffer: unknown test command {command}"),
+            }
+        });
+    }
+}
+
+fn show_about(parent: &Window) {
+    let about = adw::AboutWindow::builder()
+        .transient_for(parent)
+        .application_name("Coffer")
+        .application_icon("drive-harddisk-usb-symbolic")
+        .developer_name(gettext("The Coffer developers"))
+        .version(env!("CARGO_PKG_VERSION"))
+        .license_type(gtk::License::Gpl30)
+        .comments(gettext(
+            "Encrypted ZFS backups to an external drive in one click",
+        ))
+        // Translators: put your name here, one per line, as "Name <email>".
+        .translator_credits(gettext("translator-credits"))
+        .build();
+    about.present();
+}

@@ -1,0 +1,112 @@
+//! Watching UDisks2 for drives coming and going.
+
+use coffer_api::udisks::{self, DriveInfo};
+use futures_util::stream::{self, StreamExt};
+use zbus::fdo::ObjectManagerProxy;
+use zbus::Connection;
+
+/// Calls `on_change` with the full drive list now and after every InterfacesAdded/Removed.
+/// Runs until the bus connection goes away.
+pub async fn watch(conn: Connection, on_change: impl Fn(Vec<DriveInfo>)) -> zbus::Result<()> {
+    let om = ObjectManagerProxy::builder(&conn)
+        .destination(udisks::SERVICE)
+        .path(udisks::ROOT)
+        .build()
+        .await?;
+    let added = om.receive_interfaces_added().await?.map(|_| ());
+    let removed = om.receive_interfaces_removed().await?.map(|_| ());
+    on_change(udisks::drives(&conn).await.unwrap_or_default());
+    let mut events = stream::select(added, removed);
+    while events.next().await.is_some() {
+        // A plug-in arrives as several signals (drive, disk, partitions); list once they settle.
+        glib::timeout_future(std::time::Duration::from_millis(150)).await;
+        while let Some(Some(())) = events.now_or_never_opt() {}
+        on_change(udisks::drives(&conn).await.unwrap_or_default());
+    }
+    Ok(())
+}
+
+/// The drive holding the pool with this guid, if plugged in.
+pub fn find_by_guid<'a>(drives: &'a [DriveInfo], guid: &str) -> Option<&'a DriveInfo> {
+    if guid.is_empty() {
+        return None;
+    }
+    drives
+        .iter()
+        .find(|d| d.zfs_pool().is_some_and(|(_, g)| g == guid))
+}
+
+/// Drives a user may pick as a backup drive: external ones only, never system disks.
+pub fn candidates(drives: &[DriveInfo]) -> Vec<DriveInfo> {
+    drives
+        .iter()
+        .filter(|d| d.is_external() && d.disk.as_ref().and_then(|b| b.by_id()).is_some())
+        .cloned()
+        .collect()
+}
+
+/// The drive's name without its serial, which the user types to confirm erasing it.
+pub fn confirm_name(drive: &DriveInfo) -> String {
+    let name = format!("{} {}", drive.vendor.trim(), drive.model.trim());
+    let name = name.trim();
+    if name.is_empty() {
+        drive.serial.clone()
+    } else {
+        name.to_string()
+    }
+}
+
+trait NowOrNever: StreamExt + Unpin {
+    /// The next item if one is ready, without waiting.
+    fn now_or_never_opt(&mut self) -> Option<Option<Self::Item>> {
+        futures_util::FutureExt::now_or_never(self.next())
+    }
+}
+impl<S: StreamExt + Unpin> NowOrNever for S {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use coffer_api::udisks::BlockInfo;
+
+    fn drive(system: bool, bus: &str, uuid: &str) -> DriveInfo {
+        DriveInfo {
+            vendor: "Seagate".into(),
+            model: "Expansion".into(),
+            serial: "X1".into(),
+            connection_bus: bus.into(),
+            disk: Some(BlockInfo {
+                hint_system: system,
+                symlinks: vec!["/dev/disk/by-id/usb-Seagate_X1".into()],
+                ..Default::default()
+            }),
+            partitions: vec![BlockInfo {
+                id_type: "zfs_member".into(),
+                id_uuid: uuid.into(),
+                is_partition: true,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn system_disks_are_never_candidates() {
+        let drives = vec![
+            drive(true, "usb", "1"),
+            drive(false, "usb", "2"),
+            drive(false, "", "3"),
+        ];
+        let c = candidates(&drives);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].zfs_pool().map(|p| p.1), Some("2"));
+    }
+
+    #[test]
+    fn finds_by_guid() {
+        let drives = vec![drive(false, "usb", "123")];
+        assert!(find_by_guid(&drives, "123").is_some());
+        assert!(find_by_guid(&drives, "").is_none());
+        assert_eq!(confirm_name(&drives[0]), "Seagate Expansion");
+    }
+}

@@ -1,0 +1,246 @@
+//! The background part: notices the backup drive being plugged in, backs up automatically when
+//! asked to, and reports finished jobs. It runs in every Coffer process; with `--monitor` the
+//! process has no window and is kept alive by a hold on the application.
+
+use coffer_api::names::operation;
+use coffer_api::udisks::DriveInfo;
+use futures_util::StreamExt;
+use gettextrs::gettext;
+use gtk::gio;
+use gtk::prelude::*;
+
+use crate::client;
+use crate::i18n::gettext_f;
+use crate::{format, model, notify};
+
+thread_local! {
+    /// Paths of the jobs this process started and follows itself.
+    static OWN_JOBS: std::cell::RefCell<std::collections::HashSet<String>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
+/// Marks a job as followed here: its completion is reported with [`job_completed`] by the
+/// code that follows it, not by the JobCompleted watcher.
+pub fn own(job: &str) {
+    OWN_JOBS.with(|j| j.borrow_mut().insert(job.to_string()));
+}
+
+pub fn start(app: &gio::Application) {
+    // Load the backup sets before the first drive list arrives, so a drive plugged in at
+    // login is recognised.
+    glib::MainContext::default().spawn_local(async {
+        model::get().refresh().await;
+        model::watch_drives();
+    });
+    let model = model::get();
+    let weak = app.downgrade();
+    model.connect_drives_changed(move |before, after| {
+        if let Some(app) = weak.upgrade() {
+            drives_changed(&app, before, after);
+        }
+    });
+    let app = app.clone();
+    glib::MainContext::default().spawn_local(async move {
+        if let Err(e) = watch_helper(&app).await {
+            eprintln!("coffer: cannot watch the helper: {e}");
+        }
+    });
+}
+
+fn has_visible_window(app: &gio::Application) -> bool {
+    app.downcast_ref::<gtk::Application>()
+        .is_some_and(|a| a.windows().iter().any(|w| w.is_visible()))
+}
+
+fn drives_changed(app: &gio::Application, before: &[DriveInfo], after: &[DriveInfo]) {
+    let model = model::get();
+    for set in model.backups.borrow().iter() {
+        let was = crate::drives::find_by_guid(before, &set.pool_guid).is_some();
+        let is = crate::drives::find_by_guid(after, &set.pool_guid).is_some();
+        if was && !is {
+            notify::withdraw(app, &notify::plugged_id(&set.id));
+        }
+        if is && !was {
+            if set.auto_backup {
+                app.activate_action("back-up", Some(&set.id.to_variant()));
+            } else if !has_visible_window(app) {
+                let mut since = if set.last_backup > 0 {
+                    gettext_f(
+                        "Last backup: {}.",
+                        &[&format::ago(format::now() - set.last_backup)],
+                    )
+                } else {
+                    gettext("No backup yet.")
+                };
+                let scrub_due = set.scrub_interval_days > 0
+                    && format::now() - set.last_scrub > i64::from(set.scrub_interval_days) * 86_400;
+                if scrub_due {
+                    since = format!("{since} {}", gettext("A drive check is due."));
+                }
+                notify::send(
+                    app,
+                    &notify::plugged_id(&set.id),
+                    &gettext_f("Backup Drive “{}” Connected", &[&set.label]),
+                    &since,
+                    Some("app.show-page::overview"),
+                    &[(
+                        gettext("Back Up"),
+                        format!("app.back-up('{}')", set.id.replace('\'', "")),
+                    )],
+                );
+            }
+        }
+    }
+}
+
+async fn watch_helper(app: &gio::Application) -> zbus::Result<()> {
+    let c = client::get().await?;
+    let added = c.helper.receive_job_added().await?;
+    let completed = c.helper.receive_job_completed().await?;
+    enum Event {
+        Added(coffer_api::proxy::JobAdded),
+        Completed(coffer_api::proxy::JobCompleted),
+    }
+    let mut events =
+        futures_util::stream::select(added.map(Event::Added), completed.map(Event::Completed));
+    while let Some(event) = events.next().await {
+        match event {
+            Event::Added(sig) => {
+                if let Ok(args) = sig.args() {
+                    notify::withdraw(app, &notify::plugged_id(&args.backup_id));
+                    notify::withdraw(app, &notify::result_id(&args.backup_id, &args.operation));
+                }
+            }
+            Event::Completed(sig) => {
+                let Ok(args) = sig.args() else { continue };
+                // A job this process follows is reported by its follower, after it is done
+                // with it (power-off included) and before it lets the process exit.
+                if OWN_JOBS.with(|j| j.borrow_mut().remove(args.job.as_str())) {
+                    continue;
+                }
+                model::get().refresh().await;
+                job_completed(
+                    app,
+                    &args.operation,
+                    &args.backup_id,
+                    args.success,
+                    &args.error_name,
+                    &args.message,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Notifies about a finished backup or check (scrub). `error_name` may be the full D-Bus
+/// name or the short one.
+pub fn job_completed(
+    app: &gio::Application,
+    op: &str,
+    backup_id: &str,
+    success: bool,
+    error_name: &str,
+    message: &str,
+) {
+    let model = model::get();
+    let label = model.backup(backup_id).map(|b| b.label).unwrap_or_default();
+    let failure = client::Failure::new(error_name, message);
+    let (title, body) = match (op, success) {
+        (operation::SCRUB, true) => {
+            let errors = model
+                .backup(backup_id)
+                .map(|b| b.last_scrub_errors)
+                .unwrap_or(0);
+            if errors == 0 {
+                (
+                    gettext("Drive Check Finished"),
+                    gettext_f("“{}” has no errors.", &[&label]),
+                )
+            } else {
+                (
+                    gettext("Drive Check Found Errors"),
+                    gettext_f(
+                        "“{}” has {} errors. Open Coffer for details.",
+                        &[&label, &errors.to_string()],
+                    ),
+                )
+            }
+        }
+        (operation::SCRUB, false) => (gettext("Drive Check Failed"), failure_body(&failure)),
+        (operation::BACK_UP, true) => {
+            // The window shows the result itself; a notification only helps when hidden.
+            if has_visible_window(app) {
+                return;
+            }
+            (
+                gettext("Backup Finished"),
+                gettext_f(
+                    "“{}” is up to date. The drive is safe to unplug.",
+                    &[&label],
+                ),
+            )
+        }
+        (operation::BACK_UP, false) => {
+            if failure.is("Cancelled") {
+                return;
+            }
+            (gettext("Backup Failed"), failure_body(&failure))
+        }
+        _ => return,
+    };
+    notify::send(
+        app,
+        &notify::result_id(backup_id, op),
+        &title,
+        &body,
+        Some("app.show-page::overview"),
+        &[],
+    );
+}
+
+fn failure_body(f: &client::Failure) -> String {
+    if f.message.is_empty() {
+        f.title()
+    } else {
+        format!("{} {}", f.title(), f.message)
+    }
+}
+
+/// Runs a backup without a window (monitor mode, or the notification's "Back Up" button),
+/// then powers the drive off. The helper's JobCompleted signal produces the notification.
+pub fn back_up_headless(app: &gio::Application, backup_id: String) {
+    let hold = app.hold();
+    glib::MainContext::default().spawn_local(async move {
+        let _hold = hold;
+        let path = match crate::operations::start_back_up(&backup_id, &Default::default()).await {
+            Ok(p) => p,
+            Err(f) => {
+                eprintln!("coffer: backup not started: {}: {}", f.name, f.message);
+                return;
+            }
+        };
+        own(&path);
+        let outcome = crate::operations::finish(&path, |_| {}).await;
+        if outcome.is_ok() {
+            if let Some(set) = model::get().backup(&backup_id) {
+                let _ = crate::operations::power_off(&set.pool_guid).await;
+            }
+        }
+        model::get().refresh().await;
+        let (success, name, message) = match &outcome {
+            Ok(_) => (true, String::new(), String::new()),
+            Err(f) => (false, f.name.clone(), f.message.clone()),
+        };
+        if let Some(app) = gio::Application::default() {
+            job_completed(
+                &app,
+                operation::BACK_UP,
+                &backup_id,
+                success,
+                &name,
+                &message,
+            );
+        }
+    });
+}

@@ -1,0 +1,107 @@
+//! Comparing two snapshots with the helper's Diff (zfs diff).
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use coffer_api::DiffEntry;
+use gettextrs::gettext;
+
+use super::Browser;
+use crate::i18n::gettext_f;
+use crate::{client, format, widgets};
+
+fn describe(e: &DiffEntry) -> (&'static str, &'static str, String) {
+    let kind = if e.file_type == "/" {
+        gettext("Folder")
+    } else {
+        gettext("File")
+    };
+    match e.change.as_str() {
+        "+" => (
+            "list-add-symbolic",
+            "success",
+            gettext_f("{} added", &[&kind]),
+        ),
+        "-" => (
+            "list-remove-symbolic",
+            "error",
+            gettext_f("{} removed", &[&kind]),
+        ),
+        "R" => (
+            "go-next-symbolic",
+            "accent",
+            gettext_f("Renamed to {}", &[&e.new_path]),
+        ),
+        _ => (
+            "document-edit-symbolic",
+            "warning",
+            gettext_f("{} modified", &[&kind]),
+        ),
+    }
+}
+
+impl Browser {
+    pub(super) fn compare(&self) {
+        let imp = self.imp();
+        let on_drive = self.showing_drive();
+        let location = self.current_location();
+        let mut picked: Vec<_> = imp
+            .compare
+            .borrow()
+            .iter()
+            .filter(|c| c.0 == on_drive && c.2.is_active())
+            .filter_map(|c| location.snapshots.iter().find(|s| s.name == c.1).cloned())
+            .collect();
+        if picked.len() != 2 {
+            return;
+        }
+        picked.sort_by_key(|s| s.creation);
+        let (older, newer) = (picked[0].clone(), picked[1].clone());
+        let this = self.clone();
+        glib::MainContext::default().spawn_local(async move {
+            let a = format!("{}@{}", location.dataset, older.name);
+            let b = format!("{}@{}", location.dataset, newer.name);
+            let result = async {
+                let c = client::get().await?;
+                c.helper.diff(&a, &b).await
+            }
+            .await;
+            let imp = this.imp();
+            widgets::clear_list(&imp.diff_list);
+            imp.diff_heading.set_label(&gettext_f(
+                "Changes from {} to {}",
+                &[
+                    &format::date_time(older.creation),
+                    &format::date_time(newer.creation),
+                ],
+            ));
+            match result {
+                Ok(entries) if entries.is_empty() => {
+                    let row = adw::ActionRow::builder()
+                        .title(gettext("No changes"))
+                        .build();
+                    imp.diff_list.append(&row);
+                }
+                Ok(entries) => {
+                    for e in &entries {
+                        let (icon, style, what) = describe(e);
+                        let row = adw::ActionRow::builder()
+                            .title(glib::markup_escape_text(&e.path))
+                            .subtitle(glib::markup_escape_text(&what))
+                            .build();
+                        let image = gtk::Image::from_icon_name(icon);
+                        image.add_css_class(style);
+                        image.set_tooltip_text(Some(&what));
+                        row.add_prefix(&image);
+                        imp.diff_list.append(&row);
+                    }
+                }
+                Err(e) => {
+                    let f = client::Failure::from(e);
+                    widgets::message(&this, &f.title(), &f.message);
+                    return;
+                }
+            }
+            this.set_view("diff");
+        });
+    }
+}

@@ -1,0 +1,62 @@
+//! The History row: past operations on the backup set, from the helper's History call.
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use coffer_api::names::operation;
+use gettextrs::gettext;
+
+use crate::client::Failure;
+use crate::format;
+use crate::i18n::gettext_f;
+
+impl super::Overview {
+    /// Fills the History row from the helper's History call.
+    pub(super) fn refresh_history(&self, id: String) {
+        let this = self.clone();
+        glib::MainContext::default().spawn_local(async move {
+            let entries = async {
+                let c = crate::client::get().await?;
+                c.helper.history(&id).await
+            }
+            .await
+            .unwrap_or_default();
+            let imp = this.imp();
+            for row in imp.history_rows.take() {
+                imp.history_row.remove(&row);
+            }
+            let mut rows = vec![];
+            for e in entries.iter().rev().take(20) {
+                let what = match e.operation.as_str() {
+                    operation::BACK_UP => gettext("Backup"),
+                    operation::SCRUB => gettext("Drive check"),
+                    operation::PREPARE_DRIVE => gettext("Drive set up"),
+                    operation::ADOPT => gettext("Existing backup added"),
+                    operation::UNLOCK => gettext("Unlocked for restore"),
+                    operation::LOCK => gettext("Locked"),
+                    other => other.to_string(),
+                };
+                let result = if e.success {
+                    if e.bytes > 0 {
+                        gettext_f("succeeded, {} copied", &[&format::size(e.bytes)])
+                    } else {
+                        gettext("succeeded")
+                    }
+                } else {
+                    let f = Failure::new(&e.error_name, &e.message);
+                    gettext_f("failed: {}", &[&f.title()])
+                };
+                let row = adw::ActionRow::builder()
+                    .title(glib::markup_escape_text(&gettext_f(
+                        "{} — {}",
+                        &[&what, &format::date_time(e.finished.max(e.started))],
+                    )))
+                    .subtitle(glib::markup_escape_text(&result))
+                    .build();
+                imp.history_row.add_row(&row);
+                rows.push(row);
+            }
+            imp.history_row.set_enable_expansion(!rows.is_empty());
+            *imp.history_rows.borrow_mut() = rows;
+        });
+    }
+}

@@ -1,0 +1,386 @@
+//! The main view: the drive's state, Back Up, progress, the result, warnings and drive checks.
+
+mod history;
+mod progress;
+mod run;
+mod warnings;
+
+use std::cell::{Cell, RefCell};
+
+use adw::prelude::*;
+use adw::subclass::prelude::*;
+use coffer_api::names::operation;
+use coffer_api::BackupSet;
+use gettextrs::gettext;
+use gtk::{gio, glib, CompositeTemplate};
+
+use crate::format;
+use crate::i18n::gettext_f;
+use crate::model;
+
+/// A job this view started and is showing.
+pub struct Running {
+    operation: String,
+    path: Option<String>,
+    eta: format::Eta,
+    _hold: gio::ApplicationHoldGuard,
+}
+
+mod imp {
+    use super::*;
+
+    #[derive(Default, CompositeTemplate)]
+    #[template(file = "overview.ui")]
+    pub struct Overview {
+        #[template_child]
+        pub window_title: TemplateChild<adw::WindowTitle>,
+        #[template_child]
+        pub browse_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub set_dropdown: TemplateChild<gtk::DropDown>,
+        #[template_child]
+        pub status_icon: TemplateChild<gtk::Image>,
+        #[template_child]
+        pub status_title: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub status_subtitle: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub progress_box: TemplateChild<gtk::Box>,
+        #[template_child]
+        pub progress_stage: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub progress_bar: TemplateChild<gtk::ProgressBar>,
+        #[template_child]
+        pub progress_detail: TemplateChild<gtk::Label>,
+        #[template_child]
+        pub cancel_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub result_list: TemplateChild<gtk::ListBox>,
+        #[template_child]
+        pub result_row: TemplateChild<adw::ExpanderRow>,
+        #[template_child]
+        pub result_icon: TemplateChild<gtk::Image>,
+        #[template_child]
+        pub back_up_button: TemplateChild<gtk::Button>,
+        #[template_child]
+        pub warnings_group: TemplateChild<adw::PreferencesGroup>,
+        #[template_child]
+        pub last_backup_row: TemplateChild<adw::ActionRow>,
+        #[template_child]
+        pub datasets_row: TemplateChild<adw::ActionRow>,
+        #[template_child]
+        pub drive_row: TemplateChild<adw::ActionRow>,
+        #[template_child]
+        pub scroller: TemplateChild<gtk::ScrolledWindow>,
+        #[template_child]
+        pub history_row: TemplateChild<adw::ExpanderRow>,
+        pub history_rows: RefCell<Vec<adw::ActionRow>>,
+        #[template_child]
+        pub scrub_row: TemplateChild<adw::ActionRow>,
+        #[template_child]
+        pub scrub_button: TemplateChild<gtk::Button>,
+
+        pub running: RefCell<Option<Running>>,
+        /// Set after the export and our PowerOff; cleared when the drive shows up again.
+        pub safe_to_unplug: Cell<bool>,
+        pub warning_rows: RefCell<Vec<adw::ActionRow>>,
+        pub result_rows: RefCell<Vec<adw::ActionRow>>,
+        /// Ids of the sets in `set_dropdown`, in order.
+        pub dropdown_ids: RefCell<Vec<String>>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for Overview {
+        const NAME: &'static str = "CofferOverview";
+        type Type = super::Overview;
+        type ParentType = adw::Bin;
+
+        fn class_init(klass: &mut Self::Class) {
+            klass.bind_template();
+        }
+
+        fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
+            obj.init_template();
+        }
+    }
+
+    impl ObjectImpl for Overview {
+        fn constructed(&self) {
+            self.parent_constructed();
+            self.obj().setup();
+        }
+    }
+    impl WidgetImpl for Overview {}
+    impl BinImpl for Overview {}
+}
+
+glib::wrapper! {
+    pub struct Overview(ObjectSubclass<imp::Overview>)
+        @extends adw::Bin, gtk::Widget,
+        @implements gtk::Buildable, gtk::ConstraintTarget;
+}
+
+impl Overview {
+    fn setup(&self) {
+        let imp = self.imp();
+        imp.back_up_button.connect_clicked(glib::clone!(
+            #[weak(rename_to = this)]
+            self,
+            move |_| this.back_up(None)
+        ));
+        imp.scrub_button.connect_clicked(glib::clone!(
+            #[weak(rename_to = this)]
+            self,
+            move |_| this.scrub(None)
+        ));
+        imp.cancel_button.connect_clicked(glib::clone!(
+            #[weak(rename_to = this)]
+            self,
+            move |_| this.cancel()
+        ));
+        imp.browse_button.connect_clicked(glib::clone!(
+            #[weak(rename_to = this)]
+            self,
+            move |_| {
+                let _ = this.activate_action("app.show-page", Some(&"browser".to_variant()));
+            }
+        ));
+        imp.set_dropdown.connect_selected_notify(glib::clone!(
+            #[weak(rename_to = this)]
+            self,
+            move |dd| {
+                let id = this
+                    .imp()
+                    .dropdown_ids
+                    .borrow()
+                    .get(dd.selected() as usize)
+                    .cloned();
+                if let Some(id) = id {
+                    if *model::get().selected.borrow() != id {
+                        *model::get().selected.borrow_mut() = id;
+                        model::get().changed();
+                    }
+                }
+            }
+        ));
+        let weak = self.downgrade();
+        model::get().connect_changed(move || {
+            if let Some(this) = weak.upgrade() {
+                this.refresh();
+            }
+        });
+        let weak = self.downgrade();
+        model::get().connect_drives_changed(move |_, after| {
+            let Some(this) = weak.upgrade() else { return };
+            let Some(set) = model::get().current() else {
+                return;
+            };
+            if crate::drives::find_by_guid(after, &set.pool_guid).is_some() {
+                this.imp().safe_to_unplug.set(false);
+            }
+        });
+    }
+
+    fn is_running(&self) -> bool {
+        self.imp().running.borrow().is_some()
+    }
+
+    /// Redraws everything from the model.
+    pub fn refresh(&self) {
+        let imp = self.imp();
+        let m = model::get();
+        self.refresh_dropdown();
+        let Some(set) = m.current() else {
+            return;
+        };
+        // With several drives the dropdown names the set; the subtitle would repeat it.
+        let several = m.backups.borrow().len() > 1;
+        imp.window_title
+            .set_subtitle(if several { "" } else { set.label.as_str() });
+        let drive = m.drive_for(&set);
+        let unlocked = !set.mounts.is_empty();
+        let running = imp.running.borrow().as_ref().map(|r| r.operation.clone());
+
+        let (icon, title, subtitle) = if let Some(op) = &running {
+            let title = match op.as_str() {
+                operation::SCRUB => gettext("Checking the Drive…"),
+                _ => gettext("Backing Up…"),
+            };
+            (
+                "drive-harddisk-usb-symbolic",
+                title,
+                gettext("You can keep working. Closing the window does not stop it."),
+            )
+        } else if imp.safe_to_unplug.get() && drive.is_none() {
+            (
+                "emblem-ok-symbolic",
+                gettext("Safe to Unplug"),
+                gettext("The backup is complete and the drive is powered off."),
+            )
+        } else if unlocked {
+            (
+                "dialog-password-symbolic",
+                gettext("Unlocked for Restore"),
+                gettext("Lock the drive in the snapshot browser before unplugging it."),
+            )
+        } else if let Some(d) = &drive {
+            (
+                "drive-harddisk-usb-symbolic",
+                gettext("Backup Drive Connected"),
+                d.display_name(),
+            )
+        } else {
+            (
+                "drive-harddisk-usb-symbolic",
+                gettext("Backup Drive Not Connected"),
+                gettext_f("Plug in “{}” to back up.", &[&set.label]),
+            )
+        };
+        imp.status_icon.set_icon_name(Some(icon));
+        if icon == "emblem-ok-symbolic" {
+            imp.status_icon.add_css_class("success");
+        } else {
+            imp.status_icon.remove_css_class("success");
+        }
+        imp.status_icon
+            .set_opacity(if drive.is_some() || running.is_some() {
+                1.0
+            } else {
+                0.5
+            });
+        imp.status_title.set_label(&title);
+        imp.status_subtitle.set_label(&subtitle);
+
+        let can_run = drive.is_some() && running.is_none() && !unlocked;
+        imp.back_up_button.set_sensitive(can_run);
+        imp.back_up_button
+            .set_visible(running.is_none() && !(imp.safe_to_unplug.get() && drive.is_none()));
+        let tip = drive
+            .is_none()
+            .then(|| gettext("Plug in the backup drive first"));
+        imp.back_up_button.set_tooltip_text(tip.as_deref());
+        imp.scrub_button.set_sensitive(can_run);
+
+        imp.last_backup_row.set_subtitle(&last_backup_text(&set));
+        let datasets: Vec<_> = set.datasets.iter().map(|d| d.0.as_str()).collect();
+        imp.datasets_row.set_subtitle(&datasets.join(", "));
+        let drive_text = match &drive {
+            Some(d) => gettext_f("{} · {}", &[&d.display_name(), &format::size(d.size)]),
+            None if !set.drive_serial.is_empty() => gettext_f(
+                "Serial number {} · pool {}",
+                &[&set.drive_serial, &set.pool_name],
+            ),
+            None => set.pool_name.clone(),
+        };
+        imp.drive_row.set_subtitle(&drive_text);
+        imp.scrub_row.set_subtitle(&last_scrub_text(&set));
+
+        self.refresh_warnings(&set);
+        self.refresh_history(set.id.clone());
+    }
+
+    fn refresh_dropdown(&self) {
+        let imp = self.imp();
+        let m = model::get();
+        let backups = m.backups.borrow();
+        let ids: Vec<String> = backups.iter().map(|b| b.id.clone()).collect();
+        if *imp.dropdown_ids.borrow() != ids {
+            let labels: Vec<&str> = backups.iter().map(|b| b.label.as_str()).collect();
+            *imp.dropdown_ids.borrow_mut() = ids.clone();
+            imp.set_dropdown
+                .set_model(Some(&gtk::StringList::new(&labels)));
+        }
+        let selected = m.selected.borrow().clone();
+        if let Some(pos) = ids.iter().position(|i| *i == selected) {
+            imp.set_dropdown.set_selected(pos as u32);
+        }
+        // Several drives in rotation: let the user pick which one this view shows.
+        imp.set_dropdown.set_visible(ids.len() > 1);
+        imp.set_dropdown.set_sensitive(!self.is_running());
+    }
+
+    fn refresh_warnings(&self, set: &BackupSet) {
+        let imp = self.imp();
+        let m = model::get();
+        for row in imp.warning_rows.take() {
+            imp.warnings_group.remove(&row);
+        }
+        let zfs = m
+            .zfs_version
+            .borrow()
+            .as_ref()
+            .map(|z| z.2.clone())
+            .unwrap_or_default();
+        let list = warnings::warnings(set, &m.sources.borrow(), &zfs, format::now());
+        imp.warnings_group.set_visible(!list.is_empty());
+        let mut rows = vec![];
+        for w in list {
+            let row = adw::ActionRow::builder()
+                .title(glib::markup_escape_text(&w.title))
+                .subtitle(glib::markup_escape_text(&w.detail))
+                .build();
+            let icon = gtk::Image::from_icon_name("dialog-warning-symbolic");
+            icon.add_css_class("warning");
+            row.add_prefix(&icon);
+            imp.warnings_group.add(&row);
+            rows.push(row);
+        }
+        *imp.warning_rows.borrow_mut() = rows;
+    }
+
+    fn selected_id(&self, id: Option<String>) -> Option<String> {
+        let m = model::get();
+        if let Some(id) = id {
+            *m.selected.borrow_mut() = id;
+        }
+        m.current().map(|s| s.id)
+    }
+
+    /// UI test hooks (see application.rs): `history` opens the History row.
+    pub fn test_command(&self, command: &str) {
+        match command {
+            "history" => {
+                let imp = self.imp();
+                imp.history_row.set_expanded(true);
+                // Scroll down once the expanded row has been laid out.
+                let adj = imp.scroller.vadjustment();
+                glib::timeout_add_local_once(std::time::Duration::from_millis(300), move || {
+                    adj.set_value(adj.upper() - adj.page_size());
+                });
+            }
+            _ => eprintln!("coffer: unknown overview test command {command}"),
+        }
+    }
+}
+
+fn last_backup_text(set: &BackupSet) -> String {
+    if set.last_backup == 0 {
+        return gettext("Never");
+    }
+    let when = gettext_f(
+        "{} ({})",
+        &[
+            &format::date_time(set.last_backup),
+            &format::ago(format::now() - set.last_backup),
+        ],
+    );
+    match set.last_backup_result.as_str() {
+        "" | "ok" => when,
+        _ => gettext_f("{} — failed: {}", &[&when, &set.last_backup_message]),
+    }
+}
+
+fn last_scrub_text(set: &BackupSet) -> String {
+    if set.last_scrub == 0 {
+        return gettext("Never checked");
+    }
+    let when = format::ago(format::now() - set.last_scrub);
+    if set.last_scrub_errors == 0 {
+        gettext_f("{}, no errors", &[&when])
+    } else {
+        gettext_f(
+            "{}, {} errors",
+            &[&when, &set.last_scrub_errors.to_string()],
+        )
+    }
+}

@@ -1,0 +1,154 @@
+//! Small widget helpers shared by the pages.
+
+use gtk::prelude::*;
+
+/// Removes every child of a box.
+pub fn clear_box(b: &gtk::Box) {
+    while let Some(child) = b.first_child() {
+        b.remove(&child);
+    }
+}
+
+/// Removes every row of a list box.
+pub fn clear_list(l: &gtk::ListBox) {
+    while let Some(child) = l.first_child() {
+        l.remove(&child);
+    }
+}
+
+extern "C" {
+    // In GTK since 4.0; gtk4-rs only binds it with its v4_10 feature, and Debian 12 has 4.8.
+    fn gtk_accessible_update_property_value(
+        accessible: *mut gtk::ffi::GtkAccessible,
+        n_properties: std::ffi::c_int,
+        properties: *const gtk::ffi::GtkAccessibleProperty,
+        values: *const glib::gobject_ffi::GValue,
+    );
+}
+
+/// Gives a widget an accessible label (for icon-only buttons and unlabelled entries).
+pub fn label_for_a11y(w: &impl IsA<gtk::Widget>, label: &str) {
+    use glib::translate::ToGlibPtr;
+    let value = label.to_value();
+    let property = gtk::ffi::GTK_ACCESSIBLE_PROPERTY_LABEL;
+    let widget: &gtk::Widget = w.upcast_ref();
+    // SAFETY: every GtkWidget implements GtkAccessible; one property, one initialised value.
+    unsafe {
+        let ptr: *mut gtk::ffi::GtkWidget = widget.to_glib_none().0;
+        gtk_accessible_update_property_value(
+            ptr as *mut gtk::ffi::GtkAccessible,
+            1,
+            &property,
+            ToGlibPtr::<*const glib::gobject_ffi::GValue>::to_glib_none(&value).0,
+        );
+    }
+}
+
+/// Overwrites a secret before it is freed, so it does not linger in the heap.
+pub fn wipe(secret: String) {
+    let mut bytes = secret.into_bytes();
+    bytes.iter_mut().for_each(|b| *b = 0);
+    std::hint::black_box(&bytes);
+}
+
+/// The window of a widget, for dialogs.
+pub fn window_of(w: &impl IsA<gtk::Widget>) -> Option<gtk::Window> {
+    w.root().and_then(|r| r.downcast::<gtk::Window>().ok())
+}
+
+/// Shows a modal message with one "OK" response.
+pub fn message(parent: &impl IsA<gtk::Widget>, heading: &str, body: &str) {
+    use adw::prelude::*;
+    let d = adw::MessageDialog::new(window_of(parent).as_ref(), Some(heading), Some(body));
+    d.add_response("ok", &gettextrs::gettext("_OK"));
+    d.present();
+}
+
+/// Presents a message dialog and waits for the chosen response id. (AdwMessageDialog's own
+/// `choose` needs libadwaita 1.3; Debian 12 has 1.2.)
+pub async fn response(dialog: &adw::MessageDialog) -> String {
+    use adw::prelude::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use std::task::{Poll, Waker};
+
+    type Slot = Rc<RefCell<(Option<String>, Option<Waker>)>>;
+    let slot: Slot = Rc::new(RefCell::new((None, None)));
+    let s = slot.clone();
+    dialog.connect_response(None, move |_, r| {
+        let mut s = s.borrow_mut();
+        s.0 = Some(r.to_string());
+        if let Some(w) = s.1.take() {
+            w.wake();
+        }
+    });
+    dialog.present();
+    std::future::poll_fn(|cx| {
+        let mut s = slot.borrow_mut();
+        match s.0.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                s.1 = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+thread_local! {
+    static PASSPHRASE_DIALOG: std::cell::RefCell<glib::WeakRef<adw::MessageDialog>> =
+        std::cell::RefCell::new(glib::WeakRef::new());
+}
+
+/// Closes an open passphrase dialog (its caller sees a cancel).
+pub fn close_passphrase_dialog() {
+    if let Some(d) = PASSPHRASE_DIALOG.with(|w| w.borrow().upgrade()) {
+        gtk::prelude::GtkWindowExt::close(&d);
+    }
+}
+
+/// Asks for a passphrase. None when cancelled.
+pub async fn ask_passphrase(
+    parent: &impl IsA<gtk::Widget>,
+    heading: &str,
+    body: &str,
+    error: Option<&str>,
+) -> Option<String> {
+    use adw::prelude::*;
+    use gettextrs::gettext;
+
+    let d = adw::MessageDialog::new(window_of(parent).as_ref(), Some(heading), Some(body));
+    let content = gtk::Box::new(gtk::Orientation::Vertical, 12);
+    let entry = gtk::PasswordEntry::new();
+    entry.set_show_peek_icon(true);
+    entry.set_activates_default(true);
+    entry.set_property("placeholder-text", gettext("Passphrase"));
+    label_for_a11y(&entry, &gettext("Passphrase"));
+    content.append(&entry);
+    if let Some(error) = error {
+        let l = gtk::Label::new(Some(error));
+        l.add_css_class("error");
+        l.set_wrap(true);
+        content.append(&l);
+    }
+    d.set_extra_child(Some(&content));
+    d.add_response("cancel", &gettext("_Cancel"));
+    d.add_response("ok", &gettext("_Unlock"));
+    d.set_response_appearance("ok", adw::ResponseAppearance::Suggested);
+    d.set_default_response(Some("ok"));
+    d.set_close_response("cancel");
+    entry.grab_focus();
+    PASSPHRASE_DIALOG.with(|w| w.borrow().set(Some(&d)));
+    // Read the entry while the dialog still exists (it is disposed after the response), and
+    // clear it: nothing keeps the passphrase.
+    let text = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    let t = text.clone();
+    d.connect_response(None, move |_, _| {
+        *t.borrow_mut() = entry.text().to_string();
+        entry.set_text("");
+    });
+    let r = response(&d).await;
+    let text = text.take();
+    (r == "ok").then_some(text)
+}

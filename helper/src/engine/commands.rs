@@ -1,0 +1,201 @@
+//! Turning a [`ReplicationPlan`] into the `zfs send | zfs receive` command pairs to run.
+
+use thiserror::Error;
+
+use super::plan::{BaseRef, ReplicationPlan, Step};
+use crate::validate::{DatasetName, ResumeToken, ValidationError};
+use crate::zfs::receive::{receive, ReceiveOptions};
+use crate::zfs::send::{
+    send, send_estimate, send_resume, send_resume_estimate, SendError, SendFrom, SendKind,
+    SendOptions,
+};
+use crate::zfs::Cmd;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreamSettings {
+    /// `zfs send -w`; false only for unencrypted sources received under an encrypted parent.
+    pub raw: bool,
+    /// `-v -P` progress on the send's stderr.
+    pub progress: bool,
+    pub receive: ReceiveOptions,
+}
+
+/// One stream: `estimate` prints its size (`-nvP`), `send` writes it to stdout, `receive`
+/// reads it from stdin. The caller connects the last two with an OS pipe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamCommands {
+    pub estimate: Cmd,
+    pub send: Cmd,
+    pub receive: Cmd,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// A snapshot name from `zfs list` does not pass our stricter validation.
+    #[error(transparent)]
+    InvalidName(#[from] ValidationError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+}
+
+pub fn step_commands(
+    step: &Step,
+    source: &DatasetName,
+    target: &DatasetName,
+    settings: &StreamSettings,
+) -> Result<StreamCommands, CommandError> {
+    let opts = SendOptions {
+        raw: settings.raw,
+        progress: settings.progress,
+    };
+    let (to, from_snap, from_book, intermediates) = match step {
+        Step::Full { snapshot } => (source.snapshot(&snapshot.name)?, None, None, false),
+        Step::Incremental {
+            from,
+            to,
+            intermediates,
+        } => {
+            let to = source.snapshot(&to.name)?;
+            match from {
+                BaseRef::Snapshot(s) => (to, Some(source.snapshot(&s.name)?), None, *intermediates),
+                BaseRef::Bookmark(b) => (to, None, Some(source.bookmark(&b.name)?), *intermediates),
+            }
+        }
+    };
+    let kind = match (&from_snap, &from_book) {
+        (Some(s), _) => SendKind::Incremental {
+            from: SendFrom::Snapshot(s),
+            intermediates,
+        },
+        (None, Some(b)) => SendKind::Incremental {
+            from: SendFrom::Bookmark(b),
+            intermediates,
+        },
+        (None, None) => SendKind::Full,
+    };
+    Ok(StreamCommands {
+        estimate: send_estimate(&to, &kind, settings.raw)?,
+        send: send(&to, &kind, opts)?,
+        receive: receive(target, &settings.receive)?,
+    })
+}
+
+/// All streams of a plan, in order; empty when up to date.
+pub fn plan_commands(
+    plan: &ReplicationPlan,
+    source: &DatasetName,
+    target: &DatasetName,
+    settings: &StreamSettings,
+) -> Result<Vec<StreamCommands>, CommandError> {
+    match plan {
+        ReplicationPlan::UpToDate { .. } => Ok(Vec::new()),
+        ReplicationPlan::Resume { token } => {
+            let token = ResumeToken::parse(token)?;
+            Ok(vec![StreamCommands {
+                estimate: send_resume_estimate(&token),
+                send: send_resume(&token, settings.progress),
+                receive: receive(target, &settings.receive)?,
+            }])
+        }
+        ReplicationPlan::Send { steps, .. } => steps
+            .iter()
+            .map(|s| step_commands(s, source, target, settings))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::SnapRef;
+
+    fn r(name: &str, guid: u64) -> SnapRef {
+        SnapRef {
+            name: name.into(),
+            guid,
+        }
+    }
+
+    #[test]
+    fn bookmark_plan_argv() {
+        let plan = ReplicationPlan::Send {
+            base: None,
+            steps: vec![
+                Step::Incremental {
+                    from: BaseRef::Bookmark(r("coffer_b", 2)),
+                    to: r("c", 3),
+                    intermediates: false,
+                },
+                Step::Incremental {
+                    from: BaseRef::Snapshot(r("c", 3)),
+                    to: r("e", 5),
+                    intermediates: true,
+                },
+            ],
+        };
+        let src = DatasetName::parse("rpool/home").unwrap();
+        let dst = DatasetName::parse("backup/eds").unwrap();
+        let settings = StreamSettings {
+            raw: true,
+            progress: true,
+            ..Default::default()
+        };
+        let cmds = plan_commands(&plan, &src, &dst, &settings).unwrap();
+        assert_eq!(
+            cmds[0].send.argv_lossy(),
+            [
+                "send",
+                "-w",
+                "-v",
+                "-P",
+                "-i",
+                "rpool/home#coffer_b",
+                "rpool/home@c"
+            ]
+        );
+        assert_eq!(
+            cmds[1].send.argv_lossy(),
+            [
+                "send",
+                "-w",
+                "-v",
+                "-P",
+                "-I",
+                "rpool/home@c",
+                "rpool/home@e"
+            ]
+        );
+        assert_eq!(
+            cmds[1].estimate.argv_lossy()[..4],
+            ["send", "-n", "-v", "-P"]
+        );
+        assert_eq!(
+            cmds[0].receive.argv_lossy(),
+            ["receive", "-s", "-u", "backup/eds"]
+        );
+    }
+
+    #[test]
+    fn resume_and_bad_names() {
+        let src = DatasetName::parse("rpool/home").unwrap();
+        let dst = DatasetName::parse("backup/eds").unwrap();
+        let s = StreamSettings::default();
+        let resume = ReplicationPlan::Resume {
+            token: "1-abc-def".into(),
+        };
+        let cmds = plan_commands(&resume, &src, &dst, &s).unwrap();
+        assert_eq!(cmds[0].send.argv_lossy(), ["send", "-t", "1-abc-def"]);
+        let bad = ReplicationPlan::Resume { token: "-F".into() };
+        assert!(plan_commands(&bad, &src, &dst, &s).is_err());
+        let spaced = ReplicationPlan::Send {
+            base: None,
+            steps: vec![Step::Full {
+                snapshot: r("has space", 1),
+            }],
+        };
+        assert!(matches!(
+            plan_commands(&spaced, &src, &dst, &s),
+            Err(CommandError::InvalidName(_))
+        ));
+    }
+}

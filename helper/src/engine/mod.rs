@@ -1,0 +1,21 @@
+//! Pure replication logic: what to send, what to prune, whether the target changed, and the
+//! argv that carries it out. Nothing here runs a command.
+
+pub mod commands;
+pub mod modified;
+pub mod plan;
+pub mod protect;
+pub mod prune;
+pub mod verify;
+
+#[cfg(test)]
+mod proptests;
+
+pub use commands::{plan_commands, step_commands, CommandError, StreamCommands, StreamSettings};
+pub use modified::{target_change, ModifiedInput, TargetChange};
+pub use plan::{
+    find_common_base, plan_replication, BaseRef, CommonBase, PlanError, ReplicationPlan, SnapRef,
+    Step, TargetState,
+};
+pub use prune::{prune_commands, prune_set};
+pub use verify::{verify_replica, VerifyReport};

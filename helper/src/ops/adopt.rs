@@ -1,0 +1,342 @@
+//! AdoptDrive: take over a backup drive made elsewhere — by Coffer on a previous install, or
+//! by hand with syncoid as in the walkthrough. Target datasets are matched to local sources by
+//! snapshot guid, so the next BackUp continues incrementally with no full resend.
+
+use std::collections::{BTreeMap, HashSet};
+
+use coffer_api::names::zfs_prop;
+use coffer_api::options::{result as res, stage};
+
+use super::progress::now_usec;
+use super::{pool, zfs_util, Ctx, JobCtl, JobResult, OpError};
+use crate::state::DatasetPair;
+use crate::validate::{BackupId, DatasetName, DiskById, PoolName};
+use crate::zfs::list::{parse_snapshots, SNAPSHOT_COLUMNS};
+use crate::zfs::pool::BY_ID_DIR;
+use crate::zfs::{Cmd, Snapshot};
+
+pub struct AdoptRequest {
+    pub disk: DiskById,
+    pub pool_name: Option<PoolName>,
+    /// Sources to match; empty means every local dataset with snapshots.
+    pub datasets: Vec<DatasetName>,
+    pub label: String,
+    pub drive_serial: String,
+}
+
+/// A fresh backup id: `b-` and a hex timestamp, unique on one machine.
+pub fn new_backup_id() -> String {
+    format!("b-{:x}", now_usec())
+}
+
+/// One pool `zpool import` (without a name) offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Importable {
+    pub name: String,
+    pub guid: u64,
+    pub devices: Vec<String>,
+}
+
+/// Parses the listing of `zpool import -d DIR`.
+pub fn parse_importable(out: &str) -> Vec<Importable> {
+    let mut pools: Vec<Importable> = Vec::new();
+    let mut in_config = false;
+    for line in out.lines() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("pool:") {
+            pools.push(Importable {
+                name: name.trim().to_string(),
+                guid: 0,
+                devices: Vec::new(),
+            });
+            in_config = false;
+        } else if let Some(id) = t.strip_prefix("id:") {
+            if let Some(p) = pools.last_mut() {
+                p.guid = id.trim().parse().unwrap_or(0);
+            }
+        } else if t.starts_with("config:") {
+            in_config = true;
+        } else if in_config && !t.is_empty() {
+            if let (Some(p), Some(dev)) = (pools.last_mut(), t.split_whitespace().next()) {
+                if dev != p.name {
+                    p.devices.push(dev.to_string());
+                }
+            }
+        }
+    }
+    pools
+}
+
+pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: AdoptRequest) -> Result<JobResult, OpError> {
+    ctl.stage(stage::IMPORTING, req.disk.as_str());
+    let (pool, guid, by_us) = find_and_import(ctx, &req).await?;
+    let result = match_and_record(ctx, ctl, &req, &pool, guid).await;
+    if by_us {
+        ctl.stage(stage::EXPORTING, pool.as_str());
+        let exported = pool::export(ctx, &pool).await;
+        if result.is_ok() {
+            exported?;
+        }
+    }
+    let (id, pairs) = result?;
+    ctl.stage(stage::DONE, "");
+    let mut r = JobResult {
+        message: format!(
+            "Adopted the drive's pool {pool} with {} matching datasets.",
+            pairs
+        ),
+        ..Default::default()
+    };
+    r.set(res::BACKUP_ID, id);
+    r.set(res::POOL_GUID, guid.to_string());
+    Ok(r)
+}
+
+async fn find_and_import(ctx: &Ctx, req: &AdoptRequest) -> Result<(PoolName, u64, bool), OpError> {
+    let out = zfs_util::run_unchecked(ctx, &Cmd::zpool().args(["import", "-d", BY_ID_DIR])).await?;
+    let disk_name = req.disk.name();
+    let on_disk = |dev: &str| {
+        let dev = dev.rsplit('/').next().unwrap_or(dev);
+        dev == disk_name
+            || dev
+                .strip_prefix(disk_name)
+                .is_some_and(|r| r.starts_with("-part"))
+    };
+    let candidates: Vec<Importable> = parse_importable(&out.stdout_text())
+        .into_iter()
+        .filter(|p| p.devices.iter().any(|d| on_disk(d)))
+        .filter(|p| req.pool_name.as_ref().is_none_or(|n| n.as_str() == p.name))
+        .collect();
+    match candidates.as_slice() {
+        [p] => {
+            let name = PoolName::parse(&p.name)?;
+            pool::import(ctx, p.guid, None).await?;
+            Ok((name, p.guid, true))
+        }
+        [] => {
+            // Maybe it is imported already.
+            if let Some(name) = &req.pool_name {
+                if let Some(p) = zfs_util::pools(ctx)
+                    .await?
+                    .into_iter()
+                    .find(|p| p.name == name.as_str())
+                {
+                    return Ok((name.clone(), p.guid, false));
+                }
+            }
+            Err(OpError::PoolNotFound(format!(
+                "No ZFS pool was found on {}. Is this the right drive?",
+                req.disk
+            )))
+        }
+        many => Err(OpError::InvalidArgument(format!(
+            "Several pools are on {}: {}. Say which one to adopt.",
+            req.disk,
+            many.iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Snapshots grouped by dataset, from one `zfs list -t snapshot` (of `root`, or everything).
+async fn snapshots_by_dataset(
+    ctx: &Ctx,
+    root: Option<&DatasetName>,
+) -> Result<BTreeMap<String, Vec<Snapshot>>, OpError> {
+    let mut cmd = Cmd::zfs().args([
+        "list",
+        "-Hp",
+        "-t",
+        "snapshot",
+        "-o",
+        SNAPSHOT_COLUMNS,
+        "-s",
+        "createtxg",
+    ]);
+    if let Some(r) = root {
+        cmd = cmd.arg("-r").arg(r.as_str());
+    }
+    let out = zfs_util::run(ctx, &cmd).await?;
+    let mut map: BTreeMap<String, Vec<Snapshot>> = BTreeMap::new();
+    for s in parse_snapshots(&out.stdout_text())? {
+        map.entry(s.dataset.clone()).or_default().push(s);
+    }
+    Ok(map)
+}
+
+/// Pairs each drive dataset with the local dataset it shares the newest snapshot with.
+pub fn match_by_guid(
+    targets: &BTreeMap<String, Vec<Snapshot>>,
+    sources: &BTreeMap<String, Vec<Snapshot>>,
+    wanted: &[DatasetName],
+) -> Vec<DatasetPair> {
+    let mut pairs = Vec::new();
+    let mut used = HashSet::new();
+    for (target, tsnaps) in targets {
+        let tguids: HashSet<u64> = tsnaps.iter().map(|s| s.guid).collect();
+        let best = sources
+            .iter()
+            .filter(|(name, _)| {
+                wanted.is_empty() || wanted.iter().any(|w| w.as_str() == name.as_str())
+            })
+            .filter(|(name, _)| !used.contains(*name))
+            .filter_map(|(name, ssnaps)| {
+                ssnaps
+                    .iter()
+                    .filter(|s| tguids.contains(&s.guid))
+                    .map(|s| s.createtxg)
+                    .max()
+                    .map(|txg| (txg, name))
+            })
+            .max();
+        if let Some((_, source)) = best {
+            used.insert(source.clone());
+            pairs.push(DatasetPair {
+                source: source.clone(),
+                target: target.clone(),
+            });
+        }
+    }
+    pairs
+}
+
+async fn match_and_record(
+    ctx: &Ctx,
+    ctl: &JobCtl,
+    req: &AdoptRequest,
+    pool: &PoolName,
+    guid: u64,
+) -> Result<(String, usize), OpError> {
+    ctl.stage(stage::PLANNING, pool.as_str());
+    let root = DatasetName::from(pool.clone());
+    let targets = snapshots_by_dataset(ctx, Some(&root)).await?;
+    let mut sources = snapshots_by_dataset(ctx, None).await?;
+    sources.retain(|name, _| name.split('/').next() != Some(pool.as_str()));
+    let mut pairs = match_by_guid(&targets, &sources, &req.datasets);
+    // Wanted sources with no copy on the drive yet get a fresh target.
+    let existing = ctx.store.backups()?;
+    let previous_id = zfs_util::get(ctx, &root, zfs_prop::BACKUP_ID)
+        .await?
+        .filter(|id| BackupId::parse(id).is_ok());
+    // The drive's own record wins; else a set that already knows this pool (adopting again).
+    let id = previous_id
+        .or_else(|| {
+            existing
+                .iter()
+                .find(|b| b.pool_guid == guid.to_string())
+                .map(|b| b.id.clone())
+        })
+        .unwrap_or_else(new_backup_id);
+    let mut cfg = existing
+        .into_iter()
+        .find(|b| b.id == id)
+        .unwrap_or_default();
+    cfg.id = id.clone();
+    if !req.label.is_empty() {
+        cfg.label = req.label.clone();
+    } else if cfg.label.is_empty() {
+        cfg.label = zfs_util::get(ctx, &root, zfs_prop::LABEL)
+            .await?
+            .unwrap_or_else(|| pool.to_string());
+    }
+    cfg.pool_name = pool.to_string();
+    cfg.pool_guid = guid.to_string();
+    cfg.drive_serial = req.drive_serial.clone();
+    cfg.drive_by_id = req.disk.to_string();
+    let unmatched: Vec<(DatasetName, Option<DatasetName>)> = req
+        .datasets
+        .iter()
+        .filter(|d| !pairs.iter().any(|p| p.source == d.as_str()))
+        .map(|d| (d.clone(), None))
+        .collect();
+    pairs.extend(super::backup::assign_targets(ctx, &cfg, &unmatched).await?);
+    cfg.datasets = pairs;
+    let matched = cfg.datasets.len();
+
+    let sources_prop: Vec<&str> = cfg.datasets.iter().map(|d| d.source.as_str()).collect();
+    let host = ctx.host.hostname();
+    let mut props = vec![
+        (zfs_prop::BACKUP_ID, id.as_str()),
+        (zfs_prop::FORMAT, super::prepare::DRIVE_FORMAT),
+    ];
+    let joined = sources_prop.join(",");
+    if !joined.is_empty() {
+        props.push((zfs_prop::SOURCE, joined.as_str()));
+    }
+    if !host.is_empty() {
+        props.push((zfs_prop::SOURCE_HOST, host.as_str()));
+    }
+    if !cfg.label.is_empty() {
+        props.push((zfs_prop::LABEL, cfg.label.as_str()));
+    }
+    zfs_util::set(ctx, &root, &props).await?;
+    ctx.store.upsert_backup(cfg)?;
+    Ok((id, matched))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IMPORT: &str = "   pool: backup
+     id: 1234567890123
+  state: ONLINE
+ action: The pool can be imported using its name or numeric identifier.
+ config:
+
+\tbackup                                           ONLINE
+\t  usb-Samsung_PSSD_T7_S6XNNS0TB03264T-0:0-part1  ONLINE
+";
+
+    #[test]
+    fn parses_importable_pools() {
+        let p = parse_importable(IMPORT);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].name, "backup");
+        assert_eq!(p[0].guid, 1234567890123);
+        assert_eq!(
+            p[0].devices,
+            ["usb-Samsung_PSSD_T7_S6XNNS0TB03264T-0:0-part1"]
+        );
+    }
+
+    fn snap(ds: &str, name: &str, guid: u64, txg: u64) -> Snapshot {
+        Snapshot {
+            dataset: ds.into(),
+            name: name.into(),
+            guid,
+            createtxg: txg,
+            creation: 0,
+            used: 0,
+            referenced: 0,
+        }
+    }
+
+    #[test]
+    fn matches_targets_to_sources_by_guid_not_name() {
+        let mut targets = BTreeMap::new();
+        targets.insert(
+            "backup/eds".to_string(),
+            vec![snap("backup/eds", "x", 7, 1)],
+        );
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "rpool/nixos/home".to_string(),
+            vec![snap("rpool/nixos/home", "renamed", 7, 100)],
+        );
+        sources.insert(
+            "rpool/other".to_string(),
+            vec![snap("rpool/other", "x", 8, 100)],
+        );
+        let pairs = match_by_guid(&targets, &sources, &[]);
+        assert_eq!(
+            pairs,
+            [DatasetPair {
+                source: "rpool/nixos/home".into(),
+                target: "backup/eds".into()
+            }]
+        );
+    }
+}

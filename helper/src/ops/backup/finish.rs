@@ -1,0 +1,208 @@
+//! After the streams: protect the base, prune, set properties, verify.
+
+use coffer_api::options::stage;
+
+use super::Totals;
+use crate::engine::protect::protect_base_commands;
+use crate::engine::{prune_commands, prune_set, verify_replica, SnapRef};
+use crate::ops::pool::Imported;
+use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
+use crate::state::SnapshotRecord;
+use crate::validate::{BackupId, DatasetName};
+use crate::zfs::holds::{holds, parse_holds};
+use crate::zfs::manage::DESTROY_BATCH_MAX_ARG;
+use crate::zfs::{Bookmark, Snapshot};
+
+/// What planning saw; reused after a run that sent nothing, to keep a no-change backup fast.
+pub(super) struct Seen<'a> {
+    pub src_snaps: &'a [Snapshot],
+    pub src_books: &'a [Bookmark],
+    pub tgt_snaps: &'a [Snapshot],
+    pub sent: bool,
+}
+
+/// After a successful run: protect the base on the source, prune, set the target's
+/// properties, verify guids and remember the target's snapshots.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn finish_dataset(
+    ctx: &Ctx,
+    ctl: &JobCtl,
+    id: &BackupId,
+    source: &DatasetName,
+    target: &DatasetName,
+    imported: &Imported,
+    seen: Seen<'_>,
+    totals: &mut Totals,
+) -> Result<(), OpError> {
+    ctl.set_cancelable(false);
+    // The newest snapshot when planning is what this run promised to deliver; sanoid may
+    // have taken another since.
+    let promised = seen.src_snaps.iter().max_by_key(|s| s.createtxg).cloned();
+    let (src_snaps, mut tgt_snaps) = if seen.sent {
+        (
+            zfs_util::snapshots(ctx, source).await?,
+            zfs_util::snapshots(ctx, target).await?,
+        )
+    } else {
+        (seen.src_snaps.to_vec(), seen.tgt_snaps.to_vec())
+    };
+    let src_books = if seen.sent {
+        zfs_util::bookmarks(ctx, source).await?
+    } else {
+        seen.src_books.to_vec()
+    };
+    let newest_common = crate::engine::find_common_base(&src_snaps, &src_books, &tgt_snaps);
+
+    ctl.stage(stage::PROTECTING, source.as_str());
+    let protected = ctx
+        .store
+        .state(id.as_str())?
+        .protected
+        .get(source.as_str())
+        .cloned();
+    let mut src_books = src_books;
+    if let Some(base) = &newest_common {
+        if let crate::engine::BaseRef::Snapshot(s) = &base.source {
+            if seen.sent || protected.as_deref() != Some(s.name.as_str()) {
+                protect(ctx, id, source, s, protected.as_deref(), &src_snaps).await?;
+                src_books = zfs_util::bookmarks(ctx, source).await?;
+            }
+        }
+    }
+
+    ctl.stage(stage::PRUNING, target.as_str());
+    let doomed = prune_set(&src_snaps, &src_books, &tgt_snaps, &[]);
+    if !doomed.is_empty() {
+        let cmds = prune_commands(target, &doomed, DESTROY_BATCH_MAX_ARG)
+            .map_err(|e| OpError::Internal(format!("cannot build the prune: {e}")))?;
+        for c in &cmds {
+            zfs_util::run(ctx, c).await?;
+        }
+        totals.pruned += doomed.len() as u32;
+        tgt_snaps = zfs_util::snapshots(ctx, target).await?;
+    }
+
+    set_target_properties(ctx, target, imported).await?;
+
+    ctl.stage(stage::VERIFYING, target.as_str());
+    if let Some(n) = &promised {
+        if !tgt_snaps.iter().any(|t| t.guid == n.guid) {
+            return Err(OpError::Internal(format!(
+                "Verification failed: {target} lacks {source}@{} after the backup.",
+                n.name
+            )));
+        }
+    }
+    let report = verify_replica(seen.src_snaps, &tgt_snaps);
+    if !report.missing_on_target.is_empty() {
+        totals.warnings.push(format!(
+            "{} older snapshots of {source} are not on the drive (they predate its first backup).",
+            report.missing_on_target.len()
+        ));
+    }
+    let records: Vec<SnapshotRecord> = tgt_snaps
+        .iter()
+        .map(|s| SnapshotRecord {
+            name: s.name.clone(),
+            guid: s.guid,
+            createtxg: s.createtxg,
+            creation: s.creation,
+            used: s.used,
+            referenced: s.referenced,
+        })
+        .collect();
+    let base_name = newest_common.and_then(|b| match b.source {
+        crate::engine::BaseRef::Snapshot(s) => Some(s.name),
+        crate::engine::BaseRef::Bookmark(_) => None,
+    });
+    ctx.store.update_state(id.as_str(), |st| {
+        st.snapshots.insert(target.to_string(), records);
+        if let Some(n) = base_name {
+            st.protected.insert(source.to_string(), n);
+        }
+    })?;
+    Ok(())
+}
+
+/// Moves our bookmark and hold to the newest replicated snapshot (engine::protect). Only the
+/// holds of the new and the previously protected snapshot are read: listing the holds of
+/// thousands of snapshots would slow every backup down.
+async fn protect(
+    ctx: &Ctx,
+    id: &BackupId,
+    source: &DatasetName,
+    newest: &SnapRef,
+    previous: Option<&str>,
+    src_snaps: &[Snapshot],
+) -> Result<(), OpError> {
+    let books = zfs_util::bookmarks(ctx, source).await?;
+    let mut names = vec![source.snapshot(&newest.name)?];
+    if let Some(p) = previous.filter(|p| *p != newest.name) {
+        if src_snaps.iter().any(|s| s.name == p) {
+            names.push(source.snapshot(p)?);
+        }
+    }
+    // Sanoid may prune the previous snapshot meanwhile; then only its hold is gone too.
+    let out = zfs_util::run_unchecked(ctx, &holds(&names, false)).await?;
+    let hold_list = parse_holds(&out.stdout_text()).unwrap_or_default();
+    let cmds = protect_base_commands(source, id, newest, &books, &hold_list)?;
+    for c in &cmds {
+        let out = zfs_util::run_unchecked(ctx, c).await?;
+        if !out.success() {
+            // Protection is a safety net: a failure is logged, the backup itself succeeded.
+            tracing::warn!(cmd = %c, stderr = %out.stderr_text().trim(), "protecting the base failed");
+        }
+    }
+    Ok(())
+}
+
+/// Walkthrough §5.1–5.2: read-only, visible snapshots, mountable under the pool's mountpoint.
+async fn set_target_properties(
+    ctx: &Ctx,
+    target: &DatasetName,
+    imported: &Imported,
+) -> Result<(), OpError> {
+    let root = DatasetName::parse(target.pool())?;
+    let strip_altroot = |v: String| match imported.altroot.as_deref().filter(|a| *a != "/") {
+        // With an altroot the property reads with the altroot in front; compare without.
+        Some(alt) => match v.strip_prefix(alt) {
+            Some("") => "/".to_string(),
+            Some(rest) if rest.starts_with('/') => rest.to_string(),
+            _ => v,
+        },
+        None => v,
+    };
+    let base = zfs_util::get(ctx, &root, "mountpoint")
+        .await?
+        .map(strip_altroot)
+        .filter(|b| b.starts_with('/'))
+        .unwrap_or_else(|| format!("/mnt/{}", target.pool()));
+    let rel = target.as_str().strip_prefix(target.pool()).unwrap_or("");
+    let mountpoint = format!("{}{}", base.trim_end_matches('/'), rel);
+    crate::validate::MountPath::parse(&mountpoint)?;
+    let wanted = [
+        ("readonly", "on"),
+        ("snapdir", "visible"),
+        ("canmount", "on"),
+        ("mountpoint", mountpoint.as_str()),
+    ];
+    // `zfs set` waits for a transaction group even when nothing changes; skip it when the
+    // properties are already right (every backup after the first).
+    let mut current = zfs_util::get_many(
+        ctx,
+        target,
+        &["readonly", "snapdir", "canmount", "mountpoint"],
+    )
+    .await?;
+    if let Some(mp) = current.remove("mountpoint") {
+        current.insert("mountpoint".into(), strip_altroot(mp));
+    }
+    let changes: Vec<(&str, &str)> = wanted
+        .into_iter()
+        .filter(|(p, want)| current.get(*p).map(String::as_str) != Some(*want))
+        .collect();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    zfs_util::set(ctx, target, &changes).await
+}

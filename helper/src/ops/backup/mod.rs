@@ -1,0 +1,167 @@
+//! BackUp: walkthrough sections 5–7, like `syncoid --sendoptions=w --no-sync-snap
+//! --no-rollback --delete-target-snapshots`, but planned by guid, resumable, and with the
+//! incremental base protected on the source.
+
+mod encryption;
+mod finish;
+mod replicate;
+mod snapshot;
+mod targets;
+
+use coffer_api::options::{result as res, stage};
+
+use super::pool::{self, Imported};
+use super::progress::now_secs;
+use super::{Ctx, JobCtl, JobResult, OpError, Secret};
+use crate::state::BackupConfig;
+use crate::validate::{BackupId, DatasetName};
+
+use replicate::replicate;
+pub use targets::{assign_targets, with_descendants};
+
+pub struct BackupRequest {
+    pub config: BackupConfig,
+    pub passphrase: Option<Secret>,
+    /// The user confirmed rolling the drive's copy back to the last common snapshot.
+    pub rollback: bool,
+    /// Export the pool at the end (if this job imported it).
+    pub export: bool,
+}
+
+/// Totals over all datasets of the set, for progress and the result.
+#[derive(Default)]
+pub(super) struct Totals {
+    /// Bytes of datasets already finished.
+    done: u64,
+    /// Estimated bytes of everything to send in this run.
+    total: u64,
+    snapshots_sent: u32,
+    pruned: u32,
+    warnings: Vec<String>,
+}
+
+pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResult, OpError> {
+    let cfg = &req.config;
+    if cfg.datasets.is_empty() {
+        return Err(OpError::InvalidArgument(format!(
+            "The backup {:?} has no datasets to back up. Choose some first.",
+            cfg.id
+        )));
+    }
+    let id = BackupId::parse(&cfg.id)?;
+    ctl.stage(stage::IMPORTING, &cfg.pool_name);
+    let imported = pool::ensure_imported(ctx, cfg, None).await?;
+    let mut totals = Totals::default();
+    let outcome = back_up_all(ctx, ctl, &req, &id, &imported, &mut totals).await;
+
+    let mut export_error = None;
+    // Exporting a pool whose drive is gone would hang; the next run exports it instead.
+    let drive_gone = matches!(outcome, Err(OpError::DriveRemoved(_)));
+    if imported.by_us && req.export && !drive_gone {
+        ctl.stage(stage::EXPORTING, &cfg.pool_name);
+        ctl.set_cancelable(false);
+        if let Err(e) = pool::release(ctx, cfg, &imported.pool).await {
+            tracing::warn!(error = %e, "export after backup failed");
+            export_error = Some(e);
+        }
+    }
+    let now = now_secs();
+    let (result_name, message) = match &outcome {
+        Ok(()) => ("ok".to_string(), String::new()),
+        Err(e) => (e.name().to_string(), e.to_string()),
+    };
+    let bytes = totals.done;
+    ctx.store.update_state(&cfg.id, |s| {
+        s.last_backup = now;
+        s.last_backup_result = result_name;
+        s.last_backup_message = message;
+        s.last_backup_bytes = bytes;
+    })?;
+    outcome?;
+    if let Some(e) = export_error {
+        return Err(e);
+    }
+    ctl.stage(stage::DONE, "");
+    let mut r = JobResult {
+        bytes: totals.done,
+        message: format!(
+            "Backed up {} snapshots ({} bytes); pruned {}.",
+            totals.snapshots_sent, totals.done, totals.pruned
+        ),
+        ..Default::default()
+    };
+    r.set(res::BYTES, totals.done);
+    r.set(res::SNAPSHOTS_SENT, totals.snapshots_sent);
+    r.set(res::PRUNED, totals.pruned);
+    r.set(res::WARNINGS, totals.warnings.clone());
+    Ok(r)
+}
+
+async fn back_up_all(
+    ctx: &Ctx,
+    ctl: &JobCtl,
+    req: &BackupRequest,
+    id: &BackupId,
+    imported: &Imported,
+    totals: &mut Totals,
+) -> Result<(), OpError> {
+    // One dataset's refusal (say, a modified target) does not keep the others from being
+    // backed up; a stop, a full drive or a lost drive ends the run.
+    let mut first_error: Option<OpError> = None;
+    for pair in &req.config.datasets {
+        if ctl.is_cancelled() {
+            return Err(cancelled());
+        }
+        let r = async {
+            let source = DatasetName::parse(&pair.source)?;
+            let target = DatasetName::parse(&pair.target)?;
+            if target.pool() != imported.pool.as_str() {
+                return Err(OpError::InvalidArgument(format!(
+                    "The target {target} is not on the backup drive's pool {}.",
+                    imported.pool
+                )));
+            }
+            // The dataset and its descendants, parents first (a child needs its parent on
+            // the drive), each to the same place under the target.
+            for (src, tgt) in with_descendants(ctx, &source, &target).await? {
+                if ctl.is_cancelled() {
+                    return Err(cancelled());
+                }
+                match replicate(ctx, ctl, req, id, &src, &tgt, imported, totals).await {
+                    // A child nobody snapshots yet is not an error of the backup.
+                    Err(OpError::NoSnapshots(_)) if src != source => {
+                        totals
+                            .warnings
+                            .push(format!("{src} has no snapshots yet and was skipped."));
+                    }
+                    other => other?,
+                }
+            }
+            Ok(())
+        }
+        .await;
+        match r {
+            Ok(()) => {}
+            Err(e @ (OpError::Cancelled(_) | OpError::DriveRemoved(_) | OpError::NoSpace(_))) => {
+                return Err(e)
+            }
+            Err(e) => {
+                tracing::warn!(source = %pair.source, error = %e, "dataset not backed up");
+                if first_error.is_none() {
+                    first_error = Some(e);
+                } else {
+                    totals
+                        .warnings
+                        .push(format!("{} was not backed up: {e}", pair.source));
+                }
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+pub(super) fn cancelled() -> OpError {
+    OpError::Cancelled(
+        "The backup was stopped. The next backup continues where this one stopped.".into(),
+    )
+}

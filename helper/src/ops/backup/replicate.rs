@@ -1,0 +1,396 @@
+//! One dataset: resume, plan by guid, refuse a modified target, send.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use coffer_api::options::stage;
+
+use super::encryption::ensure_encrypted_parent;
+use super::finish::{finish_dataset, Seen};
+use super::snapshot::snapshot_if_stale;
+use super::{cancelled, BackupRequest, Totals};
+use crate::engine::{
+    plan_replication, step_commands, target_change, ModifiedInput, PlanError, ReplicationPlan,
+    StreamCommands, StreamSettings, TargetChange, TargetState,
+};
+use crate::ops::pipe::PipeOutput;
+use crate::ops::pool::Imported;
+use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
+use crate::validate::{BackupId, DatasetName, ResumeToken};
+use crate::zfs::receive::{receive_abort, ReceiveOptions};
+use crate::zfs::send::{parse_send_estimate, send_resume, SendProgressTracker};
+use crate::zfs::{Cmd, Snapshot};
+
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn replicate(
+    ctx: &Ctx,
+    ctl: &JobCtl,
+    req: &BackupRequest,
+    id: &BackupId,
+    source: &DatasetName,
+    target: &DatasetName,
+    imported: &Imported,
+    totals: &mut Totals,
+) -> Result<(), OpError> {
+    ctl.stage(stage::PLANNING, source.as_str());
+    let src_info = zfs_util::dataset(ctx, source).await?.ok_or_else(|| {
+        OpError::InvalidArgument(format!(
+            "The dataset {source} does not exist on this computer any more."
+        ))
+    })?;
+    let raw = src_info.is_encrypted();
+    if !raw {
+        ensure_encrypted_parent(ctx, target, req.passphrase.as_ref()).await?;
+    }
+    if req.config.snapshot_max_age_hours > 0 {
+        snapshot_if_stale(ctx, ctl, source, req.config.snapshot_max_age_hours).await?;
+    }
+    let settings = StreamSettings {
+        raw,
+        progress: true,
+        receive: ReceiveOptions::default(),
+    };
+
+    // An interrupted receive is resumed first; a stale token is discarded (walkthrough has no
+    // answer for this; syncoid restarts from zero).
+    let mut resumed = false;
+    let mut rolled_back = false;
+    let mut sent = false;
+    loop {
+        let src_snaps = zfs_util::snapshots(ctx, source).await?;
+        let src_books = zfs_util::bookmarks(ctx, source).await?;
+        let tgt_info = zfs_util::dataset(ctx, target).await?;
+        let tgt_snaps = match &tgt_info {
+            Some(_) => zfs_util::snapshots(ctx, target).await?,
+            None => Vec::new(),
+        };
+        let token = match &tgt_info {
+            Some(t) => t.receive_resume_token.clone(),
+            // A first full receive that was interrupted keeps its token on the target name.
+            None => zfs_util::get(ctx, target, "receive_resume_token")
+                .await
+                .unwrap_or(None),
+        };
+        let state = if tgt_info.is_some() || token.is_some() {
+            TargetState::Present {
+                snapshots: &tgt_snaps,
+                resume_token: token.as_deref(),
+            }
+        } else {
+            TargetState::Missing
+        };
+        let plan = match plan_replication(&src_snaps, &src_books, state) {
+            Ok(p) => p,
+            Err(e) => {
+                handle_plan_error(ctx, req, target, e, &mut rolled_back).await?;
+                continue;
+            }
+        };
+        match plan {
+            ReplicationPlan::Resume { token } => {
+                if resumed {
+                    return Err(OpError::Internal(format!(
+                        "{target} still has a resume token after resuming."
+                    )));
+                }
+                resumed = true;
+                resume(ctx, ctl, target, &token, totals).await?;
+                continue;
+            }
+            ReplicationPlan::UpToDate { .. } => {}
+            ReplicationPlan::Send { base, steps } => {
+                sent = true;
+                if let Some(base) = &base {
+                    check_unmodified(ctx, req, target, &tgt_snaps, base.guid).await?;
+                }
+                let cmds: Vec<StreamCommands> = steps
+                    .iter()
+                    .map(|s| step_commands(s, source, target, &settings))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| OpError::Internal(format!("cannot build the send: {e}")))?;
+                let sent_before = src_snaps.len();
+                send_streams(ctx, ctl, source, &cmds, totals).await?;
+                totals.snapshots_sent += count_new(&src_snaps, &tgt_snaps).min(sent_before) as u32;
+            }
+        }
+        let seen = Seen {
+            src_snaps: &src_snaps,
+            src_books: &src_books,
+            tgt_snaps: &tgt_snaps,
+            sent: sent || resumed,
+        };
+        finish_dataset(ctx, ctl, id, source, target, imported, seen, totals).await?;
+        return Ok(());
+    }
+}
+
+fn count_new(src: &[Snapshot], tgt: &[Snapshot]) -> usize {
+    let have: HashSet<u64> = tgt.iter().map(|s| s.guid).collect();
+    src.iter().filter(|s| !have.contains(&s.guid)).count()
+}
+
+/// Turns a planning failure into its error, except a confirmed rollback, after which the
+/// caller plans again (once).
+async fn handle_plan_error(
+    ctx: &Ctx,
+    req: &BackupRequest,
+    target: &DatasetName,
+    e: PlanError,
+    rolled_back: &mut bool,
+) -> Result<(), OpError> {
+    match e {
+        PlanError::NoSourceSnapshots => Err(OpError::NoSnapshots(
+            "The source has no snapshots yet. Set up sanoid (or take a snapshot) first.".into(),
+        )),
+        PlanError::TargetWithoutSnapshots | PlanError::NoCommonBase { .. } => {
+            Err(OpError::NoCommonSnapshot(format!(
+                "{target} on the backup drive shares no snapshot with this computer, so it \
+                 cannot be continued. Nothing was changed. ({e})"
+            )))
+        }
+        PlanError::TargetHasNewerSnapshots { base, names } => {
+            if req.rollback && !*rolled_back {
+                *rolled_back = true;
+                rollback(ctx, target, &base.target_name).await
+            } else {
+                Err(OpError::TargetHasNewerSnapshots(format!(
+                    "{target} on the backup drive has snapshots that are not on this computer \
+                     ({}). Nothing was destroyed. Roll back to {} only if you do not need them.",
+                    names.join(", "),
+                    base.target_name
+                )))
+            }
+        }
+    }
+}
+
+/// `zfs rollback -r TARGET@BASE`, only after the user confirmed it.
+async fn rollback(ctx: &Ctx, target: &DatasetName, base: &str) -> Result<(), OpError> {
+    let snap = target.snapshot(base)?;
+    zfs_util::run(ctx, &Cmd::zfs().args(["rollback", "-r"]).arg(snap.as_str()))
+        .await
+        .map(|_| ())
+}
+
+async fn check_unmodified(
+    ctx: &Ctx,
+    req: &BackupRequest,
+    target: &DatasetName,
+    tgt_snaps: &[Snapshot],
+    base_guid: u64,
+) -> Result<(), OpError> {
+    let written = zfs_util::get(ctx, target, "written")
+        .await?
+        .and_then(|w| w.parse().ok());
+    let change = target_change(&ModifiedInput {
+        written,
+        target_snapshots: tgt_snaps,
+        base_guid,
+    });
+    if !change.is_modified() {
+        return Ok(());
+    }
+    let base_name = tgt_snaps
+        .iter()
+        .find(|s| s.guid == base_guid)
+        .map(|s| s.name.clone())
+        .unwrap_or_default();
+    if req.rollback && !base_name.is_empty() {
+        return rollback(ctx, target, &base_name).await;
+    }
+    let what = match change {
+        TargetChange::Written { bytes } => format!("{bytes} bytes were written to it"),
+        TargetChange::NewerSnapshots { names } => {
+            format!("it has new snapshots ({})", names.join(", "))
+        }
+        _ => "its last common snapshot is missing".to_string(),
+    };
+    Err(OpError::TargetModified(format!(
+        "The copy of {target} on the backup drive was changed since the last backup ({what}). \
+         Nothing was destroyed. Restore what you need from it, then back up with rollback to \
+         {base_name}."
+    )))
+}
+
+/// Resumes an interrupted receive; a stale token is aborted with `zfs receive -A`.
+async fn resume(
+    ctx: &Ctx,
+    ctl: &JobCtl,
+    target: &DatasetName,
+    token: &str,
+    totals: &mut Totals,
+) -> Result<(), OpError> {
+    ctl.stage(stage::RESUMING, target.as_str());
+    let abort = || async {
+        tracing::warn!(%target, "resume token is stale; discarding the partial receive");
+        zfs_util::run(ctx, &receive_abort(target)).await.map(|_| ())
+    };
+    let Ok(token) = ResumeToken::parse(token) else {
+        return abort().await;
+    };
+    let estimate =
+        zfs_util::run_unchecked(ctx, &crate::zfs::send::send_resume_estimate(&token)).await?;
+    if !estimate.success() {
+        let failed = estimate
+            .check(&crate::zfs::send::send_resume_estimate(&token))
+            .err();
+        if failed.as_ref().is_some_and(|f| {
+            f.known == Some(crate::zfs::KnownFailure::ResumeStale) || is_stale(&f.stderr)
+        }) {
+            return abort().await;
+        }
+        return Err(failed
+            .map(OpError::from)
+            .unwrap_or_else(|| OpError::Internal("resume estimate failed".into())));
+    }
+    let est = parse_estimate(&estimate);
+    totals.total = totals.total.max(totals.done + est.total);
+    let cmds = StreamCommands {
+        estimate: crate::zfs::send::send_resume_estimate(&token),
+        send: send_resume(&token, true),
+        receive: crate::zfs::receive::receive(target, &ReceiveOptions::default())?,
+    };
+    match run_stream(
+        ctx,
+        ctl,
+        target.pool(),
+        &cmds,
+        SendProgressTracker::with_estimate(&est),
+        totals,
+    )
+    .await
+    {
+        Err(OpError::CommandFailed(msg)) if is_stale(&msg) => abort().await,
+        other => other,
+    }
+}
+
+/// `zfs send -nvP` prints to stdout on OpenZFS 2.x; read stderr too, in case a version
+/// prints there. A missing estimate only costs the progress fraction.
+fn parse_estimate(out: &crate::zfs::CmdOutput) -> crate::zfs::send::SendEstimate {
+    let text = format!("{}\n{}", out.stdout_text(), out.stderr_text());
+    parse_send_estimate(&text).unwrap_or_default()
+}
+
+fn is_stale(stderr: &str) -> bool {
+    stderr.contains("token is corrupt")
+        || stderr.contains("cannot resume send")
+        || stderr.contains("no longer the same snapshot")
+        || stderr.contains("kernel modules must be upgraded to receive this stream")
+}
+
+/// Estimates, then sends each stream through the pipe.
+async fn send_streams(
+    ctx: &Ctx,
+    ctl: &JobCtl,
+    source: &DatasetName,
+    cmds: &[StreamCommands],
+    totals: &mut Totals,
+) -> Result<(), OpError> {
+    let mut estimates = Vec::with_capacity(cmds.len());
+    for c in cmds {
+        let out = zfs_util::run(ctx, &c.estimate).await?;
+        let est = parse_estimate(&out);
+        totals.total += est.total;
+        estimates.push(est);
+    }
+    ctl.stage(stage::SENDING, source.as_str());
+    for (c, est) in cmds.iter().zip(&estimates) {
+        run_stream(
+            ctx,
+            ctl,
+            target_pool_of(c),
+            c,
+            SendProgressTracker::with_estimate(est),
+            totals,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// One `send | receive` with progress; a failure is classified from the receiver first (it
+/// knows why), then from the sender.
+async fn run_stream(
+    ctx: &Ctx,
+    ctl: &JobCtl,
+    pool: &str,
+    c: &StreamCommands,
+    tracker: SendProgressTracker,
+    totals: &mut Totals,
+) -> Result<(), OpError> {
+    ctl.set_cancelable(true);
+    let base = totals.done;
+    let total = totals.total;
+    let on_bytes = move |b: u64| ctl.set_bytes(base + b, total.max(base + b));
+    tracing::info!(send = %c.send, receive = %c.receive, "stream");
+    let pipe = ctx.pipe.run(&c.send, &c.receive, ctl, tracker, &on_bytes);
+    let out: PipeOutput = tokio::select! {
+        r = pipe => r.map_err(|e| OpError::spawn("zfs send | zfs receive", e))?,
+        health = watch_pool(ctx, pool) => {
+            // A yanked drive suspends the pool and the receiver blocks in the kernel for
+            // ever. Dropping the pipeline kills both children; the receiver keeps what
+            // arrived for the next run to resume.
+            totals.done = ctl.snapshot().bytes;
+            return Err(OpError::DriveRemoved(format!(
+                "The backup drive went away during the backup (pool {pool} is {health}). Plug \
+                 it back in and back up again: it continues where it stopped."
+            )));
+        }
+    };
+    totals.done += out.bytes;
+    if out.cancelled {
+        return Err(cancelled());
+    }
+    if !out.receive.success() {
+        let failed = out.receive.clone().check(&c.receive);
+        if let Err(f) = failed {
+            return Err(f.into());
+        }
+    }
+    if !out.send.success() {
+        if let Err(f) = out.send.clone().check(&c.send) {
+            return Err(f.into());
+        }
+    }
+    Ok(())
+}
+
+/// The pool a stream is received into: the pool of the receive's last argument.
+fn target_pool_of(c: &StreamCommands) -> &str {
+    c.receive
+        .args
+        .last()
+        .and_then(|a| a.to_str())
+        .map_or("", |t| t.split('/').next().unwrap_or(t))
+}
+
+/// How often the backup pool's health is checked while a stream runs.
+const WATCH_INTERVAL: Duration = if cfg!(test) {
+    Duration::from_millis(100)
+} else {
+    Duration::from_secs(5)
+};
+
+/// Resolves with the pool's health once it can no longer take writes.
+async fn watch_pool(ctx: &Ctx, pool: &str) -> String {
+    loop {
+        tokio::time::sleep(WATCH_INTERVAL).await;
+        match tokio::time::timeout(Duration::from_secs(20), zfs_util::pools(ctx)).await {
+            Ok(Ok(pools)) => match pools.iter().find(|p| p.name == pool) {
+                Some(p)
+                    if matches!(
+                        p.health.as_str(),
+                        "SUSPENDED" | "UNAVAIL" | "FAULTED" | "REMOVED"
+                    ) =>
+                {
+                    return p.health.clone()
+                }
+                Some(_) => {}
+                None => return "gone".to_string(),
+            },
+            Ok(Err(e)) => tracing::debug!(error = %e, "zpool list failed while watching"),
+            Err(_) => return "not answering".to_string(),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! Where each source goes on the drive.
+
+use crate::ops::prepare::ENCRYPTED_CONTAINER;
+use crate::ops::{zfs_util, Ctx, OpError};
+use crate::state::{BackupConfig, DatasetPair};
+use crate::validate::DatasetName;
+
+/// `source` and every filesystem/volume below it, paired with the same path under `target`.
+pub async fn with_descendants(
+    ctx: &Ctx,
+    source: &DatasetName,
+    target: &DatasetName,
+) -> Result<Vec<(DatasetName, DatasetName)>, OpError> {
+    let mut names: Vec<String> = zfs_util::datasets_under(ctx, source)
+        .await?
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    if names.is_empty() {
+        return Err(OpError::InvalidArgument(format!(
+            "The dataset {source} does not exist on this computer any more."
+        )));
+    }
+    names.sort();
+    let mut out = Vec::with_capacity(names.len());
+    for n in names {
+        let Some(rest) = n.strip_prefix(source.as_str()) else {
+            continue;
+        };
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            continue;
+        }
+        out.push((
+            DatasetName::parse(&n)?,
+            DatasetName::parse(&format!("{target}{rest}"))?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Chooses targets for sources: `<pool>/<last component>`, or under the encrypted container
+/// for unencrypted sources; names are made unique within the set.
+pub async fn assign_targets(
+    ctx: &Ctx,
+    cfg: &BackupConfig,
+    pairs: &[(DatasetName, Option<DatasetName>)],
+) -> Result<Vec<DatasetPair>, OpError> {
+    let mut out: Vec<DatasetPair> = Vec::new();
+    for (source, target) in pairs {
+        if out.iter().any(|p| p.source == source.as_str()) {
+            continue;
+        }
+        let target = match target {
+            Some(t) => {
+                if !cfg.pool_name.is_empty() && t.pool() != cfg.pool_name {
+                    return Err(OpError::InvalidArgument(format!(
+                        "The target {t} is not on the backup pool {}.",
+                        cfg.pool_name
+                    )));
+                }
+                t.to_string()
+            }
+            None if cfg.pool_name.is_empty() => String::new(),
+            None => {
+                let encrypted = match zfs_util::dataset(ctx, source).await? {
+                    Some(i) => i.is_encrypted(),
+                    None => {
+                        return Err(OpError::InvalidArgument(format!(
+                            "There is no dataset {source} on this computer."
+                        )))
+                    }
+                };
+                let last = source
+                    .as_str()
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or(source.as_str());
+                let parent = if encrypted {
+                    cfg.pool_name.clone()
+                } else {
+                    format!("{}/{ENCRYPTED_CONTAINER}", cfg.pool_name)
+                };
+                let mut name = format!("{parent}/{last}");
+                if out.iter().any(|p| p.target == name) || last == ENCRYPTED_CONTAINER {
+                    name = format!("{parent}/{}", source.as_str().replace('/', "-"));
+                }
+                DatasetName::parse(&name)?.to_string()
+            }
+        };
+        out.push(DatasetPair {
+            source: source.to_string(),
+            target,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,126 @@
+//! The few facts about the host that operations read outside `zfs`/`zpool`: block devices,
+//! mounts, swap. A trait so that tests can describe a machine.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::validate::BlockDevices;
+
+pub trait Host: BlockDevices + Send + Sync {
+    /// `/proc/self/mounts`.
+    fn mounts(&self) -> io::Result<String>;
+    /// `/proc/swaps`.
+    fn swaps(&self) -> io::Result<String>;
+    /// Kernel names of the partitions of a whole disk (`sda1`, `nvme0n1p1`).
+    fn partitions(&self, disk: &str) -> io::Result<Vec<String>>;
+    /// Kernel names of the devices stacked on `name` (dm, md), from `/sys/class/block/*/holders`.
+    fn holders(&self, name: &str) -> io::Result<Vec<String>>;
+    /// Resolves a device path (a by-id link, `/dev/sda1`) to its kernel name.
+    fn resolve(&self, path: &Path) -> io::Result<String>;
+    fn exists(&self, path: &Path) -> bool;
+    /// True when an existing component of `path` is a symlink: a hostile drive could plant one
+    /// in a mounted dataset to redirect the next mount onto a system directory.
+    fn has_symlink(&self, path: &Path) -> io::Result<bool>;
+    fn hostname(&self) -> String;
+    /// Creates a directory (and its parents) with mode 0755, for altroots under /run/coffer.
+    fn create_dir(&self, path: &Path) -> io::Result<()>;
+}
+
+/// The real machine.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemHost;
+
+fn kernel_name_of(path: &Path) -> io::Result<String> {
+    let real = std::fs::canonicalize(path)?;
+    real.strip_prefix("/dev")
+        .ok()
+        .and_then(|p| p.to_str())
+        .filter(|n| !n.contains('/'))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a device directly under /dev", real.display()),
+            )
+        })
+}
+
+impl BlockDevices for SystemHost {
+    fn kernel_name(&self, link: &Path) -> io::Result<String> {
+        kernel_name_of(link)
+    }
+
+    fn is_whole_disk(&self, kernel_name: &str) -> io::Result<bool> {
+        Ok(Path::new("/sys/block").join(kernel_name).exists())
+    }
+}
+
+impl Host for SystemHost {
+    fn mounts(&self) -> io::Result<String> {
+        std::fs::read_to_string("/proc/self/mounts")
+    }
+
+    fn swaps(&self) -> io::Result<String> {
+        std::fs::read_to_string("/proc/swaps")
+    }
+
+    fn partitions(&self, disk: &str) -> io::Result<Vec<String>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(Path::new("/sys/block").join(disk))? {
+            let entry = entry?;
+            if entry.path().join("partition").exists() {
+                out.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn holders(&self, name: &str) -> io::Result<Vec<String>> {
+        let dir = PathBuf::from("/sys/class/block").join(name).join("holders");
+        match std::fs::read_dir(dir) {
+            Ok(rd) => Ok(rd
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn resolve(&self, path: &Path) -> io::Result<String> {
+        kernel_name_of(path)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn has_symlink(&self, path: &Path) -> io::Result<bool> {
+        let mut cur = PathBuf::new();
+        for c in path.components() {
+            cur.push(c);
+            match std::fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_symlink() => return Ok(true),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
+    fn hostname(&self) -> String {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    fn create_dir(&self, path: &Path) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(path)
+    }
+}

@@ -1,0 +1,100 @@
+//! The operations behind the privileged methods: prepare a drive, adopt one, back up, scrub,
+//! unlock and lock. They orchestrate `zfs`/`zpool` through the injectable [`Runner`] and
+//! [`SendReceive`], so the service can be tested with a fake system.
+
+pub mod adopt;
+pub mod backup;
+pub mod disk;
+pub mod error;
+pub mod host;
+pub mod lock;
+pub mod pipe;
+pub mod pool;
+pub mod prepare;
+pub mod progress;
+pub mod query;
+pub mod result;
+pub mod scrub;
+pub mod unlock;
+pub mod zfs_util;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use error::OpError;
+pub use host::Host;
+pub use pipe::SendReceive;
+pub use progress::JobCtl;
+pub use result::JobResult;
+
+use crate::state::Store;
+use crate::zfs::cmd::Runner;
+
+/// Where the helper puts things on the host.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// Unlocked backups are imported with altroot `<run_root>/<backup-id>`.
+    pub run_root: PathBuf,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Self {
+            run_root: PathBuf::from("/run/coffer"),
+        }
+    }
+}
+
+/// Everything an operation may touch, injected.
+#[derive(Clone)]
+pub struct Ctx {
+    pub runner: Arc<dyn Runner>,
+    pub pipe: Arc<dyn SendReceive>,
+    pub host: Arc<dyn Host>,
+    pub store: Arc<Store>,
+    pub paths: Paths,
+}
+
+/// A secret that is zeroed when dropped (passphrases from D-Bus).
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(s: &str) -> Self {
+        Self(s.as_bytes().to_vec())
+    }
+
+    /// Takes the string's own buffer, so no unwiped copy is left behind.
+    pub fn from_string(s: String) -> Self {
+        Self(s.into_bytes())
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The form `zfs load-key`/`zfs create` read on stdin: one line.
+    pub fn line(&self) -> Secret {
+        let mut v = self.0.clone();
+        v.push(b'\n');
+        Secret(v)
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        for b in self.0.iter_mut() {
+            // Volatile so the compiler cannot drop the wipe of memory it considers dead.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}

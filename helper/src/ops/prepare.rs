@@ -1,0 +1,200 @@
+//! PrepareDrive: walkthrough sections 3–4. Erase the disk, give it one GPT partition, create
+//! the pool with exactly the walkthrough's options, label it with Coffer's user properties so
+//! a reinstalled machine recognises it, and export it.
+
+use std::time::Duration;
+
+use coffer_api::names::zfs_prop;
+use coffer_api::options::{result as res, stage};
+
+use super::{backup, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Secret};
+use crate::state::BackupConfig;
+use crate::validate::{DatasetName, DiskById, MountPath, PoolName, WholeDisk};
+use crate::zfs::pool::{zpool_create, CreatePool};
+use crate::zfs::Cmd;
+
+/// The format of what Coffer writes on a drive; bumped on incompatible changes.
+pub const DRIVE_FORMAT: &str = "1";
+/// Unencrypted sources are received under this encrypted dataset of the pool.
+pub const ENCRYPTED_CONTAINER: &str = "coffer-encrypted";
+
+pub struct PrepareRequest {
+    pub disk: WholeDisk,
+    pub pool: PoolName,
+    pub label: String,
+    pub datasets: Vec<(DatasetName, Option<DatasetName>)>,
+    pub passphrase: Option<Secret>,
+    pub drive_serial: String,
+}
+
+pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResult, OpError> {
+    let disk = req.disk.by_id.clone();
+    let dev = req.disk.dev_path();
+    let dev_str = dev.to_string_lossy().to_string();
+
+    ctl.stage(stage::DISCARDING, disk.as_str());
+    // Drives without TRIM answer "Operation not supported"; that is fine (walkthrough §3).
+    let out = zfs_util::run_unchecked(ctx, &Cmd::new("blkdiscard").arg("-f").arg(&dev_str)).await?;
+    if !out.success() {
+        tracing::info!(stderr = %out.stderr_text().trim(), "blkdiscard failed; continuing");
+    }
+
+    ctl.stage(stage::WIPING, disk.as_str());
+    // Old partitions first: their ZFS labels would otherwise survive under the new partition.
+    for part in ctx
+        .host
+        .partitions(&req.disk.kernel_name)
+        .unwrap_or_default()
+    {
+        let p = format!("/dev/{part}");
+        let _ = zfs_util::run_unchecked(ctx, &Cmd::new("wipefs").args(["-a", &p])).await?;
+    }
+    zfs_util::run(ctx, &Cmd::new("wipefs").args(["-a", &dev_str])).await?;
+
+    ctl.stage(stage::PARTITIONING, disk.as_str());
+    zfs_util::run(
+        ctx,
+        &Cmd::new("parted")
+            .args([
+                "--script",
+                "--align=optimal",
+                &dev_str,
+                "--",
+                "mklabel",
+                "gpt",
+                "mkpart",
+            ])
+            .arg(req.pool.as_str())
+            .args(["0%", "100%"]),
+    )
+    .await?;
+
+    ctl.stage(stage::SETTLING, disk.as_str());
+    zfs_util::run(ctx, &Cmd::new("partprobe").arg(&dev_str)).await?;
+    zfs_util::run(ctx, &Cmd::new("udevadm").arg("settle")).await?;
+    let part = disk.partition(1)?;
+    wait_for(ctx, &part).await?;
+
+    ctl.stage(stage::CREATING_POOL, req.pool.as_str());
+    let _ = zfs_util::run_unchecked(ctx, &Cmd::zpool().args(["labelclear", "-f", part.as_str()]))
+        .await?;
+    let mountpoint = MountPath::parse(&format!("/mnt/{}", req.pool))?;
+    // An altroot keeps the new pool's mount out of /mnt while we work, and out of the cache
+    // file so that boot never imports a removable drive.
+    let altroot = MountPath::parse(&format!(
+        "{}/prepare-{}",
+        ctx.paths.run_root.display(),
+        req.pool
+    ))?;
+    let _ = ctx.host.create_dir(altroot.as_path());
+    zfs_util::run(
+        ctx,
+        &zpool_create(&CreatePool {
+            pool: &req.pool,
+            device: &part,
+            mountpoint: &mountpoint,
+            altroot: Some(&altroot),
+        }),
+    )
+    .await?;
+
+    let result = label_and_record(ctx, ctl, &req, &disk).await;
+    ctl.stage(stage::EXPORTING, req.pool.as_str());
+    let exported = pool::export(ctx, &req.pool).await;
+    let _ = std::fs::remove_dir(altroot.as_path());
+    let (id, guid) = result?;
+    exported?;
+    ctl.stage(stage::DONE, "");
+    let mut r = JobResult {
+        message: format!("The drive is ready as {}.", req.pool),
+        ..Default::default()
+    };
+    r.set(res::BACKUP_ID, id);
+    r.set(res::POOL_GUID, guid);
+    Ok(r)
+}
+
+/// Waits up to 10 s for udev to create the partition's by-id link.
+async fn wait_for(ctx: &Ctx, part: &DiskById) -> Result<(), OpError> {
+    for _ in 0..40 {
+        if ctx.host.exists(part.as_path()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(OpError::DriveNotFound(format!(
+        "The new partition {part} did not appear. Unplug the drive, plug it in again, and retry."
+    )))
+}
+
+/// Sets the drive's self-description, creates the encrypted container if asked, and saves
+/// the backup set. Returns (backup id, pool guid).
+async fn label_and_record(
+    ctx: &Ctx,
+    ctl: &JobCtl,
+    req: &PrepareRequest,
+    disk: &DiskById,
+) -> Result<(String, String), OpError> {
+    let root = DatasetName::from(req.pool.clone());
+    let guid = zfs_util::pool_get(ctx, &req.pool, "guid")
+        .await?
+        .ok_or_else(|| OpError::Internal("the new pool has no guid".into()))?;
+    let id = super::adopt::new_backup_id();
+    let host = ctx.host.hostname();
+    let mut props = vec![
+        (zfs_prop::BACKUP_ID, id.as_str()),
+        (zfs_prop::FORMAT, DRIVE_FORMAT),
+    ];
+    if !req.label.is_empty() {
+        props.push((zfs_prop::LABEL, req.label.as_str()));
+    }
+    if !host.is_empty() {
+        props.push((zfs_prop::SOURCE_HOST, host.as_str()));
+    }
+    zfs_util::set(ctx, &root, &props).await?;
+    if let Some(pass) = &req.passphrase {
+        ctl.set_detail("creating the encrypted container");
+        create_encrypted_container(ctx, &root, pass).await?;
+    }
+    let mut cfg = BackupConfig {
+        id: id.clone(),
+        label: req.label.clone(),
+        pool_name: req.pool.to_string(),
+        pool_guid: guid.clone(),
+        drive_serial: req.drive_serial.clone(),
+        drive_by_id: disk.to_string(),
+        ..Default::default()
+    };
+    cfg.datasets = backup::assign_targets(ctx, &cfg, &req.datasets).await?;
+    let sources: Vec<&str> = cfg.datasets.iter().map(|d| d.source.as_str()).collect();
+    if !sources.is_empty() {
+        zfs_util::set(ctx, &root, &[(zfs_prop::SOURCE, &sources.join(","))]).await?;
+    }
+    ctx.store.upsert_backup(cfg)?;
+    Ok((id, guid))
+}
+
+/// `zfs create -o encryption=on -o keyformat=passphrase -o keylocation=prompt POOL/coffer-encrypted`
+/// with the passphrase on stdin.
+pub async fn create_encrypted_container(
+    ctx: &Ctx,
+    root: &DatasetName,
+    pass: &Secret,
+) -> Result<(), OpError> {
+    crate::validate::validate_passphrase(pass.bytes())?;
+    let ds = root.child(ENCRYPTED_CONTAINER)?;
+    let cmd = Cmd::zfs()
+        .args([
+            "create",
+            "-o",
+            "encryption=on",
+            "-o",
+            "keyformat=passphrase",
+            "-o",
+            "keylocation=prompt",
+            "-o",
+            "canmount=off",
+        ])
+        .arg(ds.as_str());
+    zfs_util::run_with_secret(ctx, &cmd, pass).await.map(|_| ())
+}

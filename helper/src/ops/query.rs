@@ -1,0 +1,226 @@
+//! The read-only calls: sources, backups, snapshots, diff, versions.
+
+use std::collections::HashMap;
+
+use coffer_api::types::{BackupSet, DiffEntry, Snapshot as ApiSnapshot, Source};
+
+use super::{zfs_util, Ctx, OpError};
+use crate::validate::{DatasetName, SnapshotName};
+use crate::zfs::diff::{diff as diff_cmd, parse_diff, ChangeKind, DiffTarget, FileType};
+use crate::zfs::list::{
+    parse_datasets, parse_snapshots, KeyStatus, Mountpoint, DATASET_COLUMNS, SNAPSHOT_COLUMNS,
+};
+use crate::zfs::version::{parse_zfs_version, zfs_version as version_cmd};
+use crate::zfs::Cmd;
+
+pub async fn zfs_version(ctx: &Ctx) -> Result<(String, String, Vec<String>), OpError> {
+    let out = zfs_util::run(ctx, &version_cmd()).await?;
+    let v = parse_zfs_version(&out.stdout_text())?;
+    Ok((
+        v.userland.raw.clone(),
+        v.kernel.as_ref().map(|k| k.raw.clone()).unwrap_or_default(),
+        v.warnings().into_iter().map(str::to_string).collect(),
+    ))
+}
+
+/// Local datasets, with snapshot counts, newest snapshot and sanoid detection. The pools of
+/// configured backup drives are left out.
+pub async fn list_sources(ctx: &Ctx) -> Result<Vec<Source>, OpError> {
+    let backup_pools: Vec<String> = ctx
+        .store
+        .backups()?
+        .into_iter()
+        .map(|b| b.pool_name)
+        .collect();
+    let ds_out = zfs_util::run(
+        ctx,
+        &Cmd::zfs().args([
+            "list",
+            "-Hp",
+            "-o",
+            DATASET_COLUMNS,
+            "-t",
+            "filesystem,volume",
+        ]),
+    )
+    .await?;
+    let snap_out = zfs_util::run(
+        ctx,
+        &Cmd::zfs().args([
+            "list",
+            "-Hp",
+            "-t",
+            "snapshot",
+            "-o",
+            SNAPSHOT_COLUMNS,
+            "-s",
+            "createtxg",
+        ]),
+    )
+    .await?;
+    let mut stats: HashMap<String, (u32, String, i64, u64, bool)> = HashMap::new();
+    for s in parse_snapshots(&snap_out.stdout_text())? {
+        let e = stats.entry(s.dataset.clone()).or_default();
+        e.0 += 1;
+        if s.createtxg >= e.3 {
+            e.1 = s.name.clone();
+            e.2 = s.creation;
+            e.3 = s.createtxg;
+        }
+        e.4 |= s.name.starts_with("autosnap_");
+    }
+    let mut out = Vec::new();
+    for d in parse_datasets(&ds_out.stdout_text())? {
+        let pool = d.name.split('/').next().unwrap_or("");
+        if backup_pools.iter().any(|p| p == pool) {
+            continue;
+        }
+        let st = stats.remove(&d.name).unwrap_or_default();
+        out.push(Source {
+            name: d.name.clone(),
+            encryption: d.encryption.clone().unwrap_or_else(|| "off".into()),
+            encryption_root: d.encryption_root.clone().unwrap_or_default(),
+            key_status: match d.key_status {
+                KeyStatus::None => String::new(),
+                KeyStatus::Available => "available".into(),
+                KeyStatus::Unavailable => "unavailable".into(),
+            },
+            snapshot_count: st.0,
+            newest_snapshot: st.1,
+            newest_snapshot_time: st.2,
+            sanoid_detected: st.4,
+            used: d.used,
+            mountpoint: match &d.mountpoint {
+                Mountpoint::Path(p) => p.clone(),
+                Mountpoint::Legacy => "legacy".into(),
+                _ => String::new(),
+            },
+        });
+    }
+    Ok(out)
+}
+
+pub async fn list_backups(ctx: &Ctx) -> Result<Vec<BackupSet>, OpError> {
+    let pools = zfs_util::pools(ctx).await.unwrap_or_default();
+    let mut out = Vec::new();
+    for b in ctx.store.backups()? {
+        let st = ctx.store.state(&b.id)?;
+        let imported = pools
+            .iter()
+            .any(|p| p.name == b.pool_name && p.guid.to_string() == b.pool_guid);
+        out.push(BackupSet {
+            id: b.id,
+            label: b.label,
+            pool_name: b.pool_name,
+            pool_guid: b.pool_guid,
+            drive_serial: b.drive_serial,
+            drive_by_id: b.drive_by_id,
+            datasets: b
+                .datasets
+                .into_iter()
+                .map(|d| (d.source, d.target))
+                .collect(),
+            auto_backup: b.auto_backup,
+            snapshot_max_age_hours: b.snapshot_max_age_hours,
+            scrub_interval_days: b.scrub_interval_days,
+            last_backup: st.last_backup,
+            last_backup_result: st.last_backup_result,
+            last_backup_message: st.last_backup_message,
+            last_backup_bytes: st.last_backup_bytes,
+            last_scrub: st.last_scrub,
+            last_scrub_result: st.last_scrub_result,
+            last_scrub_errors: st.last_scrub_errors,
+            last_scrub_repaired: st.last_scrub_repaired,
+            imported,
+            mounts: if imported { st.mounts } else { Vec::new() },
+        });
+    }
+    Ok(out)
+}
+
+/// Live when the dataset exists here (a local one, or a drive that is plugged in and
+/// imported); otherwise what the drive held at its last backup.
+pub async fn list_snapshots(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<ApiSnapshot>, OpError> {
+    if zfs_util::dataset(ctx, ds).await?.is_some() {
+        return Ok(zfs_util::snapshots(ctx, ds)
+            .await?
+            .into_iter()
+            .map(|s| ApiSnapshot {
+                dataset: s.dataset,
+                name: s.name,
+                guid: s.guid,
+                createtxg: s.createtxg,
+                creation: s.creation,
+                used: s.used,
+                referenced: s.referenced,
+            })
+            .collect());
+    }
+    for b in ctx.store.backups()? {
+        if b.datasets.iter().any(|d| d.target == ds.as_str()) {
+            let st = ctx.store.state(&b.id)?;
+            return Ok(st
+                .snapshots
+                .get(ds.as_str())
+                .map(|v| {
+                    v.iter()
+                        .map(|s| ApiSnapshot {
+                            dataset: ds.to_string(),
+                            name: s.name.clone(),
+                            guid: s.guid,
+                            createtxg: s.createtxg,
+                            creation: s.creation,
+                            used: s.used,
+                            referenced: s.referenced,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default());
+        }
+    }
+    Err(OpError::InvalidArgument(format!(
+        "There is no dataset {ds} here, and no backup records one of that name."
+    )))
+}
+
+/// `zfs diff -H -F A B`; B may be a snapshot or the live filesystem.
+pub async fn diff(ctx: &Ctx, a: &str, b: &str) -> Result<Vec<DiffEntry>, OpError> {
+    let from = SnapshotName::parse(a)?;
+    let out = if b.contains('@') {
+        let to = SnapshotName::parse(b)?;
+        zfs_util::run(ctx, &diff_cmd(&from, &DiffTarget::Snapshot(&to))).await?
+    } else {
+        let to = DatasetName::parse(b)?;
+        zfs_util::run(ctx, &diff_cmd(&from, &DiffTarget::Filesystem(&to))).await?
+    };
+    Ok(parse_diff(&out.stdout_text())?
+        .into_iter()
+        .map(|e| DiffEntry {
+            change: match e.kind {
+                ChangeKind::Added => "+",
+                ChangeKind::Removed => "-",
+                ChangeKind::Modified => "M",
+                ChangeKind::Renamed => "R",
+            }
+            .to_string(),
+            file_type: match e.file_type {
+                FileType::File => "F",
+                FileType::Directory => "/",
+                FileType::Symlink => "@",
+                FileType::BlockDevice => "B",
+                FileType::CharDevice => "C",
+                FileType::Fifo => "|",
+                FileType::Socket => "=",
+                FileType::Door => ">",
+                FileType::EventPort => "P",
+                FileType::Unknown => "?",
+            }
+            .to_string(),
+            path: e.path.to_string_lossy().into_owned(),
+            new_path: e
+                .new_path
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        })
+        .collect())
+}

@@ -1,0 +1,137 @@
+//! Running `zfs`/`zpool` commands and reading their parsed output, with failures turned into
+//! [`OpError`]s.
+
+use super::{Ctx, OpError, Secret};
+use crate::validate::{DatasetName, PoolName, PropertyName};
+use crate::zfs::list::{
+    list_bookmarks, list_datasets, list_snapshots, parse_bookmarks, parse_datasets, parse_snapshots,
+};
+use crate::zfs::pool::{parse_zpool_list, zpool_list, PoolInfo};
+use crate::zfs::props::{parse_get, zfs_get, zpool_get};
+use crate::zfs::{Bookmark, Cmd, CmdOutput, DatasetInfo, ParseError, Snapshot};
+
+impl From<ParseError> for OpError {
+    fn from(e: ParseError) -> Self {
+        OpError::Internal(format!("OpenZFS printed something unexpected: {e}"))
+    }
+}
+
+/// Runs `cmd`; a non-zero exit is an error.
+pub async fn run(ctx: &Ctx, cmd: &Cmd) -> Result<CmdOutput, OpError> {
+    tracing::debug!(%cmd, "run");
+    let out = ctx
+        .runner
+        .run(cmd)
+        .await
+        .map_err(|e| OpError::spawn(cmd.program, e))?;
+    Ok(out.check(cmd)?)
+}
+
+/// Runs `cmd` and returns its output whatever the exit code.
+pub async fn run_unchecked(ctx: &Ctx, cmd: &Cmd) -> Result<CmdOutput, OpError> {
+    tracing::debug!(%cmd, "run");
+    ctx.runner
+        .run(cmd)
+        .await
+        .map_err(|e| OpError::spawn(cmd.program, e))
+}
+
+/// Runs `cmd` with `secret` on stdin. The copy made for the runner is wiped on return.
+pub async fn run_with_secret(ctx: &Ctx, cmd: &Cmd, secret: &Secret) -> Result<CmdOutput, OpError> {
+    tracing::debug!(%cmd, "run (secret on stdin)");
+    let line = secret.line();
+    let out = ctx
+        .runner
+        .run_with_stdin(cmd, Some(line.bytes()))
+        .await
+        .map_err(|e| OpError::spawn(cmd.program, e))?;
+    Ok(out.check(cmd)?)
+}
+
+pub async fn snapshots(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<Snapshot>, OpError> {
+    let out = run(ctx, &list_snapshots(ds)).await?;
+    Ok(parse_snapshots(&out.stdout_text())?)
+}
+
+pub async fn bookmarks(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<Bookmark>, OpError> {
+    let out = run(ctx, &list_bookmarks(ds)).await?;
+    Ok(parse_bookmarks(&out.stdout_text())?)
+}
+
+/// The dataset's row, or `None` when it does not exist.
+pub async fn dataset(ctx: &Ctx, ds: &DatasetName) -> Result<Option<DatasetInfo>, OpError> {
+    let cmd = list_datasets(std::slice::from_ref(ds), false);
+    let out = run_unchecked(ctx, &cmd).await?;
+    if !out.success() {
+        let err = out.stderr_text();
+        if err.contains("does not exist") {
+            return Ok(None);
+        }
+        return Err(out
+            .check(&cmd)
+            .map_err(OpError::from)
+            .err()
+            .unwrap_or_else(|| OpError::Internal("zfs list failed without an error".into())));
+    }
+    Ok(parse_datasets(&out.stdout_text())?.into_iter().next())
+}
+
+/// Every filesystem and volume under `ds` (itself included).
+pub async fn datasets_under(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<DatasetInfo>, OpError> {
+    let out = run(ctx, &list_datasets(std::slice::from_ref(ds), true)).await?;
+    Ok(parse_datasets(&out.stdout_text())?)
+}
+
+fn prop(name: &str) -> Result<PropertyName, OpError> {
+    PropertyName::parse(name).map_err(|e| OpError::Internal(format!("property {name}: {e}")))
+}
+
+/// One property of a dataset; `None` for `-` (unset user property, not applicable).
+pub async fn get(ctx: &Ctx, ds: &DatasetName, name: &str) -> Result<Option<String>, OpError> {
+    let out = run(ctx, &zfs_get(&[prop(name)?], ds)).await?;
+    Ok(parse_get(&out.stdout_text())?
+        .into_iter()
+        .find(|v| v.property == name)
+        .and_then(|v| v.value_opt().map(str::to_string)))
+}
+
+/// Several properties of one dataset in one call; unset ones are missing from the map.
+pub async fn get_many(
+    ctx: &Ctx,
+    ds: &DatasetName,
+    names: &[&str],
+) -> Result<std::collections::HashMap<String, String>, OpError> {
+    let props = names
+        .iter()
+        .map(|n| prop(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let out = run(ctx, &zfs_get(&props, ds)).await?;
+    Ok(parse_get(&out.stdout_text())?
+        .into_iter()
+        .filter_map(|v| v.value_opt().map(|x| (v.property.clone(), x.to_string())))
+        .collect())
+}
+
+pub async fn pool_get(ctx: &Ctx, pool: &PoolName, name: &str) -> Result<Option<String>, OpError> {
+    let out = run(ctx, &zpool_get(&[prop(name)?], pool)).await?;
+    Ok(parse_get(&out.stdout_text())?
+        .into_iter()
+        .find(|v| v.property == name)
+        .and_then(|v| v.value_opt().map(str::to_string)))
+}
+
+/// The imported pools.
+pub async fn pools(ctx: &Ctx) -> Result<Vec<PoolInfo>, OpError> {
+    let out = run(ctx, &zpool_list(&[])).await?;
+    Ok(parse_zpool_list(&out.stdout_text())?)
+}
+
+/// `zfs set` of several properties at once.
+pub async fn set(ctx: &Ctx, ds: &DatasetName, props: &[(&str, &str)]) -> Result<(), OpError> {
+    let mut typed = Vec::with_capacity(props.len());
+    for (k, v) in props {
+        typed.push((prop(k)?, *v));
+    }
+    let cmd = crate::zfs::props::zfs_set(ds, &typed)?;
+    run(ctx, &cmd).await.map(|_| ())
+}

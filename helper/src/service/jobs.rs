@@ -1,0 +1,362 @@
+//! The job registry: numbering, the per-pool lock that answers `Busy`, the task that runs an
+//! operation, throttled PropertiesChanged, and removal of finished jobs after a while.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zbus::names::InterfaceName;
+use zbus::object_server::SignalEmitter;
+use zbus::{Connection, OwnedObjectPath, Variant};
+
+use coffer_api::names::{JOBS_PATH, JOB_INTERFACE, OBJECT_PATH};
+use coffer_api::Error;
+
+use super::job::{JobObject, JobShared, Outcome};
+use super::manager::Manager;
+use super::Service;
+use crate::ops::progress::{now_secs, Progress};
+use crate::ops::{JobCtl, JobResult, OpError};
+use crate::state::HistoryRecord;
+
+/// PropertiesChanged at most this often (4 Hz).
+const EMIT_INTERVAL: Duration = Duration::from_millis(250);
+
+#[derive(Default)]
+pub struct Jobs {
+    next: AtomicU64,
+    list: Mutex<Vec<Arc<JobShared>>>,
+    locks: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Held while an operation runs on a pool (and disk); dropping it frees them.
+pub struct PoolLock {
+    set: Arc<Mutex<HashSet<String>>>,
+    keys: Vec<String>,
+}
+
+impl Drop for PoolLock {
+    fn drop(&mut self) {
+        let mut set = self.set.lock().unwrap_or_else(|e| e.into_inner());
+        for k in &self.keys {
+            set.remove(k);
+        }
+    }
+}
+
+impl Jobs {
+    /// Takes all `keys` (e.g. `pool:backup`, `disk:/dev/disk/by-id/...`) or none.
+    pub fn lock(&self, keys: Vec<String>, what: &str) -> Result<PoolLock, Error> {
+        let mut set = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.iter().any(|k| set.contains(k)) {
+            return Err(Error::Busy(format!(
+                "Another operation is already running on {what}. Wait for it to finish, then \
+                 try again."
+            )));
+        }
+        set.extend(keys.iter().cloned());
+        Ok(PoolLock {
+            set: self.locks.clone(),
+            keys,
+        })
+    }
+
+    pub fn paths(&self) -> Vec<OwnedObjectPath> {
+        self.list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|j| j.path.clone())
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    }
+
+    /// Asks every running job to stop (shutdown); returns how many are still running.
+    pub fn cancel_all(&self) -> usize {
+        let list = self.list.lock().unwrap_or_else(|e| e.into_inner());
+        let running: Vec<_> = list.iter().filter(|j| !j.finished()).collect();
+        for j in &running {
+            j.ctl.request_cancel();
+        }
+        running.len()
+    }
+
+    fn add(&self, job: Arc<JobShared>) {
+        self.list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(job);
+    }
+
+    fn remove(&self, id: u64) {
+        self.list
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|j| j.id != id);
+    }
+}
+
+pub type OpFuture = Pin<Box<dyn Future<Output = Result<JobResult, OpError>> + Send>>;
+
+/// What the manager needs to start a job.
+pub struct JobSpec {
+    pub operation: &'static str,
+    pub action: &'static str,
+    pub backup_id: String,
+    pub started_by_uid: u32,
+    pub lock: PoolLock,
+    pub cancelable: bool,
+}
+
+/// Exports a job object, announces it, and runs `op` on a task; returns the job's path.
+pub async fn start_job(
+    service: &Arc<Service>,
+    conn: &Connection,
+    spec: JobSpec,
+    op: impl FnOnce(Arc<JobCtl>) -> OpFuture,
+) -> Result<OwnedObjectPath, Error> {
+    let id = service.jobs.next.fetch_add(1, Ordering::SeqCst) + 1;
+    let path = OwnedObjectPath::try_from(format!("{JOBS_PATH}/{id}"))
+        .map_err(|e| Error::Internal(format!("bad job path: {e}")))?;
+    let ctl = Arc::new(JobCtl::new());
+    ctl.set_cancelable(spec.cancelable);
+    let shared = Arc::new(JobShared {
+        id,
+        path: path.clone(),
+        operation: spec.operation.to_string(),
+        backup_id: spec.backup_id.clone(),
+        started_by_uid: spec.started_by_uid,
+        action: spec.action,
+        ctl: ctl.clone(),
+        outcome: Mutex::new(None),
+    });
+    conn.object_server()
+        .at(
+            path.as_ref(),
+            JobObject {
+                shared: shared.clone(),
+                service: service.clone(),
+            },
+        )
+        .await
+        .map_err(|e| Error::Internal(format!("cannot export the job object: {e}")))?;
+    service.jobs.add(shared.clone());
+    jobs_changed(conn).await;
+    if let Ok(emitter) = SignalEmitter::new(conn, OBJECT_PATH) {
+        let _ = Manager::job_added(&emitter, path.as_ref(), spec.operation, &spec.backup_id).await;
+    }
+
+    let fut = op(ctl);
+    let service = service.clone();
+    let conn = conn.clone();
+    let lock = spec.lock;
+    service.clone().rt.spawn(async move {
+        let started = now_secs();
+        let outcome = run_with_updates(&conn, &shared, fut).await;
+        drop(lock);
+        finish(&service, &conn, &shared, outcome, started).await;
+        tokio::time::sleep(service.cfg.linger).await;
+        let _ = conn
+            .object_server()
+            .remove::<JobObject, _>(shared.path.as_ref())
+            .await;
+        service.jobs.remove(shared.id);
+        service.touch();
+        jobs_changed(&conn).await;
+    });
+    Ok(path)
+}
+
+/// Runs the operation while emitting PropertiesChanged for what moved, at most at 4 Hz.
+async fn run_with_updates(
+    conn: &Connection,
+    job: &JobShared,
+    fut: OpFuture,
+) -> Result<JobResult, OpError> {
+    let mut last = job.ctl.snapshot();
+    tokio::pin!(fut);
+    let mut tick = tokio::time::interval(EMIT_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            r = &mut fut => {
+                emit_progress(conn, job, &last, &job.ctl.snapshot()).await;
+                return r;
+            }
+            _ = tick.tick() => {
+                let now = job.ctl.snapshot();
+                if now != last {
+                    emit_progress(conn, job, &last, &now).await;
+                    last = now;
+                }
+            }
+        }
+    }
+}
+
+async fn emit_progress(conn: &Connection, job: &JobShared, old: &Progress, new: &Progress) {
+    let mut changed: HashMap<&str, Variant<'_>> = HashMap::new();
+    if old.stage != new.stage {
+        changed.insert("Stage", Variant::from(new.stage.as_str()));
+    }
+    if old.stage_detail != new.stage_detail {
+        changed.insert("StageDetail", Variant::from(new.stage_detail.as_str()));
+    }
+    if old.fraction != new.fraction {
+        changed.insert("Progress", Variant::from(new.fraction));
+    }
+    if old.fraction_valid != new.fraction_valid {
+        changed.insert("ProgressValid", Variant::from(new.fraction_valid));
+    }
+    if old.bytes != new.bytes {
+        changed.insert("Bytes", Variant::from(new.bytes));
+    }
+    if old.total_bytes != new.total_bytes {
+        changed.insert("TotalBytes", Variant::from(new.total_bytes));
+    }
+    if old.rate != new.rate {
+        changed.insert("Rate", Variant::from(new.rate));
+    }
+    if old.expected_end_usec != new.expected_end_usec {
+        changed.insert("ExpectedEndTime", Variant::from(new.expected_end_usec));
+    }
+    if old.cancelable != new.cancelable {
+        changed.insert("Cancelable", Variant::from(new.cancelable));
+    }
+    if changed.is_empty() {
+        return;
+    }
+    emit_changed(conn, job, changed).await;
+}
+
+async fn emit_changed(conn: &Connection, job: &JobShared, changed: HashMap<&str, Variant<'_>>) {
+    let Ok(emitter) = SignalEmitter::new(conn, job.path.as_ref()) else {
+        return;
+    };
+    let iface = InterfaceName::from_static_str_unchecked(JOB_INTERFACE);
+    if let Err(e) =
+        zbus::fdo::Properties::properties_changed(&emitter, iface, changed, Cow::Borrowed(&[]))
+            .await
+    {
+        tracing::debug!(error = %e, "cannot emit PropertiesChanged");
+    }
+}
+
+/// Records the outcome, tells clients (properties, Completed, JobCompleted) and the history.
+async fn finish(
+    service: &Service,
+    conn: &Connection,
+    job: &JobShared,
+    outcome: Result<JobResult, OpError>,
+    started: i64,
+) {
+    let (record, out) = match outcome {
+        Ok(r) => (
+            HistoryRecord {
+                operation: job.operation.clone(),
+                started,
+                finished: now_secs(),
+                success: true,
+                error_name: String::new(),
+                message: r.message.clone(),
+                bytes: r.bytes,
+            },
+            Outcome {
+                success: true,
+                error_name: String::new(),
+                message: r.message,
+                result: r.values,
+            },
+        ),
+        Err(e) => {
+            tracing::warn!(job = job.id, error = %e, "job failed");
+            (
+                HistoryRecord {
+                    operation: job.operation.clone(),
+                    started,
+                    finished: now_secs(),
+                    success: false,
+                    error_name: e.name().to_string(),
+                    message: e.to_string(),
+                    bytes: 0,
+                },
+                Outcome {
+                    success: false,
+                    error_name: e.dbus_name(),
+                    message: e.to_string(),
+                    result: HashMap::new(),
+                },
+            )
+        }
+    };
+    if !job.backup_id.is_empty() {
+        let exists = matches!(service.ctx.store.backup(&job.backup_id), Ok(Some(_)));
+        if exists {
+            if let Err(e) = service
+                .ctx
+                .store
+                .update_state(&job.backup_id, |s| s.push_history(record))
+            {
+                tracing::error!(error = %e, "cannot save the history");
+            }
+        }
+    }
+    let (success, error_name, message) = (out.success, out.error_name.clone(), out.message.clone());
+    *job.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
+    job.ctl.set_cancelable(false);
+
+    let mut changed: HashMap<&str, Variant<'_>> = HashMap::new();
+    changed.insert("Finished", Variant::from(true));
+    changed.insert("Success", Variant::from(success));
+    changed.insert("ErrorName", Variant::from(error_name.as_str()));
+    changed.insert("Message", Variant::from(message.as_str()));
+    changed.insert("Cancelable", Variant::from(false));
+    emit_changed(conn, job, changed).await;
+    // Result is large and structured: invalidate it so clients fetch it when they want it.
+    if let Ok(emitter) = SignalEmitter::new(conn, job.path.as_ref()) {
+        let iface = InterfaceName::from_static_str_unchecked(JOB_INTERFACE);
+        let _ = zbus::fdo::Properties::properties_changed(
+            &emitter,
+            iface,
+            HashMap::new(),
+            Cow::Borrowed(&["Result"]),
+        )
+        .await;
+        let _ = JobObject::completed(&emitter, success, &error_name, &message).await;
+    }
+    if let Ok(emitter) = SignalEmitter::new(conn, OBJECT_PATH) {
+        let _ = Manager::job_completed(
+            &emitter,
+            job.path.as_ref(),
+            &job.operation,
+            &job.backup_id,
+            success,
+            &error_name,
+            &message,
+        )
+        .await;
+    }
+}
+
+async fn jobs_changed(conn: &Connection) {
+    match conn
+        .object_server()
+        .interface::<_, Manager>(OBJECT_PATH)
+        .await
+    {
+        Ok(iface) => {
+            let _ = iface.get().await.jobs_changed(iface.signal_emitter()).await;
+        }
+        Err(e) => tracing::debug!(error = %e, "manager object not found"),
+    }
+}

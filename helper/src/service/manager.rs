@@ -1,0 +1,649 @@
+//! The `io.github.coffer.Helper1` object. Every method asks polkit first (read-only ones with
+//! `io.github.coffer.read`, the others with their own action and user interaction allowed),
+//! then validates its arguments, then either answers or starts a job.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use zbus::message::Header;
+use zbus::object_server::SignalEmitter;
+use zbus::{Connection, ObjectPath, OwnedObjectPath};
+
+use coffer_api::names::{action, operation};
+use coffer_api::options as opt;
+use coffer_api::types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};
+use coffer_api::Error;
+
+use super::details::{backup_details, drive_serial};
+use super::jobs::{start_job, JobSpec};
+use super::options::{self as o, OptionMap};
+use super::polkit::authorize;
+use super::{caller_uid, Service};
+use crate::ops::{self, Secret};
+use crate::state::BackupConfig;
+use crate::validate::{BackupId, DatasetName, DiskById, PoolName};
+
+pub struct Manager {
+    pub service: Arc<Service>,
+}
+
+/// Methods that only read; everything else on the interface is privileged. The D-Bus tests
+/// check every introspected method against this list.
+pub const READ_ONLY_METHODS: &[&str] = &[
+    "Version",
+    "ZfsVersion",
+    "ListSources",
+    "ListBackups",
+    "ListSnapshots",
+    "Diff",
+    "History",
+];
+
+fn invalid(e: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(e.to_string())
+}
+
+impl Manager {
+    async fn read(&self, header: &Header<'_>) -> Result<(), Error> {
+        let _call = self.service.call();
+        authorize(
+            self.service.authority.as_ref(),
+            header,
+            action::READ,
+            &HashMap::new(),
+            false,
+        )
+        .await
+    }
+
+    async fn privileged(
+        &self,
+        header: &Header<'_>,
+        action: &str,
+        details: &[(&str, String)],
+    ) -> Result<(), Error> {
+        let _call = self.service.call();
+        let details: HashMap<&str, &str> = details.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        authorize(
+            self.service.authority.as_ref(),
+            header,
+            action,
+            &details,
+            true,
+        )
+        .await
+    }
+
+    async fn uid(&self, conn: &Connection, header: &Header<'_>) -> Result<u32, Error> {
+        let sender = header
+            .sender()
+            .ok_or_else(|| Error::NotAuthorized("The call has no sender.".into()))?;
+        caller_uid(conn, sender)
+            .await
+            .map_err(|e| Error::NotAuthorized(format!("Cannot identify the caller: {e}")))
+    }
+
+    fn backup(&self, backup_id: &str) -> Result<BackupConfig, Error> {
+        BackupId::parse(backup_id).map_err(invalid)?;
+        self.service
+            .ctx
+            .store
+            .backup(backup_id)
+            .map_err(|e| Error::Internal(e.to_string()))?
+            .ok_or_else(|| {
+                Error::BackupNotFound(format!(
+                    "There is no backup {backup_id:?}. Set it up again, or adopt the drive."
+                ))
+            })
+    }
+
+    /// The drive's serial and whether UDisks2 calls it a system disk; `None` when UDisks2
+    /// cannot be asked (our own checks of mounts, swap and pools still apply).
+    async fn udisks_drive(&self, by_id: &str) -> Option<coffer_api::udisks::DriveInfo> {
+        let conn = self.service.udisks.as_ref()?;
+        match coffer_api::udisks::drive_by_id(conn, by_id).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, "UDisks2 is not available");
+                None
+            }
+        }
+    }
+}
+
+#[zbus::interface(name = "io.github.coffer.Helper1")]
+impl Manager {
+    async fn version(&self, #[zbus(header)] header: Header<'_>) -> Result<String, Error> {
+        self.read(&header).await?;
+        Ok(env!("CARGO_PKG_VERSION").to_string())
+    }
+
+    /// (userland version, kernel module version, warnings about known bugs).
+    async fn zfs_version(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<(String, String, Vec<String>), Error> {
+        self.read(&header).await?;
+        let ctx = self.service.ctx.clone();
+        self.service
+            .on_rt(async move { ops::query::zfs_version(&ctx).await })
+            .await
+    }
+
+    async fn list_sources(&self, #[zbus(header)] header: Header<'_>) -> Result<Vec<Source>, Error> {
+        self.read(&header).await?;
+        let ctx = self.service.ctx.clone();
+        self.service
+            .on_rt(async move { ops::query::list_sources(&ctx).await })
+            .await
+    }
+
+    async fn list_backups(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+    ) -> Result<Vec<BackupSet>, Error> {
+        self.read(&header).await?;
+        let ctx = self.service.ctx.clone();
+        self.service
+            .on_rt(async move { ops::query::list_backups(&ctx).await })
+            .await
+    }
+
+    async fn list_snapshots(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        dataset: &str,
+    ) -> Result<Vec<Snapshot>, Error> {
+        self.read(&header).await?;
+        let ds = DatasetName::parse(dataset).map_err(invalid)?;
+        let ctx = self.service.ctx.clone();
+        self.service
+            .on_rt(async move { ops::query::list_snapshots(&ctx, &ds).await })
+            .await
+    }
+
+    async fn diff(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        snapshot_a: &str,
+        snapshot_b: &str,
+    ) -> Result<Vec<DiffEntry>, Error> {
+        self.read(&header).await?;
+        let ctx = self.service.ctx.clone();
+        let (a, b) = (snapshot_a.to_string(), snapshot_b.to_string());
+        self.service
+            .on_rt(async move { ops::query::diff(&ctx, &a, &b).await })
+            .await
+    }
+
+    async fn history(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        backup_id: &str,
+    ) -> Result<Vec<HistoryEntry>, Error> {
+        self.read(&header).await?;
+        let b = self.backup(backup_id)?;
+        let state = self
+            .service
+            .ctx
+            .store
+            .state(&b.id)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(state
+            .history
+            .into_iter()
+            .map(|h| HistoryEntry {
+                operation: h.operation,
+                started: h.started,
+                finished: h.finished,
+                success: h.success,
+                error_name: h.error_name,
+                message: h.message,
+                bytes: h.bytes,
+            })
+            .collect())
+    }
+
+    /// Erases `disk_by_id` and makes it a backup drive with pool `pool_name`.
+    async fn prepare_drive(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        disk_by_id: &str,
+        pool_name: &str,
+        options: OptionMap,
+    ) -> Result<OwnedObjectPath, Error> {
+        let drive = self.udisks_drive(disk_by_id).await;
+        let serial = drive_serial(drive.as_ref(), disk_by_id);
+        self.privileged(
+            &header,
+            action::PREPARE_DRIVE,
+            &[
+                ("drive", disk_by_id.to_string()),
+                ("serial", serial.clone()),
+                ("pool", pool_name.to_string()),
+            ],
+        )
+        .await?;
+        o::only_known(
+            &options,
+            &[
+                opt::prepare::LABEL,
+                opt::prepare::DATASETS,
+                opt::prepare::PASSPHRASE,
+            ],
+        )?;
+        let pool = PoolName::parse(pool_name).map_err(invalid)?;
+        let ctx = self.service.ctx.clone();
+        let (by_id, hint) = (
+            disk_by_id.to_string(),
+            drive.as_ref().map(|d| d.is_system()),
+        );
+        let disk = self
+            .service
+            .on_rt(async move { ops::disk::check_disk(&ctx, &by_id, hint).await })
+            .await?;
+        let label = o::string(&options, opt::prepare::LABEL)?.unwrap_or_default();
+        let datasets = parse_sources(o::dataset_pairs(&options, opt::prepare::DATASETS)?)?;
+        let passphrase = o::string(&options, opt::prepare::PASSPHRASE)?.map(Secret::from_string);
+        let uid = self.uid(conn, &header).await?;
+        let lock = self.service.jobs.lock(
+            vec![format!("pool:{pool}"), format!("disk:{}", disk.by_id)],
+            &format!("the pool {pool} or the disk {}", disk.by_id),
+        )?;
+        let req = ops::prepare::PrepareRequest {
+            disk,
+            pool,
+            label,
+            datasets,
+            passphrase,
+            drive_serial: serial,
+        };
+        let ctx = self.service.ctx.clone();
+        start_job(
+            &self.service,
+            conn,
+            JobSpec {
+                operation: operation::PREPARE_DRIVE,
+                action: action::PREPARE_DRIVE,
+                backup_id: String::new(),
+                started_by_uid: uid,
+                lock,
+                cancelable: false,
+            },
+            move |ctl| Box::pin(async move { ops::prepare::run(&ctx, &ctl, req).await }),
+        )
+        .await
+    }
+
+    /// Imports a pool made elsewhere (by Coffer, or by hand with syncoid), matches its datasets
+    /// to local ones by snapshot guid and records the backup set.
+    async fn adopt_drive(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        disk_by_id: &str,
+        options: OptionMap,
+    ) -> Result<OwnedObjectPath, Error> {
+        let drive = self.udisks_drive(disk_by_id).await;
+        let serial = drive_serial(drive.as_ref(), disk_by_id);
+        let pool_opt = o::string(&options, opt::adopt::POOL_NAME)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        self.privileged(
+            &header,
+            action::CONFIGURE,
+            &[
+                ("drive", disk_by_id.to_string()),
+                ("serial", serial.clone()),
+                ("pool", pool_opt),
+            ],
+        )
+        .await?;
+        o::only_known(
+            &options,
+            &[
+                opt::adopt::POOL_NAME,
+                opt::adopt::DATASETS,
+                opt::adopt::LABEL,
+            ],
+        )?;
+        let disk = DiskById::parse(disk_by_id).map_err(invalid)?;
+        let pool_name = match o::string(&options, opt::adopt::POOL_NAME)? {
+            Some(p) if !p.is_empty() => Some(PoolName::parse(&p).map_err(invalid)?),
+            _ => None,
+        };
+        let datasets = parse_sources(o::dataset_pairs(&options, opt::adopt::DATASETS)?)?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        let label = o::string(&options, opt::adopt::LABEL)?.unwrap_or_default();
+        let uid = self.uid(conn, &header).await?;
+        let mut keys = vec![format!("disk:{disk}")];
+        if let Some(p) = &pool_name {
+            keys.push(format!("pool:{p}"));
+        }
+        let lock = self.service.jobs.lock(keys, &format!("the disk {disk}"))?;
+        let req = ops::adopt::AdoptRequest {
+            disk,
+            pool_name,
+            datasets,
+            label,
+            drive_serial: serial,
+        };
+        let ctx = self.service.ctx.clone();
+        start_job(
+            &self.service,
+            conn,
+            JobSpec {
+                operation: operation::ADOPT,
+                action: action::CONFIGURE,
+                backup_id: String::new(),
+                started_by_uid: uid,
+                lock,
+                cancelable: false,
+            },
+            move |ctl| Box::pin(async move { ops::adopt::run(&ctx, &ctl, req).await }),
+        )
+        .await
+    }
+
+    async fn back_up(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        backup_id: &str,
+        options: OptionMap,
+    ) -> Result<OwnedObjectPath, Error> {
+        let found = self.backup(backup_id);
+        let details = found
+            .as_ref()
+            .map(backup_details)
+            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
+        self.privileged(&header, action::BACK_UP, &details).await?;
+        let b = found?;
+        o::only_known(
+            &options,
+            &[
+                opt::back_up::PASSPHRASE,
+                opt::back_up::ROLLBACK,
+                opt::back_up::EXPORT,
+            ],
+        )?;
+        let req = ops::backup::BackupRequest {
+            passphrase: o::string(&options, opt::back_up::PASSPHRASE)?.map(Secret::from_string),
+            rollback: o::boolean(&options, opt::back_up::ROLLBACK)?.unwrap_or(false),
+            export: o::boolean(&options, opt::back_up::EXPORT)?.unwrap_or(true),
+            config: b.clone(),
+        };
+        self.start_pool_job(
+            conn,
+            &header,
+            &b,
+            operation::BACK_UP,
+            action::BACK_UP,
+            true,
+            move |ctx, ctl| Box::pin(async move { ops::backup::run(&ctx, &ctl, req).await }),
+        )
+        .await
+    }
+
+    async fn scrub(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        backup_id: &str,
+    ) -> Result<OwnedObjectPath, Error> {
+        let found = self.backup(backup_id);
+        let details = found
+            .as_ref()
+            .map(backup_details)
+            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
+        self.privileged(&header, action::SCRUB, &details).await?;
+        let b = found?;
+        let cfg = b.clone();
+        self.start_pool_job(
+            conn,
+            &header,
+            &b,
+            operation::SCRUB,
+            action::SCRUB,
+            true,
+            move |ctx, ctl| Box::pin(async move { ops::scrub::run(&ctx, &ctl, &cfg).await }),
+        )
+        .await
+    }
+
+    async fn unlock(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        backup_id: &str,
+        passphrase: &str,
+    ) -> Result<OwnedObjectPath, Error> {
+        let secret = Secret::new(passphrase);
+        let found = self.backup(backup_id);
+        let details = found
+            .as_ref()
+            .map(backup_details)
+            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
+        self.privileged(&header, action::UNLOCK, &details).await?;
+        let b = found?;
+        crate::validate::validate_passphrase(secret.bytes()).map_err(invalid)?;
+        let cfg = b.clone();
+        self.start_pool_job(
+            conn,
+            &header,
+            &b,
+            operation::UNLOCK,
+            action::UNLOCK,
+            false,
+            move |ctx, ctl| {
+                Box::pin(async move { ops::unlock::run(&ctx, &ctl, &cfg, secret).await })
+            },
+        )
+        .await
+    }
+
+    async fn lock(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        backup_id: &str,
+    ) -> Result<OwnedObjectPath, Error> {
+        let found = self.backup(backup_id);
+        let details = found
+            .as_ref()
+            .map(backup_details)
+            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
+        self.privileged(&header, action::UNLOCK, &details).await?;
+        let b = found?;
+        let cfg = b.clone();
+        self.start_pool_job(
+            conn,
+            &header,
+            &b,
+            operation::LOCK,
+            action::UNLOCK,
+            false,
+            move |ctx, ctl| Box::pin(async move { ops::lock::run(&ctx, &ctl, &cfg).await }),
+        )
+        .await
+    }
+
+    /// Creates (empty `backup_id`) or updates a backup set; returns its id.
+    async fn configure(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        backup_id: &str,
+        settings: OptionMap,
+    ) -> Result<String, Error> {
+        self.privileged(
+            &header,
+            action::CONFIGURE,
+            &[("backup_id", backup_id.to_string())],
+        )
+        .await?;
+        use opt::settings as s;
+        o::only_known(
+            &settings,
+            &[
+                s::LABEL,
+                s::DATASETS,
+                s::AUTO_BACKUP,
+                s::SNAPSHOT_MAX_AGE_HOURS,
+                s::SCRUB_INTERVAL_DAYS,
+            ],
+        )?;
+        let mut b = if backup_id.is_empty() {
+            BackupConfig {
+                id: ops::adopt::new_backup_id(),
+                ..Default::default()
+            }
+        } else {
+            self.backup(backup_id)?
+        };
+        if let Some(l) = o::string(&settings, s::LABEL)? {
+            crate::validate::validate_property_value(&l).map_err(invalid)?;
+            b.label = l;
+        }
+        if let Some(v) = o::boolean(&settings, s::AUTO_BACKUP)? {
+            b.auto_backup = v;
+        }
+        if let Some(v) = o::uint(&settings, s::SNAPSHOT_MAX_AGE_HOURS)? {
+            b.snapshot_max_age_hours = v;
+        }
+        if let Some(v) = o::uint(&settings, s::SCRUB_INTERVAL_DAYS)? {
+            b.scrub_interval_days = v;
+        }
+        if let Some(pairs) = o::dataset_pairs(&settings, s::DATASETS)? {
+            let pairs = parse_sources(Some(pairs))?;
+            let ctx = self.service.ctx.clone();
+            let set = b.clone();
+            b.datasets = self
+                .service
+                .on_rt(async move { ops::backup::assign_targets(&ctx, &set, &pairs).await })
+                .await?;
+        }
+        self.service
+            .ctx
+            .store
+            .upsert_backup(b.clone())
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(b.id)
+    }
+
+    /// Forgets a backup set (the drive itself is not touched).
+    async fn forget(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        backup_id: &str,
+    ) -> Result<(), Error> {
+        self.privileged(
+            &header,
+            action::CONFIGURE,
+            &[("backup_id", backup_id.to_string())],
+        )
+        .await?;
+        let b = self.backup(backup_id)?;
+        let _lock = self.service.jobs.lock(
+            vec![format!("pool:{}", b.pool_name)],
+            &format!("the pool {}", b.pool_name),
+        )?;
+        self.service
+            .ctx
+            .store
+            .remove_backup(&b.id)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        Ok(())
+    }
+
+    #[zbus(property)]
+    fn jobs(&self) -> Vec<OwnedObjectPath> {
+        self.service.jobs.paths()
+    }
+
+    #[zbus(signal)]
+    pub async fn job_added(
+        emitter: &SignalEmitter<'_>,
+        job: ObjectPath<'_>,
+        operation: &str,
+        backup_id: &str,
+    ) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    #[allow(clippy::too_many_arguments)]
+    pub async fn job_completed(
+        emitter: &SignalEmitter<'_>,
+        job: ObjectPath<'_>,
+        operation: &str,
+        backup_id: &str,
+        success: bool,
+        error_name: &str,
+        message: &str,
+    ) -> zbus::Result<()>;
+}
+
+type PoolOp = Box<dyn FnOnce(ops::Ctx, Arc<ops::JobCtl>) -> super::jobs::OpFuture + Send>;
+
+impl Manager {
+    /// Takes the pool lock of backup set `b` and starts `op` as a job.
+    #[allow(clippy::too_many_arguments)]
+    async fn start_pool_job(
+        &self,
+        conn: &Connection,
+        header: &Header<'_>,
+        b: &BackupConfig,
+        operation: &'static str,
+        action: &'static str,
+        cancelable: bool,
+        op: impl FnOnce(ops::Ctx, Arc<ops::JobCtl>) -> super::jobs::OpFuture + Send + 'static,
+    ) -> Result<OwnedObjectPath, Error> {
+        if b.pool_name.is_empty() {
+            return Err(Error::PoolNotFound(format!(
+                "The backup {:?} has no drive yet. Prepare or adopt a drive first.",
+                b.id
+            )));
+        }
+        let uid = self.uid(conn, header).await?;
+        let lock = self.service.jobs.lock(
+            vec![format!("pool:{}", b.pool_name)],
+            &format!("the backup drive {}", b.pool_name),
+        )?;
+        let ctx = self.service.ctx.clone();
+        let op: PoolOp = Box::new(op);
+        start_job(
+            &self.service,
+            conn,
+            JobSpec {
+                operation,
+                action,
+                backup_id: b.id.clone(),
+                started_by_uid: uid,
+                lock,
+                cancelable,
+            },
+            move |ctl| op(ctx, ctl),
+        )
+        .await
+    }
+}
+
+/// Validates (source, optional target) pairs.
+fn parse_sources(
+    pairs: Option<o::SourcePairs>,
+) -> Result<Vec<(DatasetName, Option<DatasetName>)>, Error> {
+    pairs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(s, t)| {
+            let s = DatasetName::parse(&s).map_err(invalid)?;
+            let t = t
+                .map(|t| DatasetName::parse(&t))
+                .transpose()
+                .map_err(invalid)?;
+            Ok((s, t))
+        })
+        .collect()
+}

@@ -1,0 +1,180 @@
+//! The D-Bus face of the helper: the `io.github.coffer.Helper1` manager object, the
+//! `io.github.coffer.Job1` job objects, polkit checks and error mapping.
+
+pub mod details;
+pub mod job;
+pub mod jobs;
+pub mod manager;
+pub mod options;
+pub mod polkit;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use zbus::names::UniqueName;
+use zbus::Connection;
+
+use crate::ops::Ctx;
+use jobs::Jobs;
+use manager::Manager;
+use polkit::Authority;
+
+/// Tunables of the service.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Exit after this long with no job and no call; `None` never.
+    pub idle_timeout: Option<Duration>,
+    /// How long a finished job object stays on the bus.
+    pub linger: Duration,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: Some(Duration::from_secs(60)),
+            linger: Duration::from_secs(60),
+        }
+    }
+}
+
+/// State shared by the manager, the job objects and the job tasks.
+pub struct Service {
+    pub ctx: Ctx,
+    pub authority: Arc<dyn Authority>,
+    pub jobs: Jobs,
+    pub cfg: ServiceConfig,
+    /// The system bus, for UDisks2 (drive serial, `HintSystem`); `None` when unavailable.
+    pub udisks: Option<Connection>,
+    /// zbus runs method handlers on its own executor; processes and timers need tokio.
+    pub rt: tokio::runtime::Handle,
+    last_activity: Mutex<Instant>,
+    /// Calls still being answered (a polkit dialog can stay open for minutes).
+    in_flight: AtomicUsize,
+}
+
+/// Counts a call as in flight until dropped, so the helper does not exit under it.
+pub struct CallGuard<'a>(&'a Service);
+
+impl Drop for CallGuard<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.touch();
+    }
+}
+
+impl Service {
+    pub fn new(
+        ctx: Ctx,
+        authority: Arc<dyn Authority>,
+        cfg: ServiceConfig,
+        udisks: Option<Connection>,
+        rt: tokio::runtime::Handle,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            ctx,
+            authority,
+            jobs: Jobs::default(),
+            cfg,
+            udisks,
+            rt,
+            last_activity: Mutex::new(Instant::now()),
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    /// Marks a call in flight until the guard is dropped.
+    pub fn call(&self) -> CallGuard<'_> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.touch();
+        CallGuard(self)
+    }
+
+    /// Notes a call, which postpones the idle exit.
+    pub fn touch(&self) {
+        *self.last_activity.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// Runs an operation on the tokio runtime and waits for it from any executor.
+    pub async fn on_rt<T, F>(&self, fut: F) -> Result<T, coffer_api::Error>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, crate::ops::OpError>> + Send + 'static,
+    {
+        let _call = self.call();
+        match self.rt.spawn(fut).await {
+            Ok(r) => r.map_err(coffer_api::Error::from),
+            Err(e) => Err(coffer_api::Error::Internal(format!(
+                "the operation failed: {e}"
+            ))),
+        }
+    }
+
+    /// True when no job exists (running or lingering) and no call came for `timeout`.
+    pub fn idle_for(&self, timeout: Duration) -> bool {
+        let last = *self.last_activity.lock().unwrap_or_else(|e| e.into_inner());
+        self.jobs.is_empty()
+            && self.in_flight.load(Ordering::SeqCst) == 0
+            && last.elapsed() >= timeout
+    }
+}
+
+/// The uid of a bus peer, as the bus daemon knows it (not as the peer claims).
+pub async fn caller_uid(conn: &Connection, sender: &UniqueName<'_>) -> zbus::Result<u32> {
+    let dbus = zbus::fdo::DBusProxy::new(conn).await?;
+    Ok(dbus.get_connection_unix_user(sender.clone().into()).await?)
+}
+
+/// Exports the manager object on `conn`. The caller requests the bus name afterwards, so no
+/// call can arrive before the object exists.
+pub async fn export(conn: &Connection, service: Arc<Service>) -> zbus::Result<()> {
+    conn.object_server()
+        .at(coffer_api::names::OBJECT_PATH, Manager { service })
+        .await?;
+    Ok(())
+}
+
+/// Resolves when the service has been idle for its timeout (never without one).
+pub async fn wait_until_idle(service: &Service) {
+    let Some(timeout) = service.cfg.idle_timeout else {
+        return std::future::pending().await;
+    };
+    let step = Duration::from_secs(1).min(timeout);
+    loop {
+        tokio::time::sleep(step).await;
+        if service.idle_for(timeout) {
+            return;
+        }
+    }
+}
+
+/// On shutdown: stop running jobs (a backup stops resumably) and give them `grace` to
+/// finish their cleanup, such as exporting the pool.
+pub async fn shut_down(service: &Service, grace: Duration) {
+    if service.jobs.cancel_all() == 0 {
+        return;
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && service.jobs.cancel_all() > 0 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Owns `io.github.coffer.Helper1`; fails if another helper has it (unless `replace`).
+pub async fn request_name(conn: &Connection, replace: bool) -> zbus::Result<()> {
+    use zbus::fdo::RequestNameFlags;
+    let mut flags = RequestNameFlags::DO_NOT_QUEUE;
+    if replace {
+        flags |= RequestNameFlags::REPLACE_EXISTING;
+    }
+    conn.request_name_with_flags(coffer_api::names::BUS_NAME, flags)
+        .await
+        .map(|_| ())
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_ops;

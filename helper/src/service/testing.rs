@@ -1,0 +1,400 @@
+//! Test doubles: a fake `zfs`/`zpool` runner, a fake pipe, a fake host, a mock polkit
+//! authority, and a private dbus-daemon to run the real service on.
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zbus::message::Header;
+use zbus_polkit::policykit1::Subject;
+
+use super::polkit::{AuthFuture, Authority};
+use super::{Service, ServiceConfig};
+use crate::ops::host::Host;
+use crate::ops::pipe::{PipeFuture, PipeOutput, SendReceive};
+use crate::ops::{Ctx, JobCtl, Paths};
+use crate::state::Store;
+use crate::validate::BlockDevices;
+use crate::zfs::send::SendProgressTracker;
+use crate::zfs::{Cmd, CmdOutput, RunFuture, Runner};
+
+/// One canned answer: commands whose argv contains every token of `tokens` get the next of
+/// `outputs` (the last one repeats) after `delay`.
+pub struct Rule {
+    pub tokens: Vec<String>,
+    pub outputs: Vec<CmdOutput>,
+    pub delay: Duration,
+}
+
+pub fn ok(stdout: &str) -> CmdOutput {
+    CmdOutput {
+        code: Some(0),
+        stdout: stdout.as_bytes().to_vec(),
+        stderr: Vec::new(),
+    }
+}
+
+pub fn fail(stderr: &str) -> CmdOutput {
+    CmdOutput {
+        code: Some(1),
+        stdout: Vec::new(),
+        stderr: stderr.as_bytes().to_vec(),
+    }
+}
+
+#[derive(Default)]
+pub struct FakeRunner {
+    pub rules: Mutex<Vec<Rule>>,
+    pub log: Mutex<Vec<Vec<String>>>,
+}
+
+impl FakeRunner {
+    pub fn on(&self, prefix: &[&str], stdout: &str) {
+        self.on_full(prefix, 0, stdout, "", Duration::ZERO);
+    }
+
+    pub fn on_full(&self, prefix: &[&str], code: i32, stdout: &str, stderr: &str, delay: Duration) {
+        let out = CmdOutput {
+            code: Some(code),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+        };
+        self.on_seq(prefix, vec![out], delay);
+    }
+
+    pub fn on_seq(&self, tokens: &[&str], outputs: Vec<CmdOutput>, delay: Duration) {
+        self.rules.lock().unwrap().push(Rule {
+            tokens: tokens.iter().map(|s| s.to_string()).collect(),
+            outputs,
+            delay,
+        });
+    }
+
+    /// Commands run whose argv contains all `tokens`.
+    pub fn ran(&self, tokens: &[&str]) -> Vec<Vec<String>> {
+        self.argv_log()
+            .into_iter()
+            .filter(|a| tokens.iter().all(|t| a.iter().any(|x| x == t)))
+            .collect()
+    }
+
+    pub fn argv_log(&self) -> Vec<Vec<String>> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+fn argv(cmd: &Cmd) -> Vec<String> {
+    std::iter::once(cmd.program.to_string())
+        .chain(cmd.argv_lossy())
+        .collect()
+}
+
+impl Runner for FakeRunner {
+    fn run_with_stdin<'a>(&'a self, cmd: &'a Cmd, _stdin: Option<&'a [u8]>) -> RunFuture<'a> {
+        Box::pin(async move {
+            let argv = argv(cmd);
+            self.log.lock().unwrap().push(argv.clone());
+            let (out, delay) = {
+                let mut rules = self.rules.lock().unwrap();
+                let hit = rules.iter_mut().find(|r| {
+                    r.tokens.first() == argv.first()
+                        && r.tokens.iter().all(|t| argv.iter().any(|a| a == t))
+                });
+                match hit {
+                    Some(r) => {
+                        let out = if r.outputs.len() > 1 {
+                            r.outputs.remove(0)
+                        } else {
+                            r.outputs.first().cloned().unwrap_or_default()
+                        };
+                        (out, r.delay)
+                    }
+                    None => (
+                        CmdOutput {
+                            code: Some(0),
+                            ..Default::default()
+                        },
+                        Duration::ZERO,
+                    ),
+                }
+            };
+            tokio::time::sleep(delay).await;
+            Ok(out)
+        })
+    }
+}
+
+/// A pipe that "sends" instantly and successfully, logging both argvs.
+#[derive(Default)]
+pub struct FakePipe {
+    pub log: Mutex<Vec<(Vec<String>, Vec<String>)>>,
+    /// Hang in the "send" until the job is cancelled, like a long stream.
+    pub block: AtomicBool,
+}
+
+impl SendReceive for FakePipe {
+    fn run<'a>(
+        &'a self,
+        send: &'a Cmd,
+        receive: &'a Cmd,
+        ctl: &'a JobCtl,
+        _tracker: SendProgressTracker,
+        on_bytes: &'a (dyn Fn(u64) + Send + Sync),
+    ) -> PipeFuture<'a> {
+        Box::pin(async move {
+            self.log.lock().unwrap().push((argv(send), argv(receive)));
+            on_bytes(4096);
+            if self.block.load(Ordering::SeqCst) {
+                let _ = tokio::time::timeout(Duration::from_secs(10), ctl.cancelled()).await;
+                return Ok(PipeOutput {
+                    send: CmdOutput {
+                        code: None,
+                        ..Default::default()
+                    },
+                    receive: CmdOutput {
+                        code: Some(1),
+                        stdout: Vec::new(),
+                        stderr: b"cannot receive incremental stream: checksum mismatch or incomplete stream.\nPartially received snapshot is saved.\n".to_vec(),
+                    },
+                    cancelled: true,
+                    bytes: 4096,
+                });
+            }
+            Ok(PipeOutput {
+                send: CmdOutput {
+                    code: Some(0),
+                    ..Default::default()
+                },
+                receive: CmdOutput {
+                    code: Some(0),
+                    ..Default::default()
+                },
+                cancelled: false,
+                bytes: 4096,
+            })
+        })
+    }
+}
+
+/// A machine with one external disk `sdz` at `/dev/disk/by-id/usb-Fake_Disk-0:0`.
+#[derive(Default)]
+pub struct FakeHost {
+    pub mounts: Mutex<String>,
+}
+
+pub const FAKE_DISK: &str = "/dev/disk/by-id/usb-Fake_Disk-0:0";
+
+impl BlockDevices for FakeHost {
+    fn kernel_name(&self, link: &Path) -> io::Result<String> {
+        if link.to_str().is_some_and(|l| l.starts_with(FAKE_DISK)) {
+            Ok("sdz".into())
+        } else {
+            Err(io::Error::new(io::ErrorKind::NotFound, "no such device"))
+        }
+    }
+
+    fn is_whole_disk(&self, name: &str) -> io::Result<bool> {
+        Ok(name == "sdz")
+    }
+}
+
+impl Host for FakeHost {
+    fn mounts(&self) -> io::Result<String> {
+        Ok(self.mounts.lock().unwrap().clone())
+    }
+    fn swaps(&self) -> io::Result<String> {
+        Ok("Filename Type Size Used Priority\n".into())
+    }
+    fn partitions(&self, _disk: &str) -> io::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn holders(&self, _name: &str) -> io::Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    fn resolve(&self, path: &Path) -> io::Result<String> {
+        self.kernel_name(path)
+    }
+    fn exists(&self, _path: &Path) -> bool {
+        true
+    }
+    fn has_symlink(&self, path: &Path) -> io::Result<bool> {
+        Ok(path.to_string_lossy().contains("symlinked"))
+    }
+    fn hostname(&self) -> String {
+        "testhost".into()
+    }
+    fn create_dir(&self, _path: &Path) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A context with fakes, for testing operations without a bus.
+pub fn fake_ctx(runner: Arc<FakeRunner>, host: Arc<FakeHost>, dir: &Path) -> Ctx {
+    Ctx {
+        runner,
+        pipe: Arc::new(FakePipe::default()),
+        host,
+        store: Arc::new(Store::new(dir.join("backups.json"), dir.join("state.json"))),
+        paths: Paths {
+            run_root: dir.join("run"),
+        },
+    }
+}
+
+/// One question the service asked polkit.
+#[derive(Debug, Clone)]
+pub struct AuthQuestion {
+    pub action: String,
+    pub sender: String,
+    pub subject_kind: String,
+    pub interactive: bool,
+    pub details: HashMap<String, String>,
+}
+
+/// Answers like polkitd would, per a switch; records every question.
+#[derive(Default)]
+pub struct MockAuthority {
+    pub allow: AtomicBool,
+    pub questions: Mutex<Vec<AuthQuestion>>,
+}
+
+impl Authority for MockAuthority {
+    fn check<'a>(
+        &'a self,
+        header: &'a Header<'a>,
+        action: &'a str,
+        details: &'a HashMap<&'a str, &'a str>,
+        interactive: bool,
+    ) -> AuthFuture<'a> {
+        Box::pin(async move {
+            // The same subject the real authority sends: the caller's bus name.
+            let subject = Subject::new_for_message_header(header).map_err(|e| e.to_string())?;
+            self.questions.lock().unwrap().push(AuthQuestion {
+                action: action.to_string(),
+                sender: header.sender().map(|s| s.to_string()).unwrap_or_default(),
+                subject_kind: subject.kind().to_string(),
+                interactive,
+                details: details
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            });
+            Ok(self.allow.load(Ordering::SeqCst))
+        })
+    }
+}
+
+/// A private `dbus-daemon`, killed when dropped.
+pub struct PrivateBus {
+    child: Child,
+    pub address: String,
+}
+
+impl PrivateBus {
+    pub fn start() -> io::Result<Self> {
+        use std::io::BufRead;
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout"))?;
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        Ok(Self {
+            child,
+            address: line.trim().to_string(),
+        })
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real service on a private bus with fakes behind it, and a client connection.
+#[allow(dead_code)] // Fields kept alive for the harness lifetime.
+pub struct Harness {
+    pub bus: PrivateBus,
+    pub service_conn: zbus::Connection,
+    pub client: zbus::Connection,
+    pub runner: Arc<FakeRunner>,
+    pub pipe: Arc<FakePipe>,
+    pub authority: Arc<MockAuthority>,
+    pub service: Arc<Service>,
+    pub dir: PathBuf,
+}
+
+impl Harness {
+    pub async fn start(tag: &str) -> Self {
+        let bus = PrivateBus::start().expect("dbus-daemon");
+        let dir = std::env::temp_dir().join(format!("coffer-svc-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let runner = Arc::new(FakeRunner::default());
+        let pipe = Arc::new(FakePipe::default());
+        let authority = Arc::new(MockAuthority::default());
+        let ctx = Ctx {
+            runner: runner.clone(),
+            pipe: pipe.clone(),
+            host: Arc::new(FakeHost::default()),
+            store: Arc::new(Store::new(dir.join("backups.json"), dir.join("state.json"))),
+            paths: Paths {
+                run_root: dir.join("run"),
+            },
+        };
+        let service_conn = zbus::connection::Builder::address(bus.address.as_str())
+            .build()
+            .await
+            .expect("service connection");
+        let service = Service::new(
+            ctx,
+            authority.clone(),
+            ServiceConfig {
+                idle_timeout: None,
+                linger: Duration::from_secs(60),
+            },
+            None,
+            tokio::runtime::Handle::current(),
+        );
+        super::export(&service_conn, service.clone())
+            .await
+            .expect("export");
+        super::request_name(&service_conn, false)
+            .await
+            .expect("name");
+        let client = zbus::connection::Builder::address(bus.address.as_str())
+            .build()
+            .await
+            .expect("client connection");
+        Self {
+            bus,
+            service_conn,
+            client,
+            runner,
+            pipe,
+            authority,
+            service,
+            dir,
+        }
+    }
+
+    pub fn allow(&self, yes: bool) {
+        self.authority.allow.store(yes, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,455 @@
+//! The real service on a private dbus-daemon, with a fake zfs backend and a mock polkit.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use zbus::message::Message;
+use zbus::{OwnedObjectPath, Variant};
+
+use coffer_api::names::{action, BUS_NAME, INTERFACE, OBJECT_PATH};
+use coffer_api::{HelperProxy, JobProxy};
+
+use super::manager::READ_ONLY_METHODS;
+use super::testing::{Harness, FAKE_DISK};
+use crate::state::{BackupConfig, DatasetPair};
+
+/// (method name, signature of its in-args), read from the service's own introspection so that
+/// a method added later is covered without touching this test.
+async fn methods(h: &Harness) -> Vec<(String, String)> {
+    let proxy = zbus::fdo::IntrospectableProxy::builder(&h.client)
+        .destination(BUS_NAME)
+        .path(OBJECT_PATH)
+        .build()
+        .await
+        .unwrap();
+    let xml = proxy.introspect().await.unwrap();
+    let start = xml
+        .find(&format!("<interface name=\"{INTERFACE}\">"))
+        .expect("interface in introspection");
+    let iface = &xml[start..];
+    let iface = &iface[..iface.find("</interface>").unwrap()];
+    let mut out = Vec::new();
+    for chunk in iface.split("<method name=\"").skip(1) {
+        let name = chunk[..chunk.find('"').unwrap()].to_string();
+        let body = &chunk[..chunk.find("</method>").unwrap_or(chunk.len())];
+        let mut sig = String::new();
+        for arg in body.split("<arg ").skip(1) {
+            let arg = &arg[..arg.find('>').unwrap()];
+            if arg.contains("direction=\"in\"") {
+                let t = arg.split("type=\"").nth(1).unwrap();
+                sig.push_str(&t[..t.find('"').unwrap()]);
+            }
+        }
+        out.push((name, sig));
+    }
+    assert!(out.len() >= 15, "too few methods found: {out:?}");
+    out
+}
+
+/// Calls `method` with placeholder arguments of the right types.
+async fn call(h: &Harness, method: &str, sig: &str, s: &str) -> zbus::Result<Message> {
+    let opts: HashMap<&str, Variant<'_>> = HashMap::new();
+    let c = &h.client;
+    let (dest, path, iface) = (Some(BUS_NAME), OBJECT_PATH, Some(INTERFACE));
+    match sig {
+        "" => c.call_method(dest, path, iface, method, &()).await,
+        "s" => c.call_method(dest, path, iface, method, &(s,)).await,
+        "ss" => c.call_method(dest, path, iface, method, &(s, s)).await,
+        "sa{sv}" => c.call_method(dest, path, iface, method, &(s, opts)).await,
+        "ssa{sv}" => {
+            c.call_method(dest, path, iface, method, &(s, "backup", opts))
+                .await
+        }
+        other => panic!("no placeholder arguments for signature {other:?} of {method}; add them"),
+    }
+}
+
+fn error_name(r: &zbus::Result<Message>) -> Option<String> {
+    match r {
+        Err(zbus::Error::MethodError(name, _, _)) => Some(name.to_string()),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_is_denied_when_polkit_says_no() {
+    let h = Harness::start("deny").await;
+    h.allow(false);
+    let me = h.client.unique_name().unwrap().to_string();
+    for (method, sig) in methods(&h).await {
+        let before = h.authority.questions.lock().unwrap().len();
+        let r = call(&h, &method, &sig, FAKE_DISK).await;
+        assert_eq!(
+            error_name(&r).as_deref(),
+            Some("io.github.coffer.Error.NotAuthorized"),
+            "{method} was not refused: {r:?}"
+        );
+        let q = h.authority.questions.lock().unwrap()[before..].to_vec();
+        assert_eq!(q.len(), 1, "{method} asked polkit {} times", q.len());
+        let q = &q[0];
+        assert_eq!(q.subject_kind, "system-bus-name", "{method}");
+        assert_eq!(q.sender, me, "{method} asked about someone else");
+        if READ_ONLY_METHODS.contains(&method.as_str()) {
+            assert_eq!(q.action, action::READ, "{method}");
+            assert!(!q.interactive, "{method}");
+        } else {
+            assert_ne!(
+                q.action,
+                action::READ,
+                "privileged {method} used the read action"
+            );
+            assert!(q.interactive, "{method} must allow authentication");
+        }
+    }
+    // Nothing ran.
+    assert!(h.runner.argv_log().is_empty(), "{:?}", h.runner.argv_log());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_passes_polkit_when_allowed() {
+    let h = Harness::start("allow").await;
+    h.allow(true);
+    for (method, sig) in methods(&h).await {
+        let r = call(&h, &method, &sig, FAKE_DISK).await;
+        assert_ne!(
+            error_name(&r).as_deref(),
+            Some("io.github.coffer.Error.NotAuthorized"),
+            "{method} refused although polkit allowed it"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn privileged_methods_pass_details_to_polkit() {
+    let h = Harness::start("details").await;
+    h.allow(false);
+    seed_backup(&h);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let _ = proxy.back_up("b1", HashMap::new()).await;
+    let q = h
+        .authority
+        .questions
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(q.action, action::BACK_UP);
+    assert_eq!(q.details.get("pool").map(String::as_str), Some("backup"));
+    assert_eq!(q.details.get("serial").map(String::as_str), Some("SERIAL1"));
+    assert_eq!(q.details.get("backup_id").map(String::as_str), Some("b1"));
+}
+
+fn seed_backup(h: &Harness) {
+    h.service
+        .ctx
+        .store
+        .upsert_backup(BackupConfig {
+            id: "b1".into(),
+            label: "Home".into(),
+            pool_name: "backup".into(),
+            pool_guid: "123".into(),
+            drive_serial: "SERIAL1".into(),
+            drive_by_id: FAKE_DISK.into(),
+            datasets: vec![DatasetPair {
+                source: "rpool/home".into(),
+                target: "backup/home".into(),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+const STATUS_DONE: &str = "  pool: backup
+ state: ONLINE
+  scan: scrub repaired 0B in 00:00:01 with 0 errors on Thu Nov 26 12:00:00 2026
+config:
+
+\tNAME        STATE     READ WRITE CKSUM
+\tbackup      ONLINE       0     0     0
+\t  sdz1      ONLINE       0     0     0
+
+errors: No known data errors
+";
+
+fn pool_is_imported(h: &Harness) {
+    h.runner
+        .on(&["zpool", "list"], "backup\t123\t1000\t10\t990\tONLINE\n");
+    h.runner
+        .on(&["zpool", "get"], "backup\taltroot\t-\tdefault\n");
+}
+
+async fn wait_completed(h: &Harness, path: &OwnedObjectPath) -> (bool, String, String) {
+    let job = JobProxy::builder(&h.client)
+        .path(path.clone())
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if job.finished().await.unwrap_or(false) {
+            return (
+                job.success().await.unwrap(),
+                job.error_name().await.unwrap(),
+                job.message().await.unwrap(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job {path} did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn second_operation_on_a_pool_is_busy() {
+    let h = Harness::start("busy").await;
+    h.allow(true);
+    seed_backup(&h);
+    pool_is_imported(&h);
+    h.runner.on_full(
+        &["zpool", "scrub", "backup"],
+        0,
+        "",
+        "",
+        Duration::from_millis(1500),
+    );
+    h.runner.on(&["zpool", "status"], STATUS_DONE);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let job = proxy.scrub("b1").await.unwrap();
+    let second = proxy.back_up("b1", HashMap::new()).await;
+    match second {
+        Err(zbus::Error::MethodError(name, _, _)) => {
+            assert_eq!(name.as_str(), "io.github.coffer.Error.Busy")
+        }
+        other => panic!("expected Busy, got {other:?}"),
+    }
+    assert_eq!(proxy.jobs().await.unwrap(), vec![job.clone()]);
+    let (ok, err, msg) = wait_completed(&h, &job).await;
+    assert!(ok, "{err}: {msg}");
+    // Once finished, the pool is free again.
+    let again = proxy.scrub("b1").await;
+    assert!(again.is_ok(), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrub_job_reports_its_result_and_saves_it() {
+    let h = Harness::start("scrub").await;
+    h.allow(true);
+    seed_backup(&h);
+    pool_is_imported(&h);
+    h.runner.on(&["zpool", "status"], STATUS_DONE);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.scrub("b1").await.unwrap();
+    let job = JobProxy::builder(&h.client)
+        .path(path.clone())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(job.operation().await.unwrap(), "scrub");
+    assert_eq!(job.backup_id().await.unwrap(), "b1");
+    let (ok, err, msg) = wait_completed(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    let result = job.result().await.unwrap();
+    assert_eq!(u64::try_from(result["errors"].clone()).unwrap(), 0);
+    let state = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(state.last_scrub_result, "ok");
+    assert_eq!(state.history.last().unwrap().operation, "scrub");
+    // The helper did not import the pool, so it must not export it.
+    assert!(!h
+        .runner
+        .argv_log()
+        .iter()
+        .any(|a| a.starts_with(&["zpool".into(), "export".into()])));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_named() {
+    let h = Harness::start("errors").await;
+    h.allow(true);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let name = |r: zbus::Result<OwnedObjectPath>| match r {
+        Err(zbus::Error::MethodError(n, _, _)) => n.to_string(),
+        other => panic!("expected an error, got {other:?}"),
+    };
+    assert_eq!(
+        name(proxy.back_up("nope", HashMap::new()).await),
+        "io.github.coffer.Error.BackupNotFound"
+    );
+    assert_eq!(
+        name(proxy.back_up("Bad Id", HashMap::new()).await),
+        "io.github.coffer.Error.InvalidArgument"
+    );
+    assert_eq!(
+        name(
+            proxy
+                .prepare_drive("/dev/sda", "backup", HashMap::new())
+                .await
+        ),
+        "io.github.coffer.Error.InvalidArgument"
+    );
+    assert_eq!(
+        name(
+            proxy
+                .prepare_drive("/dev/disk/by-id/usb-Other-0:0", "backup", HashMap::new())
+                .await
+        ),
+        "io.github.coffer.Error.DriveNotFound"
+    );
+    assert_eq!(
+        name(
+            proxy
+                .prepare_drive(FAKE_DISK, "mirror", HashMap::new())
+                .await
+        ),
+        "io.github.coffer.Error.InvalidArgument"
+    );
+    seed_backup(&h);
+    let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
+    opts.insert("no-such-option", Variant::from(true));
+    assert_eq!(
+        name(proxy.back_up("b1", opts).await),
+        "io.github.coffer.Error.InvalidArgument"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_drive_runs_the_walkthrough_steps_in_order() {
+    let h = Harness::start("prepare").await;
+    h.allow(true);
+    h.runner
+        .on(&["zpool", "get"], "backup\tguid\t987654321\t-\n");
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy
+        .prepare_drive(FAKE_DISK, "backup", HashMap::new())
+        .await
+        .unwrap();
+    let (ok, err, msg) = wait_completed(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    let log = h.runner.argv_log();
+    let programs: Vec<String> = log
+        .iter()
+        .map(|a| format!("{} {}", a[0], a.get(1).cloned().unwrap_or_default()))
+        .collect();
+    let pos = |p: &str| {
+        programs
+            .iter()
+            .position(|x| x.starts_with(p))
+            .unwrap_or_else(|| panic!("{p} not run: {programs:?}"))
+    };
+    assert!(pos("blkdiscard") < pos("wipefs"));
+    assert!(pos("wipefs") < pos("parted"));
+    assert!(pos("parted") < pos("partprobe"));
+    assert!(pos("partprobe") < pos("udevadm settle"));
+    assert!(pos("udevadm settle") < pos("zpool create"));
+    assert!(pos("zpool create") < pos("zpool export"));
+    let create = log.iter().find(|a| a[..2] == ["zpool", "create"]).unwrap();
+    for opt in [
+        "ashift=12",
+        "autotrim=on",
+        "acltype=posixacl",
+        "compression=zstd",
+        "dnodesize=auto",
+        "normalization=formD",
+        "relatime=on",
+        "xattr=sa",
+        "readonly=on",
+        "canmount=on",
+        "mountpoint=/mnt/backup",
+    ] {
+        assert!(create.iter().any(|a| a == opt), "{opt} missing: {create:?}");
+    }
+    assert_eq!(create.last().unwrap(), &format!("{FAKE_DISK}-part1"));
+    let set = log
+        .iter()
+        .find(|a| a[..2] == ["zfs", "set"])
+        .expect("coffer properties set");
+    assert!(set
+        .iter()
+        .any(|a| a.starts_with("io.github.coffer:backup-id=")));
+    let backups = h.service.ctx.store.backups().unwrap();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(backups[0].pool_guid, "987654321");
+}
+
+/// polkitd's CheckAuthorization, as a D-Bus object on the private bus, so that the real
+/// `PolkitAuthority` (subject encoding, flags, details) is exercised end to end.
+struct FakePolkitd {
+    allow: bool,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Checked>>>,
+}
+
+/// (subject kind, action id, flags, details) of one CheckAuthorization.
+type Checked = (String, String, u32, HashMap<String, String>);
+
+#[zbus::interface(name = "org.freedesktop.PolicyKit1.Authority")]
+impl FakePolkitd {
+    fn check_authorization(
+        &self,
+        subject: zbus_polkit::policykit1::Subject,
+        action_id: &str,
+        details: HashMap<String, String>,
+        flags: u32,
+        _cancellation_id: &str,
+    ) -> (bool, bool, HashMap<String, String>) {
+        self.seen.lock().unwrap().push((
+            subject.kind().to_string(),
+            action_id.to_string(),
+            flags,
+            details,
+        ));
+        (self.allow, false, HashMap::new())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_polkit_client_sends_a_bus_name_subject_and_honours_a_no() {
+    use super::polkit::PolkitAuthority;
+    let h = Harness::start("polkitd").await;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let _polkitd = zbus::connection::Builder::address(h.bus.address.as_str())
+        .name("org.freedesktop.PolicyKit1")
+        .serve_at(
+            "/org/freedesktop/PolicyKit1/Authority",
+            FakePolkitd {
+                allow: false,
+                seen: seen.clone(),
+            },
+        )
+        .build()
+        .await
+        .unwrap();
+    let authority = PolkitAuthority::new(h.service_conn.clone());
+    // Swap the mock for the real client on a second service object.
+    let svc = super::Service::new(
+        h.service.ctx.clone(),
+        std::sync::Arc::new(authority),
+        super::ServiceConfig::default(),
+        None,
+        tokio::runtime::Handle::current(),
+    );
+    let conn = zbus::connection::Builder::address(h.bus.address.as_str())
+        .name("io.github.coffer.Helper1Test")
+        .serve_at(OBJECT_PATH, super::manager::Manager { service: svc })
+        .build()
+        .await
+        .unwrap();
+    let proxy = HelperProxy::builder(&h.client)
+        .destination("io.github.coffer.Helper1Test")
+        .build()
+        .await
+        .unwrap();
+    seed_backup(&h);
+    let r = proxy.back_up("b1", HashMap::new()).await;
+    match r {
+        Err(zbus::Error::MethodError(name, _, _)) => {
+            assert_eq!(name.as_str(), "io.github.coffer.Error.NotAuthorized")
+        }
+        other => panic!("expected NotAuthorized, got {other:?}"),
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    let (kind, action_id, flags, details) = &seen[0];
+    assert_eq!(kind, "system-bus-name");
+    assert_eq!(action_id, action::BACK_UP);
+    assert_eq!(*flags, 1, "AllowUserInteraction");
+    assert_eq!(details.get("serial").map(String::as_str), Some("SERIAL1"));
+    drop(conn);
+}

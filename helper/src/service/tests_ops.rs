@@ -1,0 +1,395 @@
+//! Operations through the real service with a fake zfs: the argv they produce and the
+//! refusals they must make.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use zbus::OwnedObjectPath;
+
+use coffer_api::{HelperProxy, JobProxy};
+
+use super::testing::{fail, ok, Harness, FAKE_DISK};
+use crate::state::{BackupConfig, DatasetPair};
+
+const SRC_ROW: &str = "rpool/home\tfilesystem\taes-256-gcm\trpool/home\tavailable\tpassphrase\t-\toff\t/home\ton\t1000\t5000\n";
+const TGT_ROW: &str = "backup/home\tfilesystem\taes-256-gcm\tbackup/home\tunavailable\tpassphrase\t-\ton\t/mnt/backup/home\ton\t1000\t5000\n";
+const SRC_SNAPS: &str =
+    "rpool/home@a\t11\t100\t1700000000\t0\t1000\nrpool/home@b\t12\t200\t1700003600\t0\t1000\n";
+const TGT_SNAPS_A: &str = "backup/home@a\t11\t5\t1700000000\t0\t1000\n";
+const TGT_SNAPS_AB: &str =
+    "backup/home@a\t11\t5\t1700000000\t0\t1000\nbackup/home@b\t12\t6\t1700003600\t0\t1000\n";
+const MISSING: &str = "cannot open 'backup/home': dataset does not exist\n";
+
+fn seed(h: &Harness) {
+    h.service
+        .ctx
+        .store
+        .upsert_backup(BackupConfig {
+            id: "b1".into(),
+            pool_name: "backup".into(),
+            pool_guid: "123".into(),
+            drive_by_id: FAKE_DISK.into(),
+            datasets: vec![DatasetPair {
+                source: "rpool/home".into(),
+                target: "backup/home".into(),
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+fn imported(h: &Harness) {
+    let r = &h.runner;
+    r.on(&["zpool", "list"], "backup\t123\t1000\t10\t990\tONLINE\n");
+    r.on(
+        &["zpool", "get", "altroot"],
+        "backup\taltroot\t-\tdefault\n",
+    );
+    r.on(&["zfs", "list", "filesystem,volume", "rpool/home"], SRC_ROW);
+    r.on(&["zfs", "list", "snapshot", "rpool/home"], SRC_SNAPS);
+    r.on(&["zfs", "list", "bookmark", "rpool/home"], "");
+    r.on(
+        &["zfs", "get", "mountpoint", "backup"],
+        "backup\tmountpoint\t/mnt/backup\tlocal\n",
+    );
+}
+
+async fn finish(h: &Harness, path: &OwnedObjectPath) -> (bool, String, String) {
+    let job = JobProxy::builder(&h.client)
+        .path(path.clone())
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if job.finished().await.unwrap_or(false) {
+            return (
+                job.success().await.unwrap(),
+                job.error_name().await.unwrap(),
+                job.message().await.unwrap(),
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("job did not finish");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
+    let h = Harness::start("first").await;
+    h.allow(true);
+    seed(&h);
+    imported(&h);
+    let r = &h.runner;
+    r.on_seq(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        vec![fail(MISSING), ok(TGT_ROW)],
+        Duration::ZERO,
+    );
+    r.on_full(
+        &["zfs", "get", "receive_resume_token"],
+        1,
+        "",
+        MISSING,
+        Duration::ZERO,
+    );
+    r.on(&["zfs", "list", "snapshot", "backup/home"], TGT_SNAPS_AB);
+    r.on(
+        &["zfs", "send", "-n"],
+        "full\trpool/home@a\t1000\nsize\t1000\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+
+    let streams = h.pipe.log.lock().unwrap().clone();
+    assert_eq!(streams.len(), 2, "{streams:?}");
+    let (send1, recv1) = &streams[0];
+    assert!(send1.contains(&"-w".to_string()), "{send1:?}");
+    assert!(!send1.contains(&"-I".to_string()) && !send1.contains(&"-i".to_string()));
+    assert_eq!(send1.last().unwrap(), "rpool/home@a");
+    assert_eq!(recv1, &["zfs", "receive", "-s", "-u", "backup/home"]);
+    let (send2, _) = &streams[1];
+    assert!(
+        send2.windows(2).any(|w| w == ["-I", "rpool/home@a"]),
+        "{send2:?}"
+    );
+    assert_eq!(send2.last().unwrap(), "rpool/home@b");
+    for (_, recv) in &streams {
+        assert!(!recv.contains(&"-F".to_string()));
+    }
+    assert_eq!(r.ran(&["zfs", "bookmark", "rpool/home@b"]).len(), 1);
+    assert_eq!(r.ran(&["zfs", "hold", "rpool/home@b"]).len(), 1);
+    let set = r.ran(&["zfs", "set", "backup/home"]);
+    assert_eq!(set.len(), 1);
+    for p in [
+        "readonly=on",
+        "snapdir=visible",
+        "canmount=on",
+        "mountpoint=/mnt/backup/home",
+    ] {
+        assert!(set[0].contains(&p.to_string()), "{p}: {set:?}");
+    }
+    assert!(r.ran(&["zfs", "destroy"]).is_empty());
+    // Imported by someone else: left imported.
+    assert!(r.ran(&["zpool", "export"]).is_empty());
+    let st = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(st.last_backup_result, "ok");
+    assert_eq!(st.snapshots["backup/home"].len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modified_target_is_refused_and_nothing_is_destroyed() {
+    let h = Harness::start("modified").await;
+    h.allow(true);
+    seed(&h);
+    imported(&h);
+    let r = &h.runner;
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    r.on(&["zfs", "list", "snapshot", "backup/home"], TGT_SNAPS_A);
+    r.on(
+        &["zfs", "get", "written"],
+        "backup/home\twritten\t4096\t-\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(!ok);
+    assert_eq!(err, "io.github.coffer.Error.TargetModified", "{msg}");
+    assert!(h.pipe.log.lock().unwrap().is_empty());
+    assert!(r.ran(&["zfs", "destroy"]).is_empty());
+    assert!(r.ran(&["zfs", "rollback"]).is_empty());
+    let hist = proxy.history("b1").await.unwrap();
+    assert_eq!(hist.last().unwrap().error_name, "TargetModified");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn incremental_backup_prunes_what_left_the_source() {
+    let h = Harness::start("prune").await;
+    h.allow(true);
+    seed(&h);
+    imported(&h);
+    let r = &h.runner;
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    // The target still has `old` (guid 9), which sanoid pruned on the source.
+    let before = format!("backup/home@old\t9\t4\t1690000000\t0\t1000\n{TGT_SNAPS_A}");
+    let after = format!("backup/home@old\t9\t4\t1690000000\t0\t1000\n{TGT_SNAPS_AB}");
+    r.on_seq(
+        &["zfs", "list", "snapshot", "backup/home"],
+        vec![ok(&before), ok(&after), ok(TGT_SNAPS_AB)],
+        Duration::ZERO,
+    );
+    r.on(&["zfs", "get", "written"], "backup/home\twritten\t0\t-\n");
+    r.on(
+        &["zfs", "send", "-n"],
+        "incremental\ta\trpool/home@b\t500\nsize\t500\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    let streams = h.pipe.log.lock().unwrap().clone();
+    assert_eq!(streams.len(), 1);
+    assert!(streams[0].0.windows(2).any(|w| w == ["-I", "rpool/home@a"]));
+    let destroyed = r.ran(&["zfs", "destroy"]);
+    assert_eq!(destroyed, vec![vec!["zfs", "destroy", "backup/home@old"]]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlock_refuses_a_hostile_mountpoint() {
+    let h = Harness::start("hostile").await;
+    h.allow(true);
+    seed(&h);
+    let r = &h.runner;
+    // Not imported yet: the helper imports it under its altroot.
+    r.on(&["zpool", "list"], "");
+    // A hostile drive: the property says /etc, not <altroot>/...
+    let hostile = "backup/home\tfilesystem\taes-256-gcm\tbackup/home\tavailable\tpassphrase\t-\ton\t/etc\ton\t1000\t5000\n";
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        hostile,
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.unlock("b1", "correct horse").await.unwrap();
+    let (ok, _, msg) = finish(&h, &path).await;
+    assert!(!ok);
+    assert!(msg.contains("refusing"), "{msg}");
+    let import = r.ran(&["zpool", "import"]);
+    assert_eq!(import.len(), 1);
+    assert!(import[0].contains(&"-N".to_string()) && import[0].contains(&"-R".to_string()));
+    assert!(r.ran(&["zfs", "mount"]).is_empty());
+    assert_eq!(r.ran(&["zpool", "export", "backup"]).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passphrase_is_named() {
+    let h = Harness::start("wrongpass").await;
+    h.allow(true);
+    seed(&h);
+    let r = &h.runner;
+    r.on(&["zpool", "list"], "");
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    r.on_full(
+        &["zfs", "load-key"],
+        255,
+        "",
+        "Key load error: Incorrect key provided for 'backup/home'.\n",
+        Duration::ZERO,
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.unlock("b1", "wrong horse").await.unwrap();
+    let (ok, err, _) = finish(&h, &path).await;
+    assert!(!ok);
+    assert_eq!(err, "io.github.coffer.Error.WrongPassphrase");
+    let load = r.ran(&["zfs", "load-key"]);
+    assert_eq!(
+        load,
+        vec![vec!["zfs", "load-key", "-L", "prompt", "backup/home"]]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_the_send_and_still_exports() {
+    let h = Harness::start("cancel").await;
+    h.allow(true);
+    seed(&h);
+    let r = &h.runner;
+    // Not imported: this job imports, so it must export even when cancelled.
+    r.on_seq(
+        &["zpool", "list"],
+        vec![ok(""), ok("backup\t123\t1000\t10\t990\tONLINE\n")],
+        Duration::ZERO,
+    );
+    imported(&h);
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    r.on(&["zfs", "list", "snapshot", "backup/home"], TGT_SNAPS_A);
+    r.on(&["zfs", "get", "written"], "backup/home\twritten\t0\t-\n");
+    r.on(
+        &["zfs", "send", "-n"],
+        "incremental\ta\trpool/home@b\t500000\nsize\t500000\n",
+    );
+    h.pipe
+        .block
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let job = JobProxy::builder(&h.client)
+        .path(path.clone())
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        if job.stage().await.unwrap() == "sending" && job.cancelable().await.unwrap() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(job.stage().await.unwrap(), "sending");
+    job.cancel().await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(!ok);
+    assert_eq!(err, "io.github.coffer.Error.Cancelled", "{msg}");
+    assert_eq!(r.ran(&["zpool", "import"]).len(), 1);
+    assert_eq!(r.ran(&["zpool", "export", "backup"]).len(), 1);
+    // Nothing was aborted or destroyed: the partial receive stays resumable.
+    assert!(r.ran(&["zfs", "receive", "-A"]).is_empty());
+    assert!(r.ran(&["zfs", "destroy"]).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopting_a_walkthrough_drive_matches_targets_by_guid() {
+    let h = Harness::start("adopt").await;
+    h.allow(true);
+    let r = &h.runner;
+    // The walkthrough's drive: pool `backup`, target `backup/eds` made by syncoid from
+    // `rpool/nixos/home`; the names differ, the guids match.
+    r.on(
+        &["zpool", "import", "-d"],
+        "   pool: backup\n     id: 4242\n  state: ONLINE\n action: The pool can be imported.\n config:\n\n\tbackup                   ONLINE\n\t  usb-Fake_Disk-0:0-part1  ONLINE\n",
+    );
+    r.on(
+        &["zfs", "list", "snapshot", "-r", "backup"],
+        "backup/eds@autosnap_1\t501\t5\t1700000000\t0\t1000\nbackup/eds@autosnap_2\t502\t6\t1700003600\t0\t1000\n",
+    );
+    r.on(
+        &["zfs", "list", "snapshot"],
+        "rpool/nixos/home@autosnap_1\t501\t100\t1700000000\t0\t1000\nrpool/nixos/home@autosnap_2\t502\t200\t1700003600\t0\t1000\nrpool/other@x\t777\t300\t1700007200\t0\t1000\nbackup/eds@autosnap_1\t501\t5\t1700000000\t0\t1000\n",
+    );
+    r.on_full(
+        &["zfs", "get", "io.github.coffer:backup-id"],
+        0,
+        "backup\tio.github.coffer:backup-id\t-\t-\n",
+        "",
+        Duration::ZERO,
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.adopt_drive(FAKE_DISK, HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    let import = r.ran(&["zpool", "import", "-N", "4242"]);
+    assert_eq!(import.len(), 1, "{:?}", r.argv_log());
+    assert_eq!(r.ran(&["zpool", "export", "backup"]).len(), 1);
+    let set = r.ran(&["zfs", "set", "backup"]);
+    assert!(set[0]
+        .iter()
+        .any(|a| a.starts_with("io.github.coffer:backup-id=b-")));
+    let backups = h.service.ctx.store.backups().unwrap();
+    assert_eq!(backups.len(), 1);
+    assert_eq!(backups[0].pool_guid, "4242");
+    assert_eq!(
+        backups[0].datasets,
+        vec![DatasetPair {
+            source: "rpool/nixos/home".into(),
+            target: "backup/eds".into()
+        }]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yanked_drive_ends_the_backup_without_hanging() {
+    let h = Harness::start("yank").await;
+    h.allow(true);
+    seed(&h);
+    let r = &h.runner;
+    // Imported by this job; then the pool turns SUSPENDED mid-stream.
+    r.on_seq(
+        &["zpool", "list"],
+        vec![
+            ok(""),
+            ok("backup\t123\t1000\t10\t990\tONLINE\n"),
+            ok("backup\t123\t-\t-\t-\tSUSPENDED\n"),
+        ],
+        Duration::ZERO,
+    );
+    imported(&h);
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    r.on(&["zfs", "list", "snapshot", "backup/home"], TGT_SNAPS_A);
+    r.on(&["zfs", "get", "written"], "backup/home\twritten\t0\t-\n");
+    r.on(&["zfs", "send", "-n"], "size\t500000\n");
+    h.pipe
+        .block
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(!ok);
+    assert_eq!(err, "io.github.coffer.Error.DriveRemoved", "{msg}");
+    // No export of a suspended pool (it would hang); the next run does it.
+    assert!(r.ran(&["zpool", "export"]).is_empty());
+    assert!(h.service.ctx.store.state("b1").unwrap().helper_imported);
+}

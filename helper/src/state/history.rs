@@ -1,0 +1,83 @@
+//! The record of past runs and what the drive held at the last backup (for browsing snapshots
+//! while the drive is unplugged).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// At most this many history entries are kept per backup set.
+pub const MAX_HISTORY: usize = 200;
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct HistoryRecord {
+    pub operation: String,
+    pub started: i64,
+    pub finished: i64,
+    pub success: bool,
+    pub error_name: String,
+    pub message: String,
+    pub bytes: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct SnapshotRecord {
+    pub name: String,
+    pub guid: u64,
+    pub createtxg: u64,
+    pub creation: i64,
+    pub used: u64,
+    pub referenced: u64,
+}
+
+/// Results and bookkeeping of one backup set.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct BackupState {
+    pub last_backup: i64,
+    pub last_backup_result: String,
+    pub last_backup_message: String,
+    pub last_backup_bytes: u64,
+    pub last_scrub: i64,
+    pub last_scrub_result: String,
+    pub last_scrub_errors: u64,
+    pub last_scrub_repaired: u64,
+    /// Source dataset → snapshot that carries our hold and bookmark (the incremental base).
+    pub protected: BTreeMap<String, String>,
+    /// Target dataset → its snapshots at the last backup.
+    pub snapshots: BTreeMap<String, Vec<SnapshotRecord>>,
+    /// (dataset, path) mounted by Unlock and not yet locked.
+    pub mounts: Vec<(String, String)>,
+    /// The helper imported the pool and has not exported it yet. A helper killed mid-job
+    /// leaves this set, so the next job knows to export the pool when it is done.
+    pub helper_imported: bool,
+    pub history: Vec<HistoryRecord>,
+}
+
+impl BackupState {
+    pub fn push_history(&mut self, record: HistoryRecord) {
+        self.history.push(record);
+        if self.history.len() > MAX_HISTORY {
+            let excess = self.history.len() - MAX_HISTORY;
+            self.history.drain(..excess);
+        }
+    }
+}
+
+/// The whole `state.json` file.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(default)]
+pub struct StateFile {
+    pub version: u32,
+    pub backups: BTreeMap<String, BackupState>,
+}
+
+impl Default for StateFile {
+    fn default() -> Self {
+        Self {
+            version: 1,
+            backups: BTreeMap::new(),
+        }
+    }
+}

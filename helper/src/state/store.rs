@@ -1,0 +1,221 @@
+//! Loads and saves the configuration and history. Every access re-reads the files (they are
+//! small), so an administrator's edit is picked up, and every change is written atomically under
+//! one lock so that concurrent jobs never lose each other's updates.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::atomic::write_atomic;
+use super::config::{BackupConfig, ConfigFile};
+use super::history::{BackupState, StateFile};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is damaged ({source}); repair or remove it")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot save {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot encode {path}: {source}")]
+    Encode {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+pub struct Store {
+    config_path: PathBuf,
+    state_path: PathBuf,
+    lock: Mutex<()>,
+}
+
+fn load<T: DeserializeOwned + Default>(path: &Path) -> Result<T, StoreError> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StoreError::Corrupt {
+            path: path.to_owned(),
+            source,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(T::default()),
+        Err(source) => Err(StoreError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+fn save<T: Serialize>(path: &Path, value: &T, mode: u32) -> Result<(), StoreError> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| StoreError::Encode {
+        path: path.to_owned(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes, mode).map_err(|source| StoreError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+impl Store {
+    pub fn new(config_path: impl Into<PathBuf>, state_path: impl Into<PathBuf>) -> Self {
+        Self {
+            config_path: config_path.into(),
+            state_path: state_path.into(),
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn guard(&self) -> std::sync::MutexGuard<'_, ()> {
+        // A panic while holding the lock cannot leave a half-written file, so poisoning is moot.
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn backups(&self) -> Result<Vec<BackupConfig>, StoreError> {
+        let _g = self.guard();
+        Ok(load::<ConfigFile>(&self.config_path)?.backups)
+    }
+
+    pub fn backup(&self, id: &str) -> Result<Option<BackupConfig>, StoreError> {
+        Ok(self.backups()?.into_iter().find(|b| b.id == id))
+    }
+
+    /// Inserts or replaces the set with the same id.
+    pub fn upsert_backup(&self, backup: BackupConfig) -> Result<(), StoreError> {
+        let _g = self.guard();
+        let mut file: ConfigFile = load(&self.config_path)?;
+        match file.backups.iter_mut().find(|b| b.id == backup.id) {
+            Some(b) => *b = backup,
+            None => file.backups.push(backup),
+        }
+        save(&self.config_path, &file, 0o644)
+    }
+
+    /// Removes a set and its history; returns whether it existed.
+    pub fn remove_backup(&self, id: &str) -> Result<bool, StoreError> {
+        let _g = self.guard();
+        let mut file: ConfigFile = load(&self.config_path)?;
+        let before = file.backups.len();
+        file.backups.retain(|b| b.id != id);
+        if file.backups.len() == before {
+            return Ok(false);
+        }
+        save(&self.config_path, &file, 0o644)?;
+        let mut state: StateFile = load(&self.state_path)?;
+        if state.backups.remove(id).is_some() {
+            save(&self.state_path, &state, 0o600)?;
+        }
+        Ok(true)
+    }
+
+    pub fn state(&self, id: &str) -> Result<BackupState, StoreError> {
+        let _g = self.guard();
+        Ok(load::<StateFile>(&self.state_path)?
+            .backups
+            .remove(id)
+            .unwrap_or_default())
+    }
+
+    /// Applies `change` to the state of set `id` and saves it.
+    pub fn update_state(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut BackupState),
+    ) -> Result<(), StoreError> {
+        let _g = self.guard();
+        let mut file: StateFile = load(&self.state_path)?;
+        change(file.backups.entry(id.to_string()).or_default());
+        save(&self.state_path, &file, 0o600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::history::HistoryRecord;
+    use crate::state::DatasetPair;
+
+    fn store(tag: &str) -> (Store, PathBuf) {
+        let d = std::env::temp_dir().join(format!("coffer-store-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        (
+            Store::new(d.join("etc/backups.json"), d.join("lib/state.json")),
+            d,
+        )
+    }
+
+    #[test]
+    fn missing_files_are_empty() {
+        let (s, d) = store("empty");
+        assert!(s.backups().unwrap().is_empty());
+        assert_eq!(s.state("x").unwrap(), BackupState::default());
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn round_trip_and_remove() {
+        let (s, d) = store("rt");
+        let b = BackupConfig {
+            id: "b1".into(),
+            pool_name: "backup".into(),
+            datasets: vec![DatasetPair {
+                source: "rpool/home".into(),
+                target: "backup/home".into(),
+            }],
+            ..Default::default()
+        };
+        s.upsert_backup(b.clone()).unwrap();
+        s.update_state("b1", |st| {
+            st.push_history(HistoryRecord {
+                operation: "back-up".into(),
+                success: true,
+                ..Default::default()
+            })
+        })
+        .unwrap();
+        assert_eq!(s.backup("b1").unwrap(), Some(b));
+        assert_eq!(s.state("b1").unwrap().history.len(), 1);
+        assert!(s.remove_backup("b1").unwrap());
+        assert!(!s.remove_backup("b1").unwrap());
+        assert!(s.state("b1").unwrap().history.is_empty());
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn corrupt_file_is_reported_and_not_overwritten() {
+        let (s, d) = store("corrupt");
+        std::fs::create_dir_all(d.join("etc")).unwrap();
+        std::fs::write(d.join("etc/backups.json"), b"{ half").unwrap();
+        assert!(matches!(s.backups(), Err(StoreError::Corrupt { .. })));
+        assert!(s.upsert_backup(BackupConfig::default()).is_err());
+        assert_eq!(
+            std::fs::read(d.join("etc/backups.json")).unwrap(),
+            b"{ half"
+        );
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn history_is_capped() {
+        let mut st = BackupState::default();
+        for i in 0..(crate::state::history::MAX_HISTORY + 5) {
+            st.push_history(HistoryRecord {
+                started: i as i64,
+                ..Default::default()
+            });
+        }
+        assert_eq!(st.history.len(), crate::state::history::MAX_HISTORY);
+        assert_eq!(st.history[0].started, 5);
+    }
+}

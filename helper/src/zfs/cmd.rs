@@ -1,0 +1,250 @@
+//! A command line as data, and the one trait through which it is ever executed.
+//!
+//! Builders return [`Cmd`] values; nothing here spawns a shell. The service runs them through a
+//! [`Runner`], so tests can inject a fake and assert on the exact argv.
+
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::process::Stdio;
+
+use thiserror::Error;
+
+use super::errors::{classify_stderr, KnownFailure};
+
+/// The only search path children get: the system directories where zfs/zpool live.
+pub const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A program and its argv, without argv[0].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cmd {
+    pub program: &'static str,
+    pub args: Vec<OsString>,
+}
+
+impl Cmd {
+    pub fn new(program: &'static str) -> Self {
+        Self {
+            program,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn zfs() -> Self {
+        Self::new("zfs")
+    }
+
+    pub fn zpool() -> Self {
+        Self::new("zpool")
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.args.push(a.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    /// The argv as strings, for logs and test assertions.
+    pub fn argv_lossy(&self) -> Vec<String> {
+        self.args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    /// True if any argument equals `flag` exactly.
+    pub fn has_arg(&self, flag: &str) -> bool {
+        self.args.iter().any(|a| a == flag)
+    }
+
+    /// A `std` command with a cleared environment: only `PATH` and `LC_ALL=C` (stable,
+    /// untranslated output for the parsers). Stdio is left to the caller.
+    pub fn to_std_command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(self.program);
+        c.env_clear()
+            .env("PATH", SAFE_PATH)
+            .env("LC_ALL", "C")
+            .args(&self.args);
+        c
+    }
+
+    /// The same as [`Cmd::to_std_command`], for tokio; killed if the future is dropped.
+    pub fn to_tokio_command(&self) -> tokio::process::Command {
+        let mut c = tokio::process::Command::from(self.to_std_command());
+        c.kill_on_drop(true);
+        c
+    }
+}
+
+impl fmt::Display for Cmd {
+    /// Shell-like rendering for logs only; never fed to a shell.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.program)?;
+        for a in &self.args {
+            write!(f, " {:?}", a.to_string_lossy())?;
+        }
+        Ok(())
+    }
+}
+
+/// What a finished command produced.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CmdOutput {
+    /// Exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl CmdOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    pub fn stdout_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.stdout)
+    }
+
+    pub fn stderr_text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.stderr)
+    }
+
+    /// `Ok(self)` on exit code 0, otherwise a [`CommandFailed`] naming the command.
+    pub fn check(self, cmd: &Cmd) -> Result<Self, CommandFailed> {
+        if self.success() {
+            return Ok(self);
+        }
+        let stderr = self.stderr_text().trim().to_owned();
+        Err(CommandFailed {
+            command: cmd.to_string(),
+            code: self.code,
+            known: classify_stderr(&stderr),
+            stderr,
+        })
+    }
+}
+
+/// A command exited non-zero (or by a signal).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{command} failed ({}): {stderr}", code.map_or("killed by a signal".to_owned(), |c| format!("exit code {c}")))]
+pub struct CommandFailed {
+    pub command: String,
+    pub code: Option<i32>,
+    pub stderr: String,
+    /// A recognised failure the service can turn into a specific D-Bus error.
+    pub known: Option<KnownFailure>,
+}
+
+pub type RunFuture<'a> = Pin<Box<dyn Future<Output = io::Result<CmdOutput>> + Send + 'a>>;
+
+/// Executes [`Cmd`]s. Object-safe so the service can hold an `Arc<dyn Runner>` and tests a fake.
+pub trait Runner: Send + Sync {
+    /// Runs `cmd` to completion, writing `stdin` (e.g. a passphrase) to it first if given;
+    /// otherwise stdin is `/dev/null`.
+    fn run_with_stdin<'a>(&'a self, cmd: &'a Cmd, stdin: Option<&'a [u8]>) -> RunFuture<'a>;
+
+    fn run<'a>(&'a self, cmd: &'a Cmd) -> RunFuture<'a> {
+        self.run_with_stdin(cmd, None)
+    }
+}
+
+/// The real runner: spawns the program with the minimal environment of [`Cmd::to_std_command`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemRunner;
+
+impl Runner for SystemRunner {
+    fn run_with_stdin<'a>(&'a self, cmd: &'a Cmd, stdin: Option<&'a [u8]>) -> RunFuture<'a> {
+        Box::pin(async move {
+            use tokio::io::AsyncWriteExt;
+
+            let mut c = cmd.to_tokio_command();
+            c.stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            let mut child = c.spawn()?;
+            if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+                // A child that exits without reading closes the pipe; its exit status
+                // is the interesting error then, not EPIPE.
+                match pipe.write_all(input).await {
+                    Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e),
+                    _ => {}
+                }
+                drop(pipe);
+            }
+            let out = child.wait_with_output().await?;
+            Ok(CmdOutput {
+                code: out.status.code(),
+                stdout: out.stdout,
+                stderr: out.stderr,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn std_command_has_minimal_env() {
+        let c = Cmd::zfs().arg("list").arg("-Hp");
+        let std = c.to_std_command();
+        assert_eq!(std.get_program(), "zfs");
+        let args: Vec<_> = std.get_args().collect();
+        assert_eq!(args, ["list", "-Hp"]);
+        let envs: Vec<_> = std.get_envs().collect();
+        assert!(envs.contains(&(OsStr::new("PATH"), Some(OsStr::new(SAFE_PATH)))));
+        assert!(envs.contains(&(OsStr::new("LC_ALL"), Some(OsStr::new("C")))));
+        assert_eq!(envs.len(), 2);
+    }
+
+    #[test]
+    fn display_quotes_arguments() {
+        let c = Cmd::zfs().arg("destroy").arg("a b");
+        assert_eq!(c.to_string(), "zfs \"destroy\" \"a b\"");
+    }
+
+    #[test]
+    fn check_reports_known_failures() {
+        let out = CmdOutput {
+            code: Some(1),
+            stdout: vec![],
+            stderr: b"cannot receive incremental stream: destination backup/eds has been modified\nsince most recent snapshot\n".to_vec(),
+        };
+        let err = out.check(&Cmd::zfs().arg("receive")).unwrap_err();
+        assert_eq!(err.known, Some(KnownFailure::TargetModified));
+        assert_eq!(err.code, Some(1));
+    }
+
+    #[tokio::test]
+    async fn system_runner_runs_argv_without_shell() {
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg("cat; echo \"$PATH|$LC_ALL|$HOME\" >&2");
+        let out = SystemRunner
+            .run_with_stdin(&cmd, Some(b"secret"))
+            .await
+            .unwrap();
+        assert!(out.success());
+        assert_eq!(out.stdout, b"secret");
+        assert_eq!(out.stderr_text().trim(), format!("{SAFE_PATH}|C|"));
+
+        let out = SystemRunner.run(&Cmd::new("false")).await.unwrap();
+        assert_eq!(out.code, Some(1));
+    }
+}
