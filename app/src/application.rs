@@ -157,7 +157,7 @@ fn show_about(parent: &Window) {
     let about = adw::AboutWindow::builder()
         .transient_for(parent)
         .application_name("Coffer")
-        .application_icon("drive-harddisk-usb-symbolic")
+        .application_icon("io.github.coffer.Coffer")
         .developer_name(gettext("The Coffer developers"))
         .version(env!("CARGO_PKG_VERSION"))
         .license_type(gtk::License::Gpl30)

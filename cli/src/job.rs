@@ -78,8 +78,19 @@ pub fn follow(
     loop {
         let snap = match zbus::block_on(read(&job)) {
             Ok(s) => s,
-            // A job object that vanished finished long ago; the caller can check history.
-            Err(e) => return Err(Failure::from(e)),
+            // The job object vanished with its helper: killed, crashed or restarted mid-job.
+            Err(e) => {
+                if tty {
+                    eprintln!();
+                }
+                return Err(Failure::new(
+                    1,
+                    format!(
+                        "the Coffer helper stopped during the operation ({e}). Run it again: \
+                         a backup resumes where it stopped"
+                    ),
+                ));
+            }
         };
         if tty {
             let eta =

@@ -24,7 +24,6 @@ Options:
   --config PATH            Backup sets (default /etc/coffer/backups.json)
   --state PATH             History and results (default /var/lib/coffer/state.json)
   --run-dir PATH           Where unlocked backups are mounted (default /run/coffer)
-  --replace                Take the bus name over from a running helper
   -h, --help               Show this help
   --version                Show the version
 ";
@@ -42,7 +41,6 @@ struct Args {
     config: PathBuf,
     state: PathBuf,
     run_dir: PathBuf,
-    replace: bool,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -53,7 +51,6 @@ fn parse_args() -> Result<Option<Args>, String> {
         config: DEFAULT_CONFIG_PATH.into(),
         state: DEFAULT_STATE_PATH.into(),
         run_dir: "/run/coffer".into(),
-        replace: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -75,7 +72,6 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--config" => a.config = value("--config")?.into(),
             "--state" => a.state = value("--state")?.into(),
             "--run-dir" => a.run_dir = value("--run-dir")?.into(),
-            "--replace" => a.replace = true,
             "-h" | "--help" => {
                 print!("{USAGE}");
                 return Ok(None);
@@ -128,7 +124,7 @@ async fn run(args: Args) -> Result<(), String> {
     service::export(&conn, svc.clone())
         .await
         .map_err(|e| format!("cannot export the service object: {e}"))?;
-    service::request_name(&conn, args.replace)
+    service::request_name(&conn)
         .await
         .map_err(|e| format!("cannot own {}: {e}", coffer_api::names::BUS_NAME))?;
     tracing::info!("coffer-helper ready");
@@ -157,6 +153,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // journald shows escape codes literally.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = match parse_args() {
         Ok(Some(a)) => a,

@@ -160,16 +160,17 @@ pub async fn shut_down(service: &Service, grace: Duration) {
     }
 }
 
-/// Owns `io.github.coffer.Helper1`; fails if another helper has it (unless `replace`).
-pub async fn request_name(conn: &Connection, replace: bool) -> zbus::Result<()> {
+/// Owns `io.github.coffer.Helper1`; fails if another helper has it.
+pub async fn request_name(conn: &Connection) -> zbus::Result<()> {
     use zbus::fdo::RequestNameFlags;
-    let mut flags = RequestNameFlags::DO_NOT_QUEUE;
-    if replace {
-        flags |= RequestNameFlags::REPLACE_EXISTING;
+    use zbus::fdo::RequestNameReply;
+    match conn
+        .request_name_with_flags(coffer_api::names::BUS_NAME, RequestNameFlags::DO_NOT_QUEUE)
+        .await?
+    {
+        RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner => Ok(()),
+        _ => Err(zbus::Error::NameTaken),
     }
-    conn.request_name_with_flags(coffer_api::names::BUS_NAME, flags)
-        .await
-        .map(|_| ())
 }
 
 #[cfg(test)]

@@ -369,9 +369,7 @@ impl Harness {
         super::export(&service_conn, service.clone())
             .await
             .expect("export");
-        super::request_name(&service_conn, false)
-            .await
-            .expect("name");
+        super::request_name(&service_conn).await.expect("name");
         let client = zbus::connection::Builder::address(bus.address.as_str())
             .build()
             .await

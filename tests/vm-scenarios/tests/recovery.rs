@@ -125,9 +125,22 @@ fn base_pruned_by_retention_stays_incremental() {
     let target = drive.target_of(&src.home);
     cofferctl(&["backup", &drive.id, "--no-power-off"]).ok();
 
-    // Months away: sanoid pruned every snapshot the drive has; only new ones remain.
+    // Months away: new snapshots, and sanoid's retention wants the old ones gone. The hold
+    // keeps the incremental base from being pruned...
     for _ in 0..2 {
         src.snapshot();
+    }
+    let base = format!("{}@{}", src.home, src.snapshots[2]);
+    let refused = coffer_vm_tests::try_run("zfs", &["destroy", &base]);
+    assert!(
+        refused.is_err(),
+        "the hold protects the incremental base from pruning"
+    );
+    // ...until an admin clears holds by hand and prunes everything the drive has. The bookmark
+    // still lets the next run be incremental.
+    let holds = run("zfs", &["holds", "-H", &base]).stdout;
+    for tag in holds.lines().filter_map(|l| l.split('\t').nth(1)) {
+        run("zfs", &["release", tag, &base]);
     }
     for old in src.snapshots.clone().into_iter().take(3) {
         src.destroy_snapshot(&old);

@@ -108,9 +108,8 @@ pub(super) async fn replicate(
                     .map(|s| step_commands(s, source, target, &settings))
                     .collect::<Result<_, _>>()
                     .map_err(|e| OpError::Internal(format!("cannot build the send: {e}")))?;
-                let sent_before = src_snaps.len();
                 send_streams(ctx, ctl, source, &cmds, totals).await?;
-                totals.snapshots_sent += count_new(&src_snaps, &tgt_snaps).min(sent_before) as u32;
+                totals.snapshots_sent += count_new(&src_snaps, &tgt_snaps) as u32;
             }
         }
         let seen = Seen {
