@@ -163,7 +163,11 @@ impl SendReceive for SystemPipe {
                     stderr: recv_stderr,
                 },
                 cancelled,
-                bytes: tracker.sent(),
+                bytes: if send_status.success() && recv_status.success() {
+                    tracker.completed()
+                } else {
+                    tracker.sent()
+                },
             })
         })
     }

@@ -48,9 +48,12 @@ pub async fn ensure_imported(
         let altroot = zfs_util::pool_get(ctx, &pool, "altroot")
             .await
             .unwrap_or(None);
+        // A helper that was killed or crashed leaves its import behind; the pool is still ours
+        // to export, unless it is unlocked for restoring right now.
+        let state = ctx.store.state(&cfg.id)?;
         return Ok(Imported {
             pool,
-            by_us: false,
+            by_us: state.helper_imported && state.mounts.is_empty(),
             altroot,
         });
     }

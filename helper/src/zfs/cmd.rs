@@ -14,8 +14,8 @@ use thiserror::Error;
 
 use super::errors::{classify_stderr, KnownFailure};
 
-/// The only search path children get: the system directories where zfs/zpool live.
-pub const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+/// Root-owned system directories only; the last one is where NixOS links its tools.
+pub const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin:/run/current-system/sw/bin";
 
 /// A program and its argv, without argv[0].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -272,6 +272,12 @@ impl SendProgressTracker {
     pub fn sent(&self) -> u64 {
         self.finished + self.current.as_ref().map_or(0, |(_, b)| *b)
     }
+
+    /// Bytes of a stream that finished: `zfs send -vP` prints a progress line only once a
+    /// second, so a short stream reports none and its announced sizes are the truth.
+    pub fn completed(&self) -> u64 {
+        self.estimates.values().sum::<u64>().max(self.sent())
+    }
 }
 
 #[cfg(test)]

@@ -239,7 +239,8 @@ impl Onboarding {
             .set_visible(self.adoptable_drive().is_some());
     }
 
-    /// UI test hooks (see application.rs): `drive`, `confirm`, `erase`, `passphrase=<p>`.
+    /// UI test hooks (see application.rs): `drive`, `confirm`, `erase`, `passphrase=<p>`,
+    /// `source=<dataset>`.
     pub fn test_command(&self, command: &str) {
         let imp = self.imp();
         let (verb, arg) = command.split_once('=').unwrap_or((command, ""));
@@ -263,6 +264,13 @@ impl Onboarding {
             "passphrase" => {
                 imp.passphrase_row.set_text(arg);
                 imp.passphrase_confirm_row.set_text(arg);
+            }
+            "source" => {
+                for (name, _, c) in imp.source_checks.borrow().iter() {
+                    if name == arg {
+                        c.set_active(true);
+                    }
+                }
             }
             "check-all" => {
                 for (_, _, c) in imp.source_checks.borrow().iter() {
