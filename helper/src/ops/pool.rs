@@ -36,7 +36,10 @@ pub async fn ensure_imported(
     let guid = pool_guid(cfg)?;
     let pools = zfs_util::pools(ctx).await?;
     if let Some(p) = pools.iter().find(|p| p.guid == guid) {
-        if !p.is_online() && p.health != "DEGRADED" {
+        // A drive yanked mid-job and plugged back in keeps its pool imported with the old,
+        // dead device open; `zpool clear` reopens it (zed would, where it runs).
+        let yanked = ctx.store.state(&cfg.id)?.last_backup_result == "DriveRemoved";
+        if yanked || (!p.is_online() && p.health != "DEGRADED") {
             recover(ctx, &pool, &p.health).await?;
         }
         if p.name != pool.as_str() {
@@ -114,7 +117,9 @@ pub async fn release(ctx: &Ctx, cfg: &BackupConfig, pool: &PoolName) -> Result<(
 /// A pool left SUSPENDED by an unplugged drive resumes with `zpool clear` once the drive is
 /// back; until then nothing on it can work.
 async fn recover(ctx: &Ctx, pool: &PoolName, health: &str) -> Result<(), OpError> {
-    tracing::warn!(%pool, health, "pool is not healthy; trying zpool clear");
+    tracing::warn!(%pool, health, "pool is not healthy; trying zpool reopen and clear");
+    let reopen = Cmd::zpool().arg("reopen").arg(pool.as_str());
+    let _ = tokio::time::timeout(CLEAR_TIMEOUT, zfs_util::run_unchecked(ctx, &reopen)).await;
     let clear = Cmd::zpool().arg("clear").arg(pool.as_str());
     let cleared = tokio::time::timeout(CLEAR_TIMEOUT, zfs_util::run_unchecked(ctx, &clear)).await;
     let healthy = zfs_util::pools(ctx)

@@ -364,6 +364,17 @@ fn target_pool_of(c: &StreamCommands) -> &str {
         .map_or("", |t| t.split('/').next().unwrap_or(t))
 }
 
+/// Whether the drive of the backup set with this pool guid has left `/dev/disk/by-id`.
+fn drive_gone(ctx: &Ctx, guid: u64) -> bool {
+    let guid = guid.to_string();
+    ctx.store
+        .backups()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|b| b.pool_guid == guid && !b.drive_by_id.is_empty())
+        .is_some_and(|b| !ctx.host.exists(std::path::Path::new(&b.drive_by_id)))
+}
+
 /// How often the backup pool's health is checked while a stream runs.
 const WATCH_INTERVAL: Duration = if cfg!(test) {
     Duration::from_millis(100)
@@ -385,6 +396,9 @@ async fn watch_pool(ctx: &Ctx, pool: &str) -> String {
                 {
                     return p.health.clone()
                 }
+                // Without zed, ZFS can keep a yanked USB disk ONLINE with its I/O stuck for
+                // ever; the disk's by-id link vanishing is the reliable sign.
+                Some(p) if drive_gone(ctx, p.guid) => return "unplugged".to_string(),
                 Some(_) => {}
                 None => return "gone".to_string(),
             },

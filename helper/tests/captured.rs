@@ -1,0 +1,178 @@
+//! Parsers against output captured from real OpenZFS in the VM test bed
+//! (`tests/vm/run capture_fixtures`; `captured/<version>/commands.txt` names each command).
+
+use std::path::Path;
+
+use coffer_helper::zfs::diff::{parse_diff, ChangeKind};
+use coffer_helper::zfs::errors::classify_stderr;
+use coffer_helper::zfs::holds::parse_holds;
+use coffer_helper::zfs::list::{parse_bookmarks, parse_datasets, parse_snapshots};
+use coffer_helper::zfs::pool::parse_zpool_list;
+use coffer_helper::zfs::pool_status::{parse_zpool_status, ScanStatus};
+use coffer_helper::zfs::props::parse_get;
+use coffer_helper::zfs::send::parse_send_estimate;
+use coffer_helper::zfs::version::parse_zfs_version;
+use coffer_helper::zfs::KnownFailure;
+
+fn captured(version: &str, name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/captured")
+        .join(version)
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const V: &str = "2.3.2";
+
+#[test]
+fn version() {
+    let v = parse_zfs_version(&captured(V, "zfs-version.txt")).expect("parses");
+    assert_eq!(
+        (v.userland.major, v.userland.minor, v.userland.patch),
+        (2, 3, 2)
+    );
+    assert!(v.kernel.is_some());
+}
+
+#[test]
+fn snapshots_including_a_name_with_spaces() {
+    let s = parse_snapshots(&captured(V, "list-snapshots.txt")).expect("parses");
+    assert_eq!(s.len(), 3);
+    assert_eq!(s[1].name, "manual with space");
+    assert_eq!(s[0].guid, 17336250164777647017);
+    assert!(s.windows(2).all(|w| w[0].createtxg < w[1].createtxg));
+    let all = parse_snapshots(&captured(V, "list-snapshots-recursive.txt")).expect("parses");
+    assert_eq!(all.len(), 6);
+}
+
+#[test]
+fn bookmarks_and_holds() {
+    let b = parse_bookmarks(&captured(V, "list-bookmarks.txt")).expect("parses");
+    assert_eq!(b.len(), 1);
+    assert_eq!(
+        b[0].guid, 17336250164777647017,
+        "a bookmark keeps its snapshot's guid"
+    );
+    let h = parse_holds(&captured(V, "holds.txt")).expect("parses");
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].tag, "coffer");
+}
+
+#[test]
+fn datasets_and_encryption_roots() {
+    let d = parse_datasets(&captured(V, "list-filesystems.txt")).expect("parses");
+    let home = d
+        .iter()
+        .find(|d| d.name.as_str() == "rpool/nixos/home")
+        .expect("home");
+    assert!(home.is_encrypted() && home.is_encryption_root());
+    let docs = d
+        .iter()
+        .find(|d| d.name.as_str() == "rpool/nixos/home/docs")
+        .expect("docs");
+    assert!(docs.is_encrypted() && !docs.is_encryption_root());
+    let plain = d
+        .iter()
+        .find(|d| d.name.as_str() == "rpool/plain")
+        .expect("plain");
+    assert!(!plain.is_encrypted());
+}
+
+#[test]
+fn resume_token_is_seen() {
+    let d = parse_datasets(
+        &captured(V, "list-resume-token.txt")
+            .lines()
+            .map(|l| {
+                // The capture has only name and token; pad it to the full column set.
+                let (name, token) = l.split_once('\t').expect("two columns");
+                format!("{name}\tfilesystem\toff\t-\t-\tnone\t{token}\ton\tnone\ton\t0\t0\n")
+            })
+            .collect::<String>(),
+    )
+    .expect("parses");
+    let partial = d
+        .iter()
+        .find(|d| d.name.as_str() == "backup/partial2")
+        .expect("partial2");
+    assert!(partial
+        .receive_resume_token
+        .as_deref()
+        .is_some_and(|t| t.starts_with("1-")));
+}
+
+#[test]
+fn properties_written_and_user_props() {
+    let p = parse_get(&captured(V, "get-props.txt")).expect("parses");
+    assert!(p.iter().any(|v| v.property == "io.github.coffer:backup-id"));
+    let w = parse_get(&captured(V, "get-written-modified.txt")).expect("parses");
+    assert_eq!(
+        w[0].as_u64(),
+        Some(184320),
+        "written since the last snapshot"
+    );
+}
+
+#[test]
+fn send_estimates() {
+    let full = parse_send_estimate(&captured(V, "send-estimate-full.txt")).expect("parses");
+    assert_eq!(full.total, 1121840);
+    let inc = parse_send_estimate(&captured(V, "send-estimate-incremental.txt")).expect("parses");
+    assert_eq!(inc.streams.len(), 2);
+    assert_eq!(inc.total, 326920);
+    let bm = parse_send_estimate(&captured(V, "send-estimate-bookmark.txt")).expect("parses");
+    assert_eq!(bm.total, 326296);
+    let p = parse_send_estimate(&captured(V, "send-progress-incremental.txt")).expect("parses");
+    assert_eq!(
+        p.total, 326920,
+        "-vP progress on stderr announces the same streams"
+    );
+}
+
+#[test]
+fn diff_with_octal_escapes() {
+    let d = parse_diff(&captured(V, "diff.txt")).expect("parses");
+    assert_eq!(d.len(), 6);
+    let renamed = d
+        .iter()
+        .find(|e| e.kind == ChangeKind::Renamed)
+        .expect("rename");
+    assert_eq!(
+        renamed
+            .new_path
+            .as_deref()
+            .map(|p| p.to_string_lossy().into_owned()),
+        Some("/srv/home/renamed file.bin".to_string())
+    );
+    assert!(parse_diff(&captured(V, "diff-to-live.txt"))
+        .expect("empty")
+        .is_empty());
+}
+
+#[test]
+fn pools_and_scrub_status() {
+    let pools = parse_zpool_list(&captured(V, "zpool-list.txt")).expect("parses");
+    assert!(pools
+        .iter()
+        .any(|p| p.name == "backup" && p.guid == 5545171784062966905));
+    let fresh = parse_zpool_status(&captured(V, "zpool-status-new.txt")).expect("parses");
+    assert!(fresh.scrub().is_none() || matches!(fresh.scrub(), Some(ScanStatus::NoneRequested)));
+    let done = parse_zpool_status(&captured(V, "zpool-status-scrubbed.txt")).expect("parses");
+    match done.scrub() {
+        Some(ScanStatus::Finished(f)) => assert_eq!(f.errors, 0),
+        other => panic!("expected a finished scrub, got {other:?}"),
+    }
+}
+
+#[test]
+fn real_error_messages_are_classified() {
+    let modified = captured(V, "receive-error-modified.txt");
+    assert_eq!(
+        classify_stderr(&modified),
+        Some(KnownFailure::TargetModified)
+    );
+    let key = captured(V, "load-key-wrong.txt");
+    assert_eq!(classify_stderr(&key), Some(KnownFailure::WrongKey));
+    let corrupt = captured(V, "send-resume-corrupt.txt");
+    assert_eq!(classify_stderr(&corrupt), Some(KnownFailure::ResumeStale));
+}
