@@ -52,6 +52,8 @@ pub struct DriveInfo {
     pub removable: bool,
     pub connection_bus: String,
     pub can_power_off: bool,
+    /// A CD/DVD/BD drive (UDisks2 `Optical`, or optical media compatibility).
+    pub optical: bool,
     /// The whole-disk block device, when UDisks2 shows one.
     pub disk: Option<BlockInfo>,
     pub partitions: Vec<BlockInfo>,
@@ -63,9 +65,13 @@ impl DriveInfo {
         self.disk.as_ref().is_some_and(|d| d.hint_system)
     }
 
-    /// Removable or USB drives are the ones a user plugs in for backups.
+    /// Removable or USB drives are the ones a user plugs in for backups; optical drives and
+    /// empty card readers (no medium, size 0) are not.
     pub fn is_external(&self) -> bool {
-        !self.is_system() && (self.removable || self.connection_bus == "usb")
+        !self.is_system()
+            && !self.optical
+            && self.size > 0
+            && (self.removable || self.connection_bus == "usb")
     }
 
     /// The ZFS pool on this drive, as (pool name, pool guid in decimal).
@@ -155,6 +161,10 @@ pub fn drives_from_objects(objects: &ManagedObjects) -> Vec<DriveInfo> {
                 removable: boolean(p, "Removable") || boolean(p, "MediaRemovable"),
                 connection_bus: string(p, "ConnectionBus"),
                 can_power_off: boolean(p, "CanPowerOff"),
+                optical: boolean(p, "Optical")
+                    || p.get("MediaCompatibility")
+                        .and_then(|v| Vec::<String>::try_from(v.clone()).ok())
+                        .is_some_and(|m| m.iter().any(|c| c.starts_with("optical"))),
                 ..Default::default()
             });
         }

@@ -20,6 +20,12 @@ pub async fn check_disk(
         )),
         other => OpError::from(other),
     })?;
+    // The SCSI CD-ROM driver names its devices sr*: never a backup disk, whatever UDisks2 says.
+    if disk.kernel_name.starts_with("sr") {
+        return Err(OpError::InvalidArgument(format!(
+            "{by_id} is an optical drive, not a disk. Choose the USB drive to use for backups."
+        )));
+    }
     if hint_system == Some(true) {
         return Err(OpError::SystemDisk(format!(
             "{by_id} is an internal system disk; Coffer only erases external drives."

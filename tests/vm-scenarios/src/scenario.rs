@@ -8,6 +8,63 @@ use crate::source::{sanoid_snapshot, write_files, SourcePool};
 use crate::usb::UsbDisk;
 use crate::{run, udisks, wait_for};
 
+/// Sections 3 and 4 of the walkthrough by hand: a GPT with one partition on `by_id`, and the
+/// pool `backup` on it with exactly the walkthrough's options. Returns the partition's path.
+pub fn walkthrough_pool(disk: &UsbDisk) -> String {
+    let by_id = disk.by_id().to_str().expect("utf-8").to_string();
+    run("wipefs", &["-a", &by_id]);
+    run(
+        "parted",
+        &[
+            "--script",
+            "--align=optimal",
+            &by_id,
+            "--",
+            "mklabel",
+            "gpt",
+            "mkpart",
+            "backup",
+            "0%",
+            "100%",
+        ],
+    );
+    run("partprobe", &[&by_id]);
+    run("udevadm", &["settle"]);
+    crate::wait_for_path(&disk.partition(1), Duration::from_secs(30));
+    let part = disk.partition(1).to_str().expect("utf-8").to_string();
+    run(
+        "zpool",
+        &[
+            "create",
+            "-o",
+            "ashift=12",
+            "-o",
+            "autotrim=on",
+            "-O",
+            "acltype=posixacl",
+            "-O",
+            "compression=zstd",
+            "-O",
+            "dnodesize=auto",
+            "-O",
+            "normalization=formD",
+            "-O",
+            "relatime=on",
+            "-O",
+            "xattr=sa",
+            "-O",
+            "readonly=on",
+            "-O",
+            "canmount=on",
+            "-O",
+            "mountpoint=/mnt/backup_pool",
+            "backup",
+            &part,
+        ],
+    );
+    part
+}
+
 /// Snapshot guids of `dataset`, oldest first.
 pub fn guids(dataset: &str) -> Vec<String> {
     run(

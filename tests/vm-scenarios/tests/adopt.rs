@@ -2,7 +2,7 @@
 //! adopts it and continues incrementally, with no full resend.
 
 use coffer_vm_tests::helper::{self, cofferctl};
-use coffer_vm_tests::scenario::{guids, imported, Source};
+use coffer_vm_tests::scenario::{guids, imported, walkthrough_pool, Source};
 use coffer_vm_tests::usb::UsbDisk;
 use coffer_vm_tests::{require_guest, run, udisks};
 
@@ -18,55 +18,7 @@ fn adopt_walkthrough_drive() {
     disk.plug();
     let by_id = disk.by_id().to_str().expect("utf-8").to_string();
     udisks::wait_for_drive(&by_id);
-    run(
-        "parted",
-        &[
-            "--script",
-            "--align=optimal",
-            &by_id,
-            "--",
-            "mklabel",
-            "gpt",
-            "mkpart",
-            "backup",
-            "0%",
-            "100%",
-        ],
-    );
-    run("partprobe", &[&by_id]);
-    run("udevadm", &["settle"]);
-    coffer_vm_tests::wait_for_path(&disk.partition(1), std::time::Duration::from_secs(30));
-    let part = disk.partition(1).to_str().expect("utf-8").to_string();
-    run(
-        "zpool",
-        &[
-            "create",
-            "-o",
-            "ashift=12",
-            "-o",
-            "autotrim=on",
-            "-O",
-            "acltype=posixacl",
-            "-O",
-            "compression=zstd",
-            "-O",
-            "dnodesize=auto",
-            "-O",
-            "normalization=formD",
-            "-O",
-            "relatime=on",
-            "-O",
-            "xattr=sa",
-            "-O",
-            "readonly=on",
-            "-O",
-            "canmount=on",
-            "-O",
-            "mountpoint=/mnt/backup_pool",
-            "backup",
-            &part,
-        ],
-    );
+    walkthrough_pool(&disk);
     run(
         "syncoid",
         &[

@@ -4,6 +4,7 @@
 
 use std::process::{Command, Stdio};
 
+use coffer_vm_tests::scenario::{guids, walkthrough_pool};
 use coffer_vm_tests::source::{sanoid_snapshot, write_files, SourcePool, PASSPHRASE};
 use coffer_vm_tests::usb::UsbDisk;
 use coffer_vm_tests::{require_guest, run, run_with_input, udisks};
@@ -30,29 +31,6 @@ fn send_receive(send_args: &[&str], target: &str) {
         sent.success() && recv.success(),
         "send {sent}, receive {recv}"
     );
-}
-
-fn guids(dataset: &str) -> Vec<String> {
-    run(
-        "zfs",
-        &[
-            "list",
-            "-Hp",
-            "-t",
-            "snapshot",
-            "-o",
-            "guid",
-            "-s",
-            "createtxg",
-            "-d",
-            "1",
-            dataset,
-        ],
-    )
-    .stdout
-    .lines()
-    .map(str::to_string)
-    .collect()
 }
 
 #[test]
@@ -84,56 +62,7 @@ fn smoke() {
     assert!(drive.can_power_off, "a USB disk can be powered off");
 
     // Sections 3 and 4 of the walkthrough.
-    run("wipefs", &["-a", by_id]);
-    run(
-        "parted",
-        &[
-            "--script",
-            "--align=optimal",
-            by_id,
-            "--",
-            "mklabel",
-            "gpt",
-            "mkpart",
-            "backup",
-            "0%",
-            "100%",
-        ],
-    );
-    run("partprobe", &[by_id]);
-    run("udevadm", &["settle"]);
-    coffer_vm_tests::wait_for_path(&disk.partition(1), std::time::Duration::from_secs(30));
-    let part = disk.partition(1);
-    run(
-        "zpool",
-        &[
-            "create",
-            "-o",
-            "ashift=12",
-            "-o",
-            "autotrim=on",
-            "-O",
-            "acltype=posixacl",
-            "-O",
-            "compression=zstd",
-            "-O",
-            "dnodesize=auto",
-            "-O",
-            "normalization=formD",
-            "-O",
-            "relatime=on",
-            "-O",
-            "xattr=sa",
-            "-O",
-            "readonly=on",
-            "-O",
-            "canmount=on",
-            "-O",
-            "mountpoint=/mnt/backup_pool",
-            "backup",
-            part.to_str().expect("utf-8"),
-        ],
-    );
+    walkthrough_pool(&disk);
     let pool_guid = run("zpool", &["get", "-Hp", "-o", "value", "guid", "backup"]).stdout;
     let pool_guid = pool_guid.trim().to_string();
 

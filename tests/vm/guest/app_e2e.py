@@ -223,12 +223,16 @@ def main():
     run("udevadm", "settle")
     note(f"source rpool/home (encrypted, 3 snapshots); USB drive {by_id()}")
 
+    log("ListSources as alice: " + run("gdbus", "call", "--system", "--dest",
+        "io.github.coffer.Helper1", "--object-path", "/io/github/coffer/Helper1", "--method",
+        "io.github.coffer.Helper1.ListSources", user=USER, env={}, check=False)[:600])
     s = Session()
     try:
         time.sleep(2)
         shot("01-onboarding")
         # Onboarding: pick the dataset and the drive, confirm the erase, prepare + first backup.
         s.action("show-page", "onboarding:sources")
+        time.sleep(3)
         s.test("onboarding:source=rpool/home")
         shot("02-onboarding-sources")
         s.action("show-page", "onboarding:drive")
