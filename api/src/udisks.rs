@@ -65,13 +65,10 @@ impl DriveInfo {
         self.disk.as_ref().is_some_and(|d| d.hint_system)
     }
 
-    /// Removable or USB drives are the ones a user plugs in for backups; optical drives and
-    /// empty card readers (no medium, size 0) are not.
+    /// Removable or USB drives are the ones a user plugs in for backups; optical drives are
+    /// not, even when empty.
     pub fn is_external(&self) -> bool {
-        !self.is_system()
-            && !self.optical
-            && self.size > 0
-            && (self.removable || self.connection_bus == "usb")
+        !self.is_system() && !self.optical && (self.removable || self.connection_bus == "usb")
     }
 
     /// The ZFS pool on this drive, as (pool name, pool guid in decimal).
@@ -246,4 +243,41 @@ pub async fn power_off(conn: &Connection, drive_object: &str) -> zbus::Result<()
         .build()
         .await?;
     proxy.power_off(HashMap::new()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usb() -> DriveInfo {
+        DriveInfo {
+            connection_bus: "usb".into(),
+            disk: Some(BlockInfo::default()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn external_drives() {
+        assert!(usb().is_external());
+        let optical = DriveInfo {
+            optical: true,
+            removable: true,
+            ..usb()
+        };
+        assert!(
+            !optical.is_external(),
+            "a DVD drive is never a backup drive"
+        );
+        let mut system = usb();
+        if let Some(d) = system.disk.as_mut() {
+            d.hint_system = true;
+        }
+        assert!(!system.is_external());
+        let internal = DriveInfo {
+            connection_bus: String::new(),
+            ..usb()
+        };
+        assert!(!internal.is_external());
+    }
 }
