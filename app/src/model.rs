@@ -80,7 +80,14 @@ impl Model {
                 *self.zfs_version.borrow_mut() = zfs;
                 *self.load_failure.borrow_mut() = None;
             }
-            Err(f) => *self.load_failure.borrow_mut() = Some(f),
+            Err(f) => {
+                // The pages show the failure; the log keeps the details for bug reports.
+                eprintln!(
+                    "coffer: cannot load from the helper: {} {}",
+                    f.name, f.message
+                );
+                *self.load_failure.borrow_mut() = Some(f);
+            }
         }
         self.loaded.set(true);
         self.changed();
