@@ -156,6 +156,19 @@ impl Onboarding {
                 }
             }
         ));
+        // The helper may answer after the user opened a step: refill it when the data lands.
+        let weak = self.downgrade();
+        model::get().connect_changed(move || {
+            let Some(t) = weak.upgrade() else { return };
+            if t.imp().busy.get() {
+                return;
+            }
+            match t.step().as_str() {
+                "welcome" => t.update_welcome(),
+                "sources" => t.fill_sources(),
+                _ => {}
+            }
+        });
         let weak = self.downgrade();
         model::get().connect_drives_changed(move |_, _| {
             let Some(t) = weak.upgrade() else { return };
