@@ -83,6 +83,23 @@ impl Manager {
             .map_err(|e| Error::NotAuthorized(format!("Cannot identify the caller: {e}")))
     }
 
+    /// Asks polkit first, with the set's details when it exists, so a caller who is refused
+    /// learns nothing about which backup sets exist; then looks the set up.
+    async fn authorized_backup(
+        &self,
+        header: &Header<'_>,
+        action: &str,
+        backup_id: &str,
+    ) -> Result<BackupConfig, Error> {
+        let found = self.backup(backup_id);
+        let details = found
+            .as_ref()
+            .map(backup_details)
+            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
+        self.privileged(header, action, &details).await?;
+        found
+    }
+
     fn backup(&self, backup_id: &str) -> Result<BackupConfig, Error> {
         BackupId::parse(backup_id).map_err(invalid)?;
         self.service
@@ -356,13 +373,9 @@ impl Manager {
         backup_id: &str,
         options: OptionMap,
     ) -> Result<OwnedObjectPath, Error> {
-        let found = self.backup(backup_id);
-        let details = found
-            .as_ref()
-            .map(backup_details)
-            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
-        self.privileged(&header, action::BACK_UP, &details).await?;
-        let b = found?;
+        let b = self
+            .authorized_backup(&header, action::BACK_UP, backup_id)
+            .await?;
         o::only_known(
             &options,
             &[
@@ -395,13 +408,9 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         backup_id: &str,
     ) -> Result<OwnedObjectPath, Error> {
-        let found = self.backup(backup_id);
-        let details = found
-            .as_ref()
-            .map(backup_details)
-            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
-        self.privileged(&header, action::SCRUB, &details).await?;
-        let b = found?;
+        let b = self
+            .authorized_backup(&header, action::SCRUB, backup_id)
+            .await?;
         let cfg = b.clone();
         self.start_pool_job(
             conn,
@@ -423,13 +432,9 @@ impl Manager {
         passphrase: &str,
     ) -> Result<OwnedObjectPath, Error> {
         let secret = Secret::new(passphrase);
-        let found = self.backup(backup_id);
-        let details = found
-            .as_ref()
-            .map(backup_details)
-            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
-        self.privileged(&header, action::UNLOCK, &details).await?;
-        let b = found?;
+        let b = self
+            .authorized_backup(&header, action::UNLOCK, backup_id)
+            .await?;
         crate::validate::validate_passphrase(secret.bytes()).map_err(invalid)?;
         let cfg = b.clone();
         self.start_pool_job(
@@ -452,13 +457,9 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         backup_id: &str,
     ) -> Result<OwnedObjectPath, Error> {
-        let found = self.backup(backup_id);
-        let details = found
-            .as_ref()
-            .map(backup_details)
-            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
-        self.privileged(&header, action::UNLOCK, &details).await?;
-        let b = found?;
+        let b = self
+            .authorized_backup(&header, action::UNLOCK, backup_id)
+            .await?;
         let cfg = b.clone();
         self.start_pool_job(
             conn,
