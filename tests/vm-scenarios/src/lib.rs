@@ -32,10 +32,19 @@ pub fn artifacts() -> PathBuf {
     dir
 }
 
-/// The project's binaries as built on the host (debug or release, whichever is newer).
+/// The project's binaries as built on the host, in the profile the runner built
+/// (`COFFER_PROFILE`); outside the runner, whichever profile is newer.
 pub fn binary(name: &str) -> PathBuf {
     let target =
         PathBuf::from(std::env::var_os("COFFER_TARGET").unwrap_or_else(|| "target".into()));
+    if let Ok(profile) = std::env::var("COFFER_PROFILE") {
+        let p = target.join(&profile).join(name);
+        assert!(
+            p.exists(),
+            "{name} was not built in the {profile} profile: {p:?}"
+        );
+        return p;
+    }
     let candidates = [
         target.join("release").join(name),
         target.join("debug").join(name),

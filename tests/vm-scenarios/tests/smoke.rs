@@ -149,3 +149,57 @@ fn smoke() {
     run("zpool", &["export", "backup"]);
     disk.unplug();
 }
+
+/// Several drives at once: two USB disks plugged side by side, each with its own by-id path and
+/// pool; one unplugged and re-plugged while the other keeps working.
+#[test]
+#[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
+fn two_disks_at_once() {
+    require_guest();
+    let a = UsbDisk::new("COFFERTWOA", 512);
+    let b = UsbDisk::new("COFFERTWOB", 512);
+    a.plug();
+    b.plug();
+    let (ida, idb) = (a.by_id(), b.by_id());
+    let (ida, idb) = (ida.to_str().expect("utf-8"), idb.to_str().expect("utf-8"));
+    let (da, db) = (udisks::wait_for_drive(ida), udisks::wait_for_drive(idb));
+    assert_ne!(da.serial, db.serial, "two drives, told apart by serial");
+    assert_eq!(
+        (da.serial.as_str(), db.serial.as_str()),
+        ("COFFERTWOA", "COFFERTWOB")
+    );
+    run(
+        "zpool",
+        &["create", "-f", "-O", "mountpoint=none", "twoa", ida],
+    );
+    run(
+        "zpool",
+        &["create", "-f", "-O", "mountpoint=none", "twob", idb],
+    );
+    run("zfs", &["create", "twob/data"]);
+
+    // Pull A; B is untouched and still takes writes.
+    run("zpool", &["export", "twoa"]);
+    a.unplug();
+    udisks::wait_for_drive_gone(ida);
+    assert!(
+        udisks::drives().iter().any(|d| d.serial == "COFFERTWOB"),
+        "B stays while A is away"
+    );
+    run("zfs", &["snapshot", "twob/data@while-a-was-away"]);
+
+    // A comes back with the same path and pool.
+    a.plug();
+    udisks::wait_for_drive(ida);
+    run("zpool", &["import", "-N", "-d", "/dev/disk/by-id", "twoa"]);
+    let health = run(
+        "zpool",
+        &["list", "-H", "-o", "name,health", "twoa", "twob"],
+    )
+    .stdout;
+    assert_eq!(health, "twoa\tONLINE\ntwob\tONLINE\n");
+    run("zpool", &["export", "twoa"]);
+    run("zpool", &["export", "twob"]);
+    a.unplug();
+    b.unplug();
+}

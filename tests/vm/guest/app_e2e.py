@@ -57,7 +57,10 @@ def wait(what, cond, timeout=120, step=0.5):
 
 
 def binary(name):
-    for profile in ("release", "debug"):
+    # The runner's profile: a stale binary of the other profile must never be picked.
+    profiles = [os.environ["COFFER_PROFILE"]] if "COFFER_PROFILE" in os.environ \
+        else ["release", "debug"]
+    for profile in profiles:
         p = os.path.join(TARGET, profile, name)
         if os.path.exists(p):
             return p
@@ -135,6 +138,19 @@ def backups():
               "--object-path", "/io/github/coffer/Helper1",
               "--method", "io.github.coffer.Helper1.ListBackups")
     return out
+
+
+def diagnose_mounts():
+    """What alice can see of the unlocked backup: logged, so a denied path is named."""
+    for line in run("findmnt", "-rn", "-t", "zfs", "-o", "TARGET,OPTIONS", check=False).splitlines():
+        log(f"mount {line}")
+    out = backups()
+    for path in set(p for p in out.split("'") if p.startswith("/run/coffer/")):
+        log(run("namei", "-l", path, check=False).strip())
+        for sub in ("", "/.zfs", "/.zfs/snapshot"):
+            r = subprocess.run(["runuser", "-u", USER, "--", "ls", "-la", path + sub],
+                               capture_output=True, text=True)
+            log(f"alice: ls -la {path + sub}: rc={r.returncode}\n{r.stdout}{r.stderr}")
 
 
 # ---------------------------------------------------------------- the session side
@@ -268,6 +284,7 @@ def main():
         wait("the drive to be unlocked", lambda: "'mounts': <[(" in backups(), 120, 1)
         time.sleep(2)
         shot("09-unlocked")
+        diagnose_mounts()
         s.test("browser:open-newest")
         time.sleep(2)
         s.test("browser:select=report.txt")
