@@ -2,6 +2,7 @@
 //! argv that carries it out. Nothing here runs a command.
 
 pub mod commands;
+pub mod hierarchy;
 pub mod modified;
 pub mod plan;
 pub mod protect;
@@ -12,6 +13,7 @@ pub mod verify;
 mod proptests;
 
 pub use commands::{plan_commands, step_commands, CommandError, StreamCommands, StreamSettings};
+pub use hierarchy::{plan_relink, Relink, TreeNode};
 pub use modified::{target_change, ModifiedInput, TargetChange};
 pub use plan::{
     find_common_base, plan_replication, BaseRef, CommonBase, PlanError, ReplicationPlan, SnapRef,

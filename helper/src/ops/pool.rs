@@ -6,6 +6,7 @@ use super::{zfs_util, Ctx, OpError};
 use crate::state::BackupConfig;
 use crate::validate::{MountPath, PoolName};
 use crate::zfs::pool::{zpool_export, zpool_import, ImportPool};
+use crate::zfs::pool_status::{parse_zpool_status, VdevStatus};
 use crate::zfs::Cmd;
 
 /// The pool of a backup set, and whether this operation imported it (and must export it).
@@ -114,28 +115,88 @@ pub async fn release(ctx: &Ctx, cfg: &BackupConfig, pool: &PoolName) -> Result<(
     Ok(())
 }
 
-/// A pool left SUSPENDED by an unplugged drive resumes with `zpool clear` once the drive is
-/// back; until then nothing on it can work.
+/// A drive yanked mid-job and plugged back in: without zed, ZFS keeps the dead device open
+/// and the pool's I/O stuck (SUSPENDED, or ONLINE with write errors). Once the disk's links
+/// are back, `zpool reopen` and `zpool online` open it on its new device node, and `zpool
+/// clear` resumes the stuck I/O, which also lets a receive that was killed in the kernel
+/// finish and leave its resume token.
 async fn recover(ctx: &Ctx, pool: &PoolName, health: &str) -> Result<(), OpError> {
-    tracing::warn!(%pool, health, "pool is not healthy; trying zpool reopen and clear");
-    let reopen = Cmd::zpool().arg("reopen").arg(pool.as_str());
-    let _ = tokio::time::timeout(CLEAR_TIMEOUT, zfs_util::run_unchecked(ctx, &reopen)).await;
-    let clear = Cmd::zpool().arg("clear").arg(pool.as_str());
-    let cleared = tokio::time::timeout(CLEAR_TIMEOUT, zfs_util::run_unchecked(ctx, &clear)).await;
-    let healthy = zfs_util::pools(ctx)
-        .await?
-        .into_iter()
-        .any(|p| p.name == pool.as_str() && (p.is_online() || p.health == "DEGRADED"));
-    if healthy {
-        return Ok(());
-    }
-    let detail = match cleared {
-        Ok(Ok(out)) => out.stderr_text().trim().to_string(),
-        _ => "zpool clear did not answer".to_string(),
+    tracing::warn!(%pool, health, "pool is not healthy; reopening its disks");
+    let status = Cmd::zpool().args(["status", "-P", "-p"]).arg(pool.as_str());
+    let leaves = match bounded(ctx, &status).await {
+        Some(out) if out.success() => parse_zpool_status(&out.stdout_text())
+            .map(|s| leaf_vdevs(&s.vdevs))
+            .unwrap_or_default(),
+        _ => Vec::new(),
     };
+    // udev recreates the by-id links a moment after the disk reappears.
+    for leaf in leaves.iter().filter(|l| l.starts_with("/dev/")) {
+        for _ in 0..40 {
+            if ctx.host.exists(std::path::Path::new(leaf)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    let mut detail = String::new();
+    for attempt in 0..3 {
+        let mut steps = vec![Cmd::zpool().arg("reopen").arg(pool.as_str())];
+        steps.extend(
+            leaves
+                .iter()
+                .map(|l| Cmd::zpool().arg("online").arg(pool.as_str()).arg(l)),
+        );
+        steps.push(Cmd::zpool().arg("clear").arg(pool.as_str()));
+        for step in &steps {
+            match bounded(ctx, step).await {
+                Some(out) if out.success() => {}
+                Some(out) => {
+                    detail = out.stderr_text().trim().to_string();
+                    tracing::warn!(cmd = %step, stderr = %detail, "recovery step failed");
+                }
+                None => {
+                    detail = format!("{step} did not answer");
+                    tracing::warn!(cmd = %step, "recovery step did not answer");
+                }
+            }
+        }
+        let healthy = zfs_util::pools(ctx)
+            .await?
+            .into_iter()
+            .any(|p| p.name == pool.as_str() && (p.is_online() || p.health == "DEGRADED"));
+        if healthy {
+            tracing::info!(%pool, attempt, "pool is back");
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
     Err(OpError::DriveRemoved(format!(
-        "The backup drive's pool {pool} is {health}: the drive was probably unplugged while in          use. Plug it back in and try again; if that does not help, restart the computer.          ({detail})"
+        "The backup drive's pool {pool} is {health}: the drive was probably unplugged while in \
+         use. Plug it back in and try again; if that does not help, restart the computer. \
+         ({detail})"
     )))
+}
+
+/// Runs a recovery command; `None` when it did not finish in time (a dead disk can block it).
+async fn bounded(ctx: &Ctx, cmd: &Cmd) -> Option<crate::zfs::CmdOutput> {
+    tokio::time::timeout(CLEAR_TIMEOUT, zfs_util::run_unchecked(ctx, cmd))
+        .await
+        .ok()
+        .and_then(Result::ok)
+}
+
+/// The disks of a pool: vdevs below the pool with nothing nested under them.
+fn leaf_vdevs(vdevs: &[VdevStatus]) -> Vec<String> {
+    vdevs
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| {
+            v.depth >= 1
+                && v.state.is_some()
+                && vdevs.get(i + 1).is_none_or(|next| next.depth <= v.depth)
+        })
+        .map(|(_, v)| v.name.clone())
+        .collect()
 }
 
 /// `zpool clear`/`export` of a pool whose drive is gone can block for ever in the kernel.
@@ -146,7 +207,43 @@ pub async fn export(ctx: &Ctx, pool: &PoolName) -> Result<(), OpError> {
     match tokio::time::timeout(EXPORT_TIMEOUT, zfs_util::run(ctx, &zpool_export(pool))).await {
         Ok(r) => r.map(|_| ()),
         Err(_) => Err(OpError::DriveRemoved(format!(
-            "Exporting {pool} did not finish. If the drive was unplugged, plug it back in and              run the backup again; otherwise restart the computer before unplugging it."
+            "Exporting {pool} did not finish. If the drive was unplugged, plug it back in and \
+             run the backup again; otherwise restart the computer before unplugging it."
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vdev(name: &str, depth: usize, state: Option<&str>) -> VdevStatus {
+        VdevStatus {
+            name: name.into(),
+            depth,
+            state: state.map(str::to_string),
+            read_errors: None,
+            write_errors: None,
+            checksum_errors: None,
+            note: None,
+        }
+    }
+
+    #[test]
+    fn leaves_are_the_disks() {
+        let single = [
+            vdev("backup", 0, Some("ONLINE")),
+            vdev("usb-QEMU_QEMU_HARDDISK_X-0:0-part1", 1, Some("ONLINE")),
+        ];
+        assert_eq!(leaf_vdevs(&single), ["usb-QEMU_QEMU_HARDDISK_X-0:0-part1"]);
+        let mirror = [
+            vdev("backup", 0, Some("DEGRADED")),
+            vdev("mirror-0", 1, Some("DEGRADED")),
+            vdev("sda1", 2, Some("ONLINE")),
+            vdev("sdb1", 2, Some("REMOVED")),
+            vdev("logs", 0, None),
+            vdev("sdc1", 1, Some("ONLINE")),
+        ];
+        assert_eq!(leaf_vdevs(&mirror), ["sda1", "sdb1", "sdc1"]);
     }
 }

@@ -115,7 +115,8 @@ async fn load_and_mount(
             .unwrap_or(true);
         if !planned.starts_with(&prefix) || through_symlink {
             return Err(OpError::Internal(format!(
-                "{ds} would be mounted at {planned}, outside {altroot} or through a symbolic                  link; refusing. The drive may have been tampered with."
+                "{ds} would be mounted at {planned}, outside {altroot} or through a symbolic \
+                 link; refusing. The drive may have been tampered with."
             )));
         }
         let out = zfs_util::run_unchecked(ctx, &mount_readonly(&ds)).await?;

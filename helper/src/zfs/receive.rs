@@ -29,6 +29,13 @@ pub fn receive(target: &DatasetName, opts: &ReceiveOptions) -> Result<Cmd, Valid
     Ok(c.arg(target.as_str()))
 }
 
+/// `zfs receive -u TARGET` for a replication stream whose snapshots the target already has:
+/// each is skipped, and libzfs then re-links children to their parent's key. No `-s`: nothing
+/// partial can be left that would be worth resuming.
+pub fn receive_replication(target: &DatasetName) -> Cmd {
+    Cmd::zfs().args(["receive", "-u"]).arg(target.as_str())
+}
+
 /// `zfs receive -A TARGET`: discards a partial receive and its resume token.
 pub fn receive_abort(target: &DatasetName) -> Cmd {
     Cmd::zfs().args(["receive", "-A"]).arg(target.as_str())
@@ -65,6 +72,10 @@ mod tests {
             ]
         );
         assert!(!receive(&t, &opts).unwrap().has_arg("-F"));
+        assert_eq!(
+            receive_replication(&t).argv_lossy(),
+            ["receive", "-u", "backup/eds"]
+        );
         assert_eq!(
             receive_abort(&t).argv_lossy(),
             ["receive", "-A", "backup/eds"]

@@ -111,6 +111,24 @@ pub fn send_estimate(to: &SnapshotName, kind: &SendKind<'_>, raw: bool) -> Resul
     push_kind(c, to, kind)
 }
 
+/// `zfs send -w -R [-v -P] -i FROM TO`: a raw replication stream of TO's dataset and all its
+/// descendants over one step. Only used to re-link encryption roots (engine::hierarchy).
+pub fn send_replication_step(
+    from: &SnapshotName,
+    to: &SnapshotName,
+    progress: bool,
+) -> Result<Cmd, SendError> {
+    let mut c = Cmd::zfs().args(["send", "-w", "-R"]);
+    if progress {
+        c = c.args(["-v", "-P"]);
+    }
+    let kind = SendKind::Incremental {
+        from: SendFrom::Snapshot(from),
+        intermediates: false,
+    };
+    push_kind(c, to, &kind)
+}
+
 /// `zfs send [-v -P] -t TOKEN`: resumes an interrupted stream; raw-ness comes from the token.
 pub fn send_resume(token: &ResumeToken, progress: bool) -> Cmd {
     let mut c = Cmd::zfs().arg("send");
@@ -318,6 +336,11 @@ mod tests {
             .argv_lossy(),
             ["send", "-w", "-I", "rpool/home@a", "rpool/home@b"]
         );
+        assert_eq!(
+            send_replication_step(&a, &b, false).unwrap().argv_lossy(),
+            ["send", "-w", "-R", "-i", "rpool/home@a", "rpool/home@b"]
+        );
+        assert!(send_replication_step(&a, &a, false).is_err());
         let from_bm = SendKind::Incremental {
             from: SendFrom::Bookmark(&bm),
             intermediates: false,

@@ -79,7 +79,12 @@ fn walkthrough() {
     assert_eq!(drive.zfs_pool().map(|p| p.0), Some("backup"));
 
     // Sections 5-7: raw replication, export, power-off.
-    cofferctl(&["backup", &id]).ok();
+    let first = cofferctl(&["backup", &id]).ok().json();
+    assert_eq!(
+        first["result"]["warnings"],
+        serde_json::json!([]),
+        "a clean first backup, children re-linked: {first}"
+    );
     assert!(!imported("backup"), "backup exports the pool");
     udisks::wait_for_drive_gone(&by_id);
     replug(&disk);
@@ -106,6 +111,13 @@ fn walkthrough() {
     assert!(
         children.lines().any(|l| l.ends_with("/docs")),
         "child dataset replicated: {children}"
+    );
+    // The child inherits its key on the source, so it does on the drive: one passphrase
+    // prompt opens the tree, and a new key on the source parent reaches the child too.
+    assert_eq!(
+        prop(&format!("{target}/docs"), "encryptionroot"),
+        target,
+        "the child keeps the source's encryption hierarchy"
     );
     let bookmarks = run(
         "zfs",

@@ -4,6 +4,7 @@
 
 mod encryption;
 mod finish;
+mod hierarchy;
 mod replicate;
 mod snapshot;
 mod targets;
@@ -123,7 +124,9 @@ async fn back_up_all(
             }
             // The dataset and its descendants, parents first (a child needs its parent on
             // the drive), each to the same place under the target.
-            for (src, tgt) in with_descendants(ctx, &source, &target).await? {
+            let tree = with_descendants(ctx, &source, &target).await?;
+            for (src, tgt) in &tree {
+                let (src, tgt) = (src.clone(), tgt.clone());
                 if ctl.is_cancelled() {
                     return Err(cancelled());
                 }
@@ -135,6 +138,20 @@ async fn back_up_all(
                             .push(format!("{src} has no snapshots yet and was skipped."));
                     }
                     other => other?,
+                }
+            }
+            if tree.len() > 1 {
+                match hierarchy::keep_encryption_hierarchy(ctx, ctl, &source, &target, totals).await
+                {
+                    Err(
+                        e
+                        @ (OpError::Cancelled(_) | OpError::DriveRemoved(_) | OpError::NoSpace(_)),
+                    ) => return Err(e),
+                    // The data is safely on the drive; only the key layout differs.
+                    Err(e) => totals.warnings.push(format!(
+                        "The children of {target} keep their own encryption roots: {e}"
+                    )),
+                    Ok(()) => {}
                 }
             }
             Ok(())

@@ -310,7 +310,7 @@ async fn send_streams(
 
 /// One `send | receive` with progress; a failure is classified from the receiver first (it
 /// knows why), then from the sender.
-async fn run_stream(
+pub(super) async fn run_stream(
     ctx: &Ctx,
     ctl: &JobCtl,
     pool: &str,
@@ -341,7 +341,12 @@ async fn run_stream(
     if out.cancelled {
         return Err(cancelled());
     }
-    if !out.receive.success() {
+    // A receiver that only saw the stream end early says nothing useful; the sender knows why.
+    let sender_knows = !out.send.success() && {
+        let r = out.receive.stderr_text();
+        r.contains("failed to read from stream") || r.contains("incomplete stream")
+    };
+    if !out.receive.success() && !sender_knows {
         let failed = out.receive.clone().check(&c.receive);
         if let Err(f) = failed {
             return Err(f.into());
