@@ -48,6 +48,21 @@ pub fn install() {
         "/usr/share/polkit-1/actions/io.github.coffer.policy",
         &read("io.github.coffer.policy"),
     );
+    reload_system_config();
+}
+
+/// Every polkit action of `data/io.github.coffer.policy`.
+pub const ACTIONS: [&str; 6] = [
+    "io.github.coffer.read",
+    "io.github.coffer.prepare-drive",
+    "io.github.coffer.back-up",
+    "io.github.coffer.scrub",
+    "io.github.coffer.unlock",
+    "io.github.coffer.configure",
+];
+
+/// systemd and the system bus pick up newly installed units and policies.
+pub fn reload_system_config() {
     run("systemctl", &["daemon-reload"]);
     run(
         "busctl",

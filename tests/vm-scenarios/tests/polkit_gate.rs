@@ -2,17 +2,8 @@
 //! through, is refused to the unprivileged user without authorization by the real polkitd, and
 //! gets past polkit once a rule grants the user the actions.
 
-use coffer_vm_tests::helper::{self, USER};
+use coffer_vm_tests::helper::{self, ACTIONS, USER};
 use coffer_vm_tests::{require_guest, run};
-
-const ACTIONS: [&str; 6] = [
-    "io.github.coffer.read",
-    "io.github.coffer.prepare-drive",
-    "io.github.coffer.back-up",
-    "io.github.coffer.scrub",
-    "io.github.coffer.unlock",
-    "io.github.coffer.configure",
-];
 
 /// (method, GVariant text of harmless arguments) for each method of the Helper1 interface.
 fn methods() -> Vec<(String, Vec<String>)> {
