@@ -44,7 +44,9 @@ pub fn run() -> glib::ExitCode {
         glib::ExitCode::SUCCESS
     });
     app.connect_activate(|app| {
-        gtk::prelude::GtkWindowExt::present(&window(app));
+        let w = window(app);
+        crate::startup_probe::watch(&w);
+        gtk::prelude::GtkWindowExt::present(&w);
     });
     app.run()
 }

@@ -16,6 +16,7 @@ mod notify;
 mod operations;
 mod pages;
 mod restore;
+mod startup_probe;
 mod widgets;
 mod window;
 
