@@ -6,9 +6,9 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use coffer_vm_tests::helper::{self, cofferctl};
-use coffer_vm_tests::source::{write_files, SourcePool};
+use coffer_vm_tests::source::{write_files, SourcePool, PASSPHRASE};
 use coffer_vm_tests::usb::UsbDisk;
-use coffer_vm_tests::{require_guest, run, save_artifact, udisks};
+use coffer_vm_tests::{require_guest, run, run_with_input, save_artifact, udisks};
 
 const VDEV_DIR: &str = "/var/tmp/coffer-test";
 
@@ -36,10 +36,17 @@ fn pipe(send: &[&str], target: &str) {
     );
 }
 
-/// Empties the source pool's ARC so every method reads from disk.
+/// Empties the source pool's ARC so every method reads from disk; the dataset is opened again
+/// (key and mount) so the next snapshots can be written.
 fn cold_source() {
     run("zpool", &["export", "rpool"]);
     run("zpool", &["import", "-d", VDEV_DIR, "-N", "rpool"]);
+    run_with_input(
+        "zfs",
+        &["load-key", "rpool/bench"],
+        &format!("{PASSPHRASE}\n"),
+    );
+    run("zfs", &["mount", "rpool/bench"]);
 }
 
 fn syncoid(src: &str, dst: &str) {
@@ -83,11 +90,8 @@ fn bench() {
     require_guest();
     helper::install();
     let src = SourcePool::create("rpool", 1536);
-    run(
-        "zfs",
-        &["create", "-o", "mountpoint=/srv/bench", "rpool/bench"],
-    );
-    let ds = "rpool/bench";
+    // Encrypted, as in the walkthrough: every method sends it raw.
+    let ds = &src.encrypted_dataset("bench", "/srv/bench");
     // 1 full + 99 incremental snapshots, about 320 MiB in all, incompressible.
     write_files("/srv/bench", 100, 3 * 1024 * 1024, 1);
     run("zfs", &["snapshot", &format!("{ds}@bench-0000")]);
