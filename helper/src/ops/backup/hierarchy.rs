@@ -11,10 +11,20 @@ use crate::zfs::receive::receive_replication;
 use crate::zfs::send::{send_replication_step, SendProgressTracker};
 use crate::zfs::{DatasetInfo, Snapshot};
 
-async fn tree(ctx: &Ctx, root: &DatasetName) -> Result<Vec<(DatasetInfo, Vec<Snapshot>)>, OpError> {
+/// Every dataset under `root`, with its snapshots only when `with_snapshots`: listing them
+/// costs a command per dataset, which a backup pays only when something needs re-linking.
+async fn tree(
+    ctx: &Ctx,
+    root: &DatasetName,
+    with_snapshots: bool,
+) -> Result<Vec<(DatasetInfo, Vec<Snapshot>)>, OpError> {
     let mut out = Vec::new();
     for info in zfs_util::datasets_under(ctx, root).await? {
-        let snaps = zfs_util::snapshots(ctx, &DatasetName::parse(&info.name)?).await?;
+        let snaps = if with_snapshots {
+            zfs_util::snapshots(ctx, &DatasetName::parse(&info.name)?).await?
+        } else {
+            Vec::new()
+        };
         out.push((info, snaps));
     }
     Ok(out)
@@ -35,11 +45,20 @@ pub(super) async fn keep_encryption_hierarchy(
     target: &DatasetName,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
-    let src = tree(ctx, source).await?;
-    if src.len() < 2 {
+    let (src, tgt) = (
+        tree(ctx, source, false).await?,
+        tree(ctx, target, false).await?,
+    );
+    if src.len() < 2
+        || plan_relink(source.as_str(), target.as_str(), &nodes(&src), &nodes(&tgt))
+            == Relink::NotNeeded
+    {
         return Ok(());
     }
-    let tgt = tree(ctx, target).await?;
+    let (src, tgt) = (
+        tree(ctx, source, true).await?,
+        tree(ctx, target, true).await?,
+    );
     match plan_relink(source.as_str(), target.as_str(), &nodes(&src), &nodes(&tgt)) {
         Relink::NotNeeded => Ok(()),
         Relink::Later { children } => {
@@ -86,7 +105,7 @@ pub(super) async fn keep_encryption_hierarchy(
                 // is the key layout, checked below.
                 Err(e) => Some(e),
             };
-            let tgt = tree(ctx, target).await?;
+            let tgt = tree(ctx, target, false).await?;
             let still: Vec<&str> = tgt
                 .iter()
                 .filter(|(i, _)| children.contains(&i.name) && i.is_encryption_root())
