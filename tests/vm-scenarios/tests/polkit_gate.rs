@@ -7,6 +7,20 @@ use coffer_vm_tests::{require_guest, run};
 
 /// (method, GVariant text of harmless arguments) for each method of the Helper1 interface.
 fn methods() -> Vec<(String, Vec<String>)> {
+    // `gdbus introspect` gives up after 3 s, and D-Bus activation of a debug helper in a busy
+    // guest can take longer: start it first with a patient call.
+    run(
+        "busctl",
+        &[
+            "--system",
+            "--timeout=90",
+            "call",
+            "io.github.coffer.Helper1",
+            "/io/github/coffer/Helper1",
+            "org.freedesktop.DBus.Peer",
+            "Ping",
+        ],
+    );
     let xml = run(
         "gdbus",
         &[
