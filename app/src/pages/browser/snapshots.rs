@@ -14,17 +14,16 @@ use crate::{client, format, model, widgets};
 /// Building thousands of rows takes long; show the newest ones and say how many are hidden.
 const MAX_ROWS: usize = 1000;
 
-fn snap_refs(list: Vec<Snapshot>, mount: &Path) -> Vec<SnapRef> {
-    let mut refs: Vec<SnapRef> = list
-        .into_iter()
+fn snap_refs(mut list: Vec<Snapshot>, mount: &Path) -> Vec<SnapRef> {
+    // Newest first; snapshots taken in the same second are ordered by their txg.
+    list.sort_by_key(|s| std::cmp::Reverse((s.creation, s.createtxg)));
+    list.into_iter()
         .map(|s| SnapRef {
             root: mount.join(".zfs/snapshot").join(&s.name),
             name: s.name,
             creation: s.creation,
         })
-        .collect();
-    refs.sort_by_key(|s| std::cmp::Reverse(s.creation));
-    refs
+        .collect()
 }
 
 /// Splits newest-first snapshots into runs of the same local day.
