@@ -333,7 +333,8 @@ pub(super) async fn run_stream(
             totals.done = ctl.snapshot().bytes;
             return Err(OpError::DriveRemoved(format!(
                 "The backup drive went away during the backup (pool {pool} is {health}). Plug \
-                 it back in and back up again: it continues where it stopped."
+                 it back in and back up again; if the drive's pool stays stuck, restart the \
+                 computer first. The backup continues where it stopped."
             )));
         }
     };
