@@ -139,6 +139,7 @@ mod tests {
                 creation: 0,
                 used: 0,
                 referenced: 0,
+                written: 0,
             })
             .collect()
     }

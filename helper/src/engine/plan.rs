@@ -258,6 +258,7 @@ pub(crate) mod tests {
             creation: txg as i64 * 10,
             used: 0,
             referenced: 0,
+            written: 0,
         }
     }
 

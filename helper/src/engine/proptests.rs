@@ -32,6 +32,7 @@ fn snapshot(dataset: &str, name: String, guid: u64, txg: u64) -> Snapshot {
         creation: txg as i64,
         used: 0,
         referenced: 0,
+        written: 0,
     }
 }
 

@@ -311,6 +311,7 @@ mod tests {
             creation: 0,
             used: 0,
             referenced: 0,
+            written: 0,
         }
     }
 

@@ -4,7 +4,8 @@
 use super::{Ctx, OpError, Secret};
 use crate::validate::{DatasetName, PoolName, PropertyName};
 use crate::zfs::list::{
-    list_bookmarks, list_datasets, list_snapshots, parse_bookmarks, parse_datasets, parse_snapshots,
+    list_bookmarks, list_datasets, list_snapshot_names, list_snapshot_rows, list_snapshots,
+    parse_bookmarks, parse_datasets, parse_snapshot_names, parse_snapshots,
 };
 use crate::zfs::pool::{parse_zpool_list, zpool_list, PoolInfo};
 use crate::zfs::props::{parse_get, zfs_get, zpool_get};
@@ -51,6 +52,53 @@ pub async fn run_with_secret(ctx: &Ctx, cmd: &Cmd, secret: &Secret) -> Result<Cm
 pub async fn snapshots(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<Snapshot>, OpError> {
     let out = run(ctx, &list_snapshots(ds)).await?;
     Ok(parse_snapshots(&out.stdout_text())?)
+}
+
+/// Short snapshot names of `ds` in creation order; `None` when `ds` does not exist.
+pub async fn snapshot_names(ctx: &Ctx, ds: &DatasetName) -> Result<Option<Vec<String>>, OpError> {
+    let cmd = list_snapshot_names(ds);
+    let out = run_unchecked(ctx, &cmd).await?;
+    if !out.success() {
+        if out.stderr_text().contains("does not exist") {
+            return Ok(None);
+        }
+        return Err(failed(out, &cmd));
+    }
+    Ok(Some(parse_snapshot_names(&out.stdout_text())?))
+}
+
+/// Rows of the named snapshots of `ds`; one destroyed meanwhile is left out.
+pub async fn snapshot_rows(
+    ctx: &Ctx,
+    ds: &DatasetName,
+    names: &[&str],
+) -> Result<Vec<Snapshot>, OpError> {
+    let mut rows = Vec::with_capacity(names.len());
+    // Bounded argv; a batch costs one process start.
+    for batch in names.chunks(128) {
+        let snaps = batch
+            .iter()
+            .map(|n| ds.snapshot(n))
+            .collect::<Result<Vec<_>, _>>()?;
+        let cmd = list_snapshot_rows(&snaps);
+        let out = run_unchecked(ctx, &cmd).await?;
+        let err = out.stderr_text();
+        let only_gone = err
+            .lines()
+            .all(|l| l.trim().is_empty() || l.contains("does not exist"));
+        if !out.success() && !only_gone {
+            return Err(failed(out, &cmd));
+        }
+        rows.extend(parse_snapshots(&out.stdout_text())?);
+    }
+    Ok(rows)
+}
+
+fn failed(out: CmdOutput, cmd: &Cmd) -> OpError {
+    out.check(cmd)
+        .map_err(OpError::from)
+        .err()
+        .unwrap_or_else(|| OpError::Internal(format!("{cmd} failed without an error")))
 }
 
 pub async fn bookmarks(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<Bookmark>, OpError> {

@@ -19,7 +19,6 @@ use crate::ops::pipe::{PipeFuture, PipeOutput, SendReceive};
 use crate::ops::{Ctx, JobCtl, Paths};
 use crate::state::Store;
 use crate::validate::BlockDevices;
-use crate::zfs::send::SendProgressTracker;
 use crate::zfs::{Cmd, CmdOutput, RunFuture, Runner};
 
 /// One canned answer: commands whose argv contains every token of `tokens` get the next of
@@ -50,6 +49,8 @@ pub fn fail(stderr: &str) -> CmdOutput {
 pub struct FakeRunner {
     pub rules: Mutex<Vec<Rule>>,
     pub log: Mutex<Vec<Vec<String>>>,
+    /// Dataset → the snapshot rows its last listing served.
+    last_rows: Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl FakeRunner {
@@ -98,6 +99,9 @@ impl Runner for FakeRunner {
         Box::pin(async move {
             let argv = argv(cmd);
             self.log.lock().unwrap().push(argv.clone());
+            if let Some(out) = self.snapshot_rows(&argv) {
+                return Ok(out);
+            }
             let (out, delay) = {
                 let mut rules = self.rules.lock().unwrap();
                 let hit = rules.iter_mut().find(|r| {
@@ -123,8 +127,67 @@ impl Runner for FakeRunner {
                 }
             };
             tokio::time::sleep(delay).await;
-            Ok(out)
+            Ok(self.names_only(&argv, out))
         })
+    }
+}
+
+impl FakeRunner {
+    /// `zfs list -t snapshot -o name ... DATASET` is served from the rule for the dataset's
+    /// full rows, cut to names; the rows are remembered for a following explicit listing.
+    fn names_only(&self, argv: &[String], out: CmdOutput) -> CmdOutput {
+        let is_names = argv.len() > 3
+            && argv[1] == "list"
+            && argv.iter().any(|a| a == "snapshot")
+            && argv.windows(2).any(|w| w[0] == "-o" && w[1] == "name");
+        if !is_names {
+            return out;
+        }
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if let Some(ds) = argv.last() {
+            self.last_rows
+                .lock()
+                .unwrap()
+                .insert(ds.clone(), text.clone());
+        }
+        let names: String = text
+            .lines()
+            .filter_map(|l| l.split('\t').next())
+            .map(|n| format!("{n}\n"))
+            .collect();
+        CmdOutput {
+            stdout: names.into_bytes(),
+            ..out
+        }
+    }
+
+    /// `zfs list -t snapshot -o COLUMNS DS@A DS@B ...`: the named rows of the dataset's last
+    /// listing (or of its rule, without using it up).
+    fn snapshot_rows(&self, argv: &[String]) -> Option<CmdOutput> {
+        if argv.len() < 4 || argv[1] != "list" || !argv.iter().any(|a| a == "snapshot") {
+            return None;
+        }
+        let wanted: Vec<&String> = argv.iter().filter(|a| a.contains('@')).collect();
+        let ds = wanted.first()?.split('@').next()?.to_string();
+        let rows = self.last_rows.lock().unwrap().get(&ds).cloned();
+        let rows = rows.or_else(|| {
+            let rules = self.rules.lock().unwrap();
+            rules
+                .iter()
+                .find(|r| r.tokens.iter().any(|t| t == "snapshot") && r.tokens.contains(&ds))
+                .and_then(|r| r.outputs.first())
+                .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+        })?;
+        let picked: String = rows
+            .lines()
+            .filter(|l| {
+                wanted
+                    .iter()
+                    .any(|w| l.split('\t').next() == Some(w.as_str()))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        Some(ok(&picked))
     }
 }
 
@@ -142,7 +205,6 @@ impl SendReceive for FakePipe {
         send: &'a Cmd,
         receive: &'a Cmd,
         ctl: &'a JobCtl,
-        _tracker: SendProgressTracker,
         on_bytes: &'a (dyn Fn(u64) + Send + Sync),
     ) -> PipeFuture<'a> {
         Box::pin(async move {

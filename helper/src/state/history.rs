@@ -47,6 +47,9 @@ pub struct BackupState {
     pub protected: BTreeMap<String, String>,
     /// Target dataset → its snapshots at the last backup.
     pub snapshots: BTreeMap<String, Vec<SnapshotRecord>>,
+    /// Source dataset → its snapshots at the last backup, so the next one reads only new
+    /// snapshots' properties (ops::backup::listing).
+    pub source_snapshots: BTreeMap<String, Vec<SnapshotRecord>>,
     /// (dataset, path) mounted by Unlock and not yet locked.
     pub mounts: Vec<(String, String)>,
     /// The helper imported the pool and has not exported it yet. A helper killed mid-job

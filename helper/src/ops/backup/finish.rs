@@ -2,12 +2,12 @@
 
 use coffer_api::options::stage;
 
+use super::listing::{self, Known};
 use super::Totals;
 use crate::engine::protect::protect_base_commands;
 use crate::engine::{prune_commands, prune_set, verify_replica, SnapRef};
 use crate::ops::pool::Imported;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
-use crate::state::SnapshotRecord;
 use crate::validate::{BackupId, DatasetName};
 use crate::zfs::holds::{holds, parse_holds};
 use crate::zfs::manage::DESTROY_BATCH_MAX_ARG;
@@ -38,18 +38,28 @@ pub(super) async fn finish_dataset(
     // The newest snapshot when planning is what this run promised to deliver; sanoid may
     // have taken another since.
     let promised = seen.src_snaps.iter().max_by_key(|s| s.createtxg).cloned();
-    let (src_snaps, mut tgt_snaps) = if seen.sent {
+    let (src_snaps, mut tgt_snaps, src_books) = if seen.sent {
+        // Only snapshots new since planning are read in full; on the target that is the
+        // promised newest one, whose guid proves the stream arrived (a received snapshot
+        // carries its source's guid, so the others take the source's rows).
+        let known_src = Known::from_rows(seen.src_snaps);
+        let mut known_tgt = Known::from_rows(seen.tgt_snaps);
+        known_tgt.extend(Known::received(
+            target,
+            seen.src_snaps,
+            promised.as_ref().map(|p| p.name.as_str()),
+        ));
+        tokio::try_join!(
+            listing::snapshots(ctx, source, &known_src),
+            listing::snapshots(ctx, target, &known_tgt),
+            zfs_util::bookmarks(ctx, source),
+        )?
+    } else {
         (
-            zfs_util::snapshots(ctx, source).await?,
-            zfs_util::snapshots(ctx, target).await?,
+            seen.src_snaps.to_vec(),
+            seen.tgt_snaps.to_vec(),
+            seen.src_books.to_vec(),
         )
-    } else {
-        (seen.src_snaps.to_vec(), seen.tgt_snaps.to_vec())
-    };
-    let src_books = if seen.sent {
-        zfs_util::bookmarks(ctx, source).await?
-    } else {
-        seen.src_books.to_vec()
     };
     let newest_common = crate::engine::find_common_base(&src_snaps, &src_books, &tgt_snaps);
 
@@ -60,18 +70,52 @@ pub(super) async fn finish_dataset(
         .protected
         .get(source.as_str())
         .cloned();
-    let mut src_books = src_books;
-    if let Some(base) = &newest_common {
-        if let crate::engine::BaseRef::Snapshot(s) = &base.source {
-            if seen.sent || protected.as_deref() != Some(s.name.as_str()) {
-                protect(ctx, id, source, s, protected.as_deref(), &src_snaps).await?;
-                src_books = zfs_util::bookmarks(ctx, source).await?;
+    let to_protect = match &newest_common {
+        Some(crate::engine::CommonBase {
+            source: crate::engine::BaseRef::Snapshot(s),
+            ..
+        }) if seen.sent || protected.as_deref() != Some(s.name.as_str()) => Some(s),
+        _ => None,
+    };
+    // The source's protection and the target's properties are independent; under emulation
+    // every `zfs` process counts, so they run side by side.
+    let (protected_now, ()) = tokio::try_join!(
+        async {
+            match to_protect {
+                Some(s) => {
+                    protect(
+                        ctx,
+                        id,
+                        source,
+                        s,
+                        protected.as_deref(),
+                        &src_snaps,
+                        &src_books,
+                    )
+                    .await?;
+                    Ok(true)
+                }
+                None => Ok(false),
             }
-        }
-    }
+        },
+        set_target_properties(ctx, target, imported),
+    )?;
+    let src_books = if protected_now {
+        zfs_util::bookmarks(ctx, source).await?
+    } else {
+        src_books
+    };
 
     ctl.stage(stage::PRUNING, target.as_str());
     let doomed = prune_set(&src_snaps, &src_books, &tgt_snaps, &[]);
+    let doomed = if doomed.is_empty() {
+        doomed
+    } else {
+        confirm_doomed(
+            ctx, source, target, doomed, &src_snaps, &src_books, &tgt_snaps,
+        )
+        .await?
+    };
     if !doomed.is_empty() {
         let cmds = prune_commands(target, &doomed, DESTROY_BATCH_MAX_ARG)
             .map_err(|e| OpError::Internal(format!("cannot build the prune: {e}")))?;
@@ -79,10 +123,8 @@ pub(super) async fn finish_dataset(
             zfs_util::run(ctx, c).await?;
         }
         totals.pruned += doomed.len() as u32;
-        tgt_snaps = zfs_util::snapshots(ctx, target).await?;
+        tgt_snaps.retain(|t| !doomed.iter().any(|d| d.name == t.name));
     }
-
-    set_target_properties(ctx, target, imported).await?;
 
     ctl.stage(stage::VERIFYING, target.as_str());
     if let Some(n) = &promised {
@@ -100,28 +142,62 @@ pub(super) async fn finish_dataset(
             report.missing_on_target.len()
         ));
     }
-    let records: Vec<SnapshotRecord> = tgt_snaps
-        .iter()
-        .map(|s| SnapshotRecord {
-            name: s.name.clone(),
-            guid: s.guid,
-            createtxg: s.createtxg,
-            creation: s.creation,
-            used: s.used,
-            referenced: s.referenced,
-        })
-        .collect();
+    let records = listing::records(&tgt_snaps);
     let base_name = newest_common.and_then(|b| match b.source {
         crate::engine::BaseRef::Snapshot(s) => Some(s.name),
         crate::engine::BaseRef::Bookmark(_) => None,
     });
+    let source_records = listing::records(&src_snaps);
     ctx.store.update_state(id.as_str(), |st| {
         st.snapshots.insert(target.to_string(), records);
+        st.source_snapshots
+            .insert(source.to_string(), source_records);
         if let Some(n) = base_name {
             st.protected.insert(source.to_string(), n);
         }
     })?;
     Ok(())
+}
+
+/// Re-reads the rows of the snapshots about to be destroyed (and of source snapshots with the
+/// same names): planning may have used remembered rows, and nothing is destroyed on those.
+#[allow(clippy::too_many_arguments)]
+async fn confirm_doomed(
+    ctx: &Ctx,
+    source: &DatasetName,
+    target: &DatasetName,
+    doomed: Vec<Snapshot>,
+    src_snaps: &[Snapshot],
+    src_books: &[Bookmark],
+    tgt_snaps: &[Snapshot],
+) -> Result<Vec<Snapshot>, OpError> {
+    let names: Vec<&str> = doomed.iter().map(|d| d.name.as_str()).collect();
+    let same_on_source: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| src_snaps.iter().any(|s| s.name == *n))
+        .collect();
+    let (fresh_tgt, fresh_src) =
+        tokio::try_join!(zfs_util::snapshot_rows(ctx, target, &names), async {
+            if same_on_source.is_empty() {
+                Ok(Vec::new())
+            } else {
+                zfs_util::snapshot_rows(ctx, source, &same_on_source).await
+            }
+        })?;
+    let swap = |rows: &[Snapshot], fresh: &[Snapshot], names: &[&str]| -> Vec<Snapshot> {
+        rows.iter()
+            .filter(|r| !names.contains(&r.name.as_str()))
+            .cloned()
+            .chain(fresh.iter().cloned())
+            .collect()
+    };
+    let src = swap(src_snaps, &fresh_src, &same_on_source);
+    let tgt = swap(tgt_snaps, &fresh_tgt, &names);
+    Ok(prune_set(&src, src_books, &tgt, &[])
+        .into_iter()
+        .filter(|d| names.contains(&d.name.as_str()))
+        .collect())
 }
 
 /// Moves our bookmark and hold to the newest replicated snapshot (engine::protect). Only the
@@ -134,8 +210,8 @@ async fn protect(
     newest: &SnapRef,
     previous: Option<&str>,
     src_snaps: &[Snapshot],
+    books: &[Bookmark],
 ) -> Result<(), OpError> {
-    let books = zfs_util::bookmarks(ctx, source).await?;
     let mut names = vec![source.snapshot(&newest.name)?];
     if let Some(p) = previous.filter(|p| *p != newest.name) {
         if src_snaps.iter().any(|s| s.name == p) {
@@ -145,7 +221,7 @@ async fn protect(
     // Sanoid may prune the previous snapshot meanwhile; then only its hold is gone too.
     let out = zfs_util::run_unchecked(ctx, &holds(&names, false)).await?;
     let hold_list = parse_holds(&out.stdout_text()).unwrap_or_default();
-    let cmds = protect_base_commands(source, id, newest, &books, &hold_list)?;
+    let cmds = protect_base_commands(source, id, newest, books, &hold_list)?;
     for c in &cmds {
         let out = zfs_util::run_unchecked(ctx, c).await?;
         if !out.success() {
@@ -172,8 +248,15 @@ async fn set_target_properties(
         },
         None => v,
     };
-    let base = zfs_util::get(ctx, &root, "mountpoint")
-        .await?
+    let (base, mut current) = tokio::try_join!(
+        zfs_util::get(ctx, &root, "mountpoint"),
+        zfs_util::get_many(
+            ctx,
+            target,
+            &["readonly", "snapdir", "canmount", "mountpoint"]
+        ),
+    )?;
+    let base = base
         .map(strip_altroot)
         .filter(|b| b.starts_with('/'))
         .unwrap_or_else(|| format!("/mnt/{}", target.pool()));
@@ -188,12 +271,6 @@ async fn set_target_properties(
     ];
     // `zfs set` waits for a transaction group even when nothing changes; skip it when the
     // properties are already right (every backup after the first).
-    let mut current = zfs_util::get_many(
-        ctx,
-        target,
-        &["readonly", "snapdir", "canmount", "mountpoint"],
-    )
-    .await?;
     if let Some(mp) = current.remove("mountpoint") {
         current.insert("mountpoint".into(), strip_altroot(mp));
     }

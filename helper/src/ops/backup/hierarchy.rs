@@ -8,7 +8,7 @@ use crate::engine::{plan_relink, Relink, StreamCommands, TreeNode};
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
 use crate::validate::DatasetName;
 use crate::zfs::receive::receive_replication;
-use crate::zfs::send::{send_replication_step, SendProgressTracker};
+use crate::zfs::send::send_replication_step;
 use crate::zfs::{DatasetInfo, Snapshot};
 
 /// Every dataset under `root`, with its snapshots only when `with_snapshots`: listing them
@@ -74,9 +74,9 @@ pub(super) async fn keep_encryption_hierarchy(
             ctl.stage(stage::SENDING, source.as_str());
             let (from, to) = (source.snapshot(&from)?, source.snapshot(&to)?);
             let bad = |e| OpError::Internal(format!("cannot build the re-link stream: {e}"));
-            let send = send_replication_step(&from, &to, true).map_err(bad)?;
+            let send = send_replication_step(&from, &to, false).map_err(bad)?;
             let cmds = StreamCommands {
-                // run_stream never runs the estimate; progress comes from the send itself.
+                // run_stream never runs the estimate.
                 estimate: send.clone(),
                 send,
                 receive: receive_replication(target),
@@ -85,15 +85,7 @@ pub(super) async fn keep_encryption_hierarchy(
             // Every snapshot in the stream is already on the drive and is skipped; the bytes
             // are the last step read again, so they do not count as backed up.
             let done = totals.done;
-            let streamed = run_stream(
-                ctx,
-                ctl,
-                target.pool(),
-                &cmds,
-                SendProgressTracker::new(),
-                totals,
-            )
-            .await;
+            let streamed = run_stream(ctx, ctl, target.pool(), &cmds, totals).await;
             totals.done = done;
             let failure = match streamed {
                 Ok(()) => None,

@@ -5,6 +5,7 @@
 mod encryption;
 mod finish;
 mod hierarchy;
+mod listing;
 mod replicate;
 mod snapshot;
 mod targets;

@@ -7,8 +7,10 @@ use coffer_api::options::stage;
 
 use super::encryption::ensure_encrypted_parent;
 use super::finish::{finish_dataset, Seen};
+use super::listing::{self, Known};
 use super::snapshot::snapshot_if_stale;
 use super::{cancelled, BackupRequest, Totals};
+use crate::engine::Step;
 use crate::engine::{
     plan_replication, step_commands, target_change, ModifiedInput, PlanError, ReplicationPlan,
     StreamCommands, StreamSettings, TargetChange, TargetState,
@@ -18,8 +20,8 @@ use crate::ops::pool::Imported;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
 use crate::validate::{BackupId, DatasetName, ResumeToken};
 use crate::zfs::receive::{receive_abort, ReceiveOptions};
-use crate::zfs::send::{parse_send_estimate, send_resume, SendProgressTracker};
-use crate::zfs::{Cmd, Snapshot};
+use crate::zfs::send::{parse_send_estimate, send_resume};
+use crate::zfs::{Bookmark, Cmd, Snapshot};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn replicate(
@@ -47,7 +49,8 @@ pub(super) async fn replicate(
     }
     let settings = StreamSettings {
         raw,
-        progress: true,
+        // Progress comes from the helper's relay (ops::pipe), not `-v -P`.
+        progress: false,
         receive: ReceiveOptions::default(),
     };
 
@@ -56,14 +59,30 @@ pub(super) async fn replicate(
     let mut resumed = false;
     let mut rolled_back = false;
     let mut sent = false;
+    // Rows from the last run save reading every snapshot's properties again; a plan they
+    // do not confirm is made again from fresh rows.
+    let mut fresh = false;
+    let state = ctx.store.state(id.as_str())?;
     loop {
-        let src_snaps = zfs_util::snapshots(ctx, source).await?;
-        let src_books = zfs_util::bookmarks(ctx, source).await?;
-        let tgt_info = zfs_util::dataset(ctx, target).await?;
-        let tgt_snaps = match &tgt_info {
-            Some(_) => zfs_util::snapshots(ctx, target).await?,
-            None => Vec::new(),
+        let (known_src, known_tgt) = if fresh {
+            (Known::default(), Known::default())
+        } else {
+            let rec = |m: &std::collections::BTreeMap<String, Vec<_>>, ds: &DatasetName| {
+                m.get(ds.as_str())
+                    .map(|r: &Vec<_>| Known::from_records(ds, r))
+                    .unwrap_or_default()
+            };
+            (
+                rec(&state.source_snapshots, source),
+                rec(&state.snapshots, target),
+            )
         };
+        let (src_snaps, src_books, tgt_info, tgt_snaps) = tokio::try_join!(
+            listing::snapshots(ctx, source, &known_src),
+            zfs_util::bookmarks(ctx, source),
+            zfs_util::dataset(ctx, target),
+            listing::snapshots(ctx, target, &known_tgt),
+        )?;
         let token = match &tgt_info {
             Some(t) => t.receive_resume_token.clone(),
             // A first full receive that was interrupted keeps its token on the target name.
@@ -86,6 +105,12 @@ pub(super) async fn replicate(
                 continue;
             }
         };
+        let cached = !(known_src.is_empty() && known_tgt.is_empty());
+        if !fresh && cached && !listing::confirm(ctx, source, target, &src_snaps, &plan).await? {
+            tracing::info!(%source, "a snapshot name was re-used; planning from fresh rows");
+            fresh = true;
+            continue;
+        }
         match plan {
             ReplicationPlan::Resume { token } => {
                 if resumed {
@@ -108,7 +133,11 @@ pub(super) async fn replicate(
                     .map(|s| step_commands(s, source, target, &settings))
                     .collect::<Result<_, _>>()
                     .map_err(|e| OpError::Internal(format!("cannot build the send: {e}")))?;
-                send_streams(ctx, ctl, source, &cmds, totals).await?;
+                let sizes: Vec<u64> = steps
+                    .iter()
+                    .map(|s| step_size(s, &src_snaps, &src_books))
+                    .collect();
+                send_streams(ctx, ctl, source, &cmds, &sizes, totals).await?;
                 totals.snapshots_sent += count_new(&src_snaps, &tgt_snaps) as u32;
             }
         }
@@ -246,19 +275,10 @@ async fn resume(
     totals.total = totals.total.max(totals.done + est.total);
     let cmds = StreamCommands {
         estimate: crate::zfs::send::send_resume_estimate(&token),
-        send: send_resume(&token, true),
+        send: send_resume(&token, false),
         receive: crate::zfs::receive::receive(target, &ReceiveOptions::default())?,
     };
-    match run_stream(
-        ctx,
-        ctl,
-        target.pool(),
-        &cmds,
-        SendProgressTracker::with_estimate(&est),
-        totals,
-    )
-    .await
-    {
+    match run_stream(ctx, ctl, target.pool(), &cmds, totals).await {
         Err(OpError::CommandFailed(msg)) if is_stale(&msg) => abort().await,
         other => other,
     }
@@ -278,32 +298,48 @@ fn is_stale(stderr: &str) -> bool {
         || stderr.contains("kernel modules must be upgraded to receive this stream")
 }
 
-/// Estimates, then sends each stream through the pipe.
+/// A stream's expected size from the snapshots' `referenced` and `written`, for progress:
+/// a dry-run `zfs send -n` would read the whole range once more before sending it.
+fn step_size(step: &Step, snaps: &[Snapshot], books: &[Bookmark]) -> u64 {
+    match step {
+        Step::Full { snapshot } => snaps
+            .iter()
+            .find(|s| s.guid == snapshot.guid)
+            .map_or(0, |s| s.referenced),
+        Step::Incremental { from, to, .. } => {
+            let txg = |guid: u64| {
+                snaps
+                    .iter()
+                    .map(|s| (s.guid, s.createtxg))
+                    .chain(books.iter().map(|b| (b.guid, b.createtxg)))
+                    .find(|(g, _)| *g == guid)
+                    .map(|(_, t)| t)
+            };
+            let (Some(lo), Some(hi)) = (txg(from.guid()), txg(to.guid)) else {
+                return 0;
+            };
+            snaps
+                .iter()
+                .filter(|s| s.createtxg > lo && s.createtxg <= hi)
+                .map(|s| s.written)
+                .sum()
+        }
+    }
+}
+
+/// Sends each stream through the pipe.
 async fn send_streams(
     ctx: &Ctx,
     ctl: &JobCtl,
     source: &DatasetName,
     cmds: &[StreamCommands],
+    sizes: &[u64],
     totals: &mut Totals,
 ) -> Result<(), OpError> {
-    let mut estimates = Vec::with_capacity(cmds.len());
-    for c in cmds {
-        let out = zfs_util::run(ctx, &c.estimate).await?;
-        let est = parse_estimate(&out);
-        totals.total += est.total;
-        estimates.push(est);
-    }
+    totals.total += sizes.iter().sum::<u64>();
     ctl.stage(stage::SENDING, source.as_str());
-    for (c, est) in cmds.iter().zip(&estimates) {
-        run_stream(
-            ctx,
-            ctl,
-            target_pool_of(c),
-            c,
-            SendProgressTracker::with_estimate(est),
-            totals,
-        )
-        .await?;
+    for c in cmds {
+        run_stream(ctx, ctl, target_pool_of(c), c, totals).await?;
     }
     Ok(())
 }
@@ -315,7 +351,6 @@ pub(super) async fn run_stream(
     ctl: &JobCtl,
     pool: &str,
     c: &StreamCommands,
-    tracker: SendProgressTracker,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
     ctl.set_cancelable(true);
@@ -323,7 +358,7 @@ pub(super) async fn run_stream(
     let total = totals.total;
     let on_bytes = move |b: u64| ctl.set_bytes(base + b, total.max(base + b));
     tracing::info!(send = %c.send, receive = %c.receive, "stream");
-    let pipe = ctx.pipe.run(&c.send, &c.receive, ctl, tracker, &on_bytes);
+    let pipe = ctx.pipe.run(&c.send, &c.receive, ctl, &on_bytes);
     let out: PipeOutput = tokio::select! {
         r = pipe => r.map_err(|e| OpError::spawn("zfs send | zfs receive", e))?,
         health = watch_pool(ctx, pool) => {
@@ -385,25 +420,45 @@ fn drive_gone(ctx: &Ctx, guid: u64) -> bool {
 const WATCH_INTERVAL: Duration = if cfg!(test) {
     Duration::from_millis(100)
 } else {
-    Duration::from_secs(5)
+    Duration::from_secs(2)
 };
+
+/// The pool's state as the kernel module publishes it (OpenZFS 2.0 and later): reading it
+/// costs nothing, where a `zpool list` is a process that competes with the stream for CPU.
+fn kernel_pool_state(pool: &str) -> Option<String> {
+    let s = std::fs::read_to_string(format!("/proc/spl/kstat/zfs/{pool}/state")).ok()?;
+    Some(s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn unhealthy(health: &str) -> bool {
+    matches!(health, "SUSPENDED" | "UNAVAIL" | "FAULTED" | "REMOVED")
+}
 
 /// Resolves with the pool's health once it can no longer take writes.
 async fn watch_pool(ctx: &Ctx, pool: &str) -> String {
+    // Without zed, ZFS can keep a yanked USB disk ONLINE with its I/O stuck for ever; the
+    // disk's by-id link vanishing is the reliable sign.
+    let by_id = ctx
+        .store
+        .backups()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|b| b.pool_name == pool && !b.drive_by_id.is_empty())
+        .map(|b| std::path::PathBuf::from(b.drive_by_id));
     loop {
         tokio::time::sleep(WATCH_INTERVAL).await;
+        if let Some(state) = kernel_pool_state(pool) {
+            if unhealthy(&state) {
+                return state;
+            }
+            if by_id.as_ref().is_some_and(|p| !ctx.host.exists(p)) {
+                return "unplugged".to_string();
+            }
+            continue;
+        }
         match tokio::time::timeout(Duration::from_secs(20), zfs_util::pools(ctx)).await {
             Ok(Ok(pools)) => match pools.iter().find(|p| p.name == pool) {
-                Some(p)
-                    if matches!(
-                        p.health.as_str(),
-                        "SUSPENDED" | "UNAVAIL" | "FAULTED" | "REMOVED"
-                    ) =>
-                {
-                    return p.health.clone()
-                }
-                // Without zed, ZFS can keep a yanked USB disk ONLINE with its I/O stuck for
-                // ever; the disk's by-id link vanishing is the reliable sign.
+                Some(p) if unhealthy(&p.health) => return p.health.clone(),
                 Some(p) if drive_gone(ctx, p.guid) => return "unplugged".to_string(),
                 Some(_) => {}
                 None => return "gone".to_string(),
