@@ -94,6 +94,29 @@ pub async fn snapshot_rows(
     Ok(rows)
 }
 
+/// `snapshots_changed` of each dataset that has one (OpenZFS 2.2 and later), in seconds.
+/// Older versions, a missing dataset or any failure give no entry: the caller then lists.
+pub async fn snapshots_changed(
+    ctx: &Ctx,
+    datasets: &[&DatasetName],
+) -> std::collections::HashMap<String, i64> {
+    let mut cmd = Cmd::zfs().args(["get", "-Hp", "-o", "name,value", "snapshots_changed"]);
+    for d in datasets {
+        cmd = cmd.arg(d.as_str());
+    }
+    let Ok(out) = run_unchecked(ctx, &cmd).await else {
+        return Default::default();
+    };
+    out.stdout_text()
+        .lines()
+        .filter_map(|l| {
+            let (name, value) = l.split_once('\t')?;
+            let v: i64 = value.trim().parse().ok()?;
+            (v > 0).then(|| (name.to_string(), v))
+        })
+        .collect()
+}
+
 fn failed(out: CmdOutput, cmd: &Cmd) -> OpError {
     out.check(cmd)
         .map_err(OpError::from)

@@ -393,3 +393,37 @@ async fn a_yanked_drive_ends_the_backup_without_hanging() {
     assert!(r.ran(&["zpool", "export"]).is_empty());
     assert!(h.service.ctx.store.state("b1").unwrap().helper_imported);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_snapshot_list_is_not_read_again() {
+    let h = Harness::start("marks").await;
+    h.allow(true);
+    seed(&h);
+    imported(&h);
+    let r = &h.runner;
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    r.on(&["zfs", "list", "snapshot", "backup/home"], TGT_SNAPS_AB);
+    // Both lists last changed long before this test's clock.
+    r.on(
+        &["zfs", "get", "snapshots_changed"],
+        "rpool/home\t1700000000\nbackup/home\t1700000000\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let names =
+        |r: &crate::service::testing::FakeRunner| r.ran(&["zfs", "list", "snapshot", "name"]).len();
+    for run in 0..2 {
+        let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+        let (ok, err, msg) = finish(&h, &path).await;
+        assert!(ok, "run {run}: {err}: {msg}");
+    }
+    // The first run lists both sides' names; the second trusts the marks and only reads
+    // the rows its plan rests on.
+    assert_eq!(names(r), 2, "{:?}", r.argv_log());
+    assert!(h.pipe.log.lock().unwrap().is_empty());
+    let st = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(st.list_marks["rpool/home"].changed, 1_700_000_000);
+    assert_eq!(st.snapshots["backup/home"].len(), 2);
+}

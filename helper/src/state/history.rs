@@ -31,6 +31,15 @@ pub struct SnapshotRecord {
     pub referenced: u64,
 }
 
+/// A dataset's `snapshots_changed` (OpenZFS 2.2 and later; seconds) as read just before its
+/// snapshots were listed, and the second it was read in.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct ListMark {
+    pub changed: i64,
+    pub listed: i64,
+}
+
 /// Results and bookkeeping of one backup set.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 #[serde(default)]
@@ -50,6 +59,9 @@ pub struct BackupState {
     /// Source dataset → its snapshots at the last backup, so the next one reads only new
     /// snapshots' properties (ops::backup::listing).
     pub source_snapshots: BTreeMap<String, Vec<SnapshotRecord>>,
+    /// Dataset → when its snapshot list last changed and when we listed it, so an unchanged
+    /// list is not read again.
+    pub list_marks: BTreeMap<String, ListMark>,
     /// (dataset, path) mounted by Unlock and not yet locked.
     pub mounts: Vec<(String, String)>,
     /// The helper imported the pool and has not exported it yet. A helper killed mid-job

@@ -7,7 +7,7 @@ pub mod history;
 pub mod store;
 
 pub use config::{BackupConfig, DatasetPair};
-pub use history::{BackupState, HistoryRecord, SnapshotRecord};
+pub use history::{BackupState, HistoryRecord, ListMark, SnapshotRecord};
 pub use store::{Store, StoreError};
 
 /// Default location of the backup-set configuration.

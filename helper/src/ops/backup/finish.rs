@@ -2,7 +2,7 @@
 
 use coffer_api::options::stage;
 
-use super::listing::{self, Known};
+use super::listing::{self, Known, Marks};
 use super::Totals;
 use crate::engine::protect::protect_base_commands;
 use crate::engine::{prune_commands, prune_set, verify_replica, SnapRef};
@@ -19,6 +19,8 @@ pub(super) struct Seen<'a> {
     pub src_books: &'a [Bookmark],
     pub tgt_snaps: &'a [Snapshot],
     pub sent: bool,
+    /// The marks planning listed after; a run that sent reads new ones.
+    pub marks: &'a Marks,
 }
 
 /// After a successful run: protect the base on the source, prune, set the target's
@@ -38,11 +40,19 @@ pub(super) async fn finish_dataset(
     // The newest snapshot when planning is what this run promised to deliver; sanoid may
     // have taken another since.
     let promised = seen.src_snaps.iter().max_by_key(|s| s.createtxg).cloned();
+    let new_marks;
+    let marks = if seen.sent {
+        new_marks = Marks::read(ctx, &[source, target]).await;
+        &new_marks
+    } else {
+        seen.marks
+    };
     let (src_snaps, mut tgt_snaps, src_books) = if seen.sent {
         // Only snapshots new since planning are read in full; on the target that is the
         // promised newest one, whose guid proves the stream arrived (a received snapshot
         // carries its source's guid, so the others take the source's rows).
         let known_src = Known::from_rows(seen.src_snaps);
+        let planned_mark = seen.marks.mark(source);
         let mut known_tgt = Known::from_rows(seen.tgt_snaps);
         known_tgt.extend(Known::received(
             target,
@@ -50,7 +60,15 @@ pub(super) async fn finish_dataset(
             promised.as_ref().map(|p| p.name.as_str()),
         ));
         tokio::try_join!(
-            listing::snapshots(ctx, source, &known_src),
+            // The source usually did not change while sending; its list is read again only
+            // if it did.
+            listing::snapshots_unless_unchanged(
+                ctx,
+                source,
+                &known_src,
+                marks,
+                planned_mark.as_ref(),
+            ),
             listing::snapshots(ctx, target, &known_tgt),
             zfs_util::bookmarks(ctx, source),
         )?
@@ -152,6 +170,12 @@ pub(super) async fn finish_dataset(
         st.snapshots.insert(target.to_string(), records);
         st.source_snapshots
             .insert(source.to_string(), source_records);
+        for ds in [source, target] {
+            match marks.mark(ds) {
+                Some(m) => st.list_marks.insert(ds.to_string(), m),
+                None => st.list_marks.remove(ds.as_str()),
+            };
+        }
         if let Some(n) = base_name {
             st.protected.insert(source.to_string(), n);
         }

@@ -10,8 +10,9 @@
 use std::collections::HashMap;
 
 use crate::engine::{BaseRef, ReplicationPlan};
+use crate::ops::progress::now_secs;
 use crate::ops::{zfs_util, Ctx, OpError};
-use crate::state::SnapshotRecord;
+use crate::state::{ListMark, SnapshotRecord};
 use crate::validate::DatasetName;
 use crate::zfs::Snapshot;
 
@@ -72,6 +73,71 @@ impl Known {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// All rows, oldest first.
+    fn rows(&self) -> Vec<Snapshot> {
+        let mut v: Vec<Snapshot> = self.0.values().map(|(s, _)| s.clone()).collect();
+        v.sort_by_key(|s| s.createtxg);
+        v
+    }
+}
+
+/// `snapshots_changed` of some datasets, read at one moment. It moves whenever a snapshot is
+/// created or destroyed, so an unchanged value means the remembered list still holds, and
+/// not even the names need listing (the bulk of a backup with nothing new).
+pub(super) struct Marks {
+    changed: HashMap<String, i64>,
+    read_at: i64,
+}
+
+impl Marks {
+    /// Read before listing, so whatever changes after the read moves the value again.
+    pub async fn read(ctx: &Ctx, datasets: &[&DatasetName]) -> Self {
+        let read_at = now_secs();
+        Self {
+            changed: zfs_util::snapshots_changed(ctx, datasets).await,
+            read_at,
+        }
+    }
+
+    pub fn none() -> Self {
+        Self {
+            changed: HashMap::new(),
+            read_at: 0,
+        }
+    }
+
+    /// What to remember for `ds` once its list has been read after these marks.
+    pub fn mark(&self, ds: &DatasetName) -> Option<ListMark> {
+        self.changed.get(ds.as_str()).map(|&changed| ListMark {
+            changed,
+            listed: self.read_at,
+        })
+    }
+
+    /// Whether the list of `ds` is as it was when `stored` was taken. The value has whole
+    /// seconds: a change in the second the last list was read could keep it, so a mark only
+    /// counts when its change is older than that read.
+    pub fn unchanged(&self, ds: &DatasetName, stored: Option<&ListMark>) -> bool {
+        match (self.changed.get(ds.as_str()), stored) {
+            (Some(now), Some(m)) => *now == m.changed && m.changed < m.listed,
+            _ => false,
+        }
+    }
+}
+
+/// [`snapshots`], or the remembered rows alone when the marks say nothing changed.
+pub(super) async fn snapshots_unless_unchanged(
+    ctx: &Ctx,
+    ds: &DatasetName,
+    known: &Known,
+    marks: &Marks,
+    stored: Option<&ListMark>,
+) -> Result<Vec<Snapshot>, OpError> {
+    if !known.is_empty() && marks.unchanged(ds, stored) {
+        return Ok(known.rows());
+    }
+    snapshots(ctx, ds, known).await
 }
 
 pub(super) fn records(rows: &[Snapshot]) -> Vec<SnapshotRecord> {
@@ -229,6 +295,39 @@ mod tests {
             [("a", 1, 50), ("b", 2, 51), ("c", 3, 52), ("d", 4, 60)]
         );
         assert!(out.iter().all(|s| s.dataset == "backup/home"));
+    }
+
+    #[test]
+    fn a_mark_counts_only_when_its_change_predates_the_listing() {
+        let ds = DatasetName::parse("rpool/home").unwrap();
+        let marks = Marks {
+            changed: [("rpool/home".to_string(), 100)].into(),
+            read_at: 200,
+        };
+        let older = ListMark {
+            changed: 100,
+            listed: 150,
+        };
+        let same_second = ListMark {
+            changed: 100,
+            listed: 100,
+        };
+        let moved = ListMark {
+            changed: 90,
+            listed: 150,
+        };
+        assert!(marks.unchanged(&ds, Some(&older)));
+        assert!(!marks.unchanged(&ds, Some(&same_second)));
+        assert!(!marks.unchanged(&ds, Some(&moved)));
+        assert!(!marks.unchanged(&ds, None));
+        assert!(!Marks::none().unchanged(&ds, Some(&older)));
+        assert_eq!(
+            marks.mark(&ds),
+            Some(ListMark {
+                changed: 100,
+                listed: 200
+            })
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use coffer_api::options::stage;
 
 use super::encryption::ensure_encrypted_parent;
 use super::finish::{finish_dataset, Seen};
-use super::listing::{self, Known};
+use super::listing::{self, Known, Marks};
 use super::snapshot::snapshot_if_stale;
 use super::{cancelled, BackupRequest, Totals};
 use crate::engine::Step;
@@ -77,11 +77,28 @@ pub(super) async fn replicate(
                 rec(&state.snapshots, target),
             )
         };
+        let marks = if fresh {
+            Marks::none()
+        } else {
+            Marks::read(ctx, &[source, target]).await
+        };
         let (src_snaps, src_books, tgt_info, tgt_snaps) = tokio::try_join!(
-            listing::snapshots(ctx, source, &known_src),
+            listing::snapshots_unless_unchanged(
+                ctx,
+                source,
+                &known_src,
+                &marks,
+                state.list_marks.get(source.as_str())
+            ),
             zfs_util::bookmarks(ctx, source),
             zfs_util::dataset(ctx, target),
-            listing::snapshots(ctx, target, &known_tgt),
+            listing::snapshots_unless_unchanged(
+                ctx,
+                target,
+                &known_tgt,
+                &marks,
+                state.list_marks.get(target.as_str())
+            ),
         )?;
         let token = match &tgt_info {
             Some(t) => t.receive_resume_token.clone(),
@@ -146,6 +163,7 @@ pub(super) async fn replicate(
             src_books: &src_books,
             tgt_snaps: &tgt_snaps,
             sent: sent || resumed,
+            marks: &marks,
         };
         finish_dataset(ctx, ctl, id, source, target, imported, seen, totals).await?;
         return Ok(());
