@@ -1,6 +1,7 @@
 //! Building blocks shared by the helper scenarios: a source with snapshots, a prepared drive,
 //! and the checks every scenario makes on ZFS state.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::helper::cofferctl;
@@ -266,4 +267,41 @@ pub fn wait_for_job_bytes(bytes: u64) -> String {
             })
         },
     )
+}
+
+/// Where a scenario notes how far it got before asking for a reboot; on the guest's root
+/// file system, which a reset keeps (it is the run's copy-on-write overlay).
+fn continuation_path() -> PathBuf {
+    let id = std::env::var("COFFER_TEST_ID").unwrap_or_else(|_| "scenario".into());
+    PathBuf::from("/var/lib/coffer-test").join(format!("{}.json", id.replace("::", "-")))
+}
+
+/// The note [`reboot_and_continue`] left, on the run after the reboot; taken away on read, so
+/// a test that fails after it starts from the beginning next time.
+pub fn continuation() -> Option<serde_json::Value> {
+    let path = continuation_path();
+    let text = std::fs::read_to_string(&path).ok()?;
+    let _ = std::fs::remove_file(&path);
+    serde_json::from_str(&text).ok()
+}
+
+/// Saves `note`, flushes what must survive (the source pool and the root file system), and
+/// has the host reset the guest. The guest's entry then runs this test again, and
+/// [`continuation`] hands it the note. Never returns.
+pub fn reboot_and_continue(note: &serde_json::Value, pools_to_flush: &[&str]) -> ! {
+    let path = continuation_path();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("continuation folder");
+    }
+    std::fs::write(&path, note.to_string()).expect("continuation note");
+    for p in pools_to_flush {
+        run("zpool", &["sync", p]);
+    }
+    // Only the root file system: a global sync could wait on a suspended pool.
+    run("sync", &["-f", path.to_str().expect("utf-8 path")]);
+    eprintln!("asking the host to reset the guest; this test continues after the reboot");
+    crate::usb::reboot_guest();
+    loop {
+        std::thread::sleep(Duration::from_secs(60));
+    }
 }

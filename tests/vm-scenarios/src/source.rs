@@ -40,6 +40,28 @@ impl SourcePool {
         }
     }
 
+    /// The pool [`SourcePool::create`] made before a reboot, imported again if the boot did
+    /// not; `encrypted` (made by [`SourcePool::encrypted_dataset`]) is opened and mounted.
+    pub fn reopen(name: &str, encrypted: &str) -> Self {
+        let dir = PathBuf::from("/var/tmp/coffer-test");
+        let vdev = dir.join(format!("{name}.img"));
+        if crate::try_run("zpool", &["list", name]).is_err() {
+            run(
+                "zpool",
+                &["import", "-d", dir.to_str().expect("utf-8"), "-N", name],
+            );
+        }
+        let status = run("zfs", &["get", "-H", "-o", "value", "keystatus", encrypted]);
+        if status.stdout.trim() != "available" {
+            run_with_input("zfs", &["load-key", encrypted], &format!("{PASSPHRASE}\n"));
+        }
+        let _ = crate::try_run("zfs", &["mount", encrypted]);
+        Self {
+            name: name.to_string(),
+            vdev,
+        }
+    }
+
     /// Creates an encrypted (passphrase) dataset `rel` mounted at `mountpoint`.
     pub fn encrypted_dataset(&self, rel: &str, mountpoint: &str) -> String {
         let ds = format!("{}/{rel}", self.name);

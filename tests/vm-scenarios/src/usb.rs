@@ -28,6 +28,11 @@ fn request(line: &str) -> Result<String, String> {
     }
 }
 
+/// Has the host reset the whole guest (QMP `system_reset`), as pressing a reset button would.
+pub fn reboot_guest() {
+    request("reboot").unwrap_or_else(|e| panic!("reboot: {e}"));
+}
+
 /// A USB disk known to the host by its serial; its image lives for the whole guest boot.
 #[derive(Clone, Debug)]
 pub struct UsbDisk {
