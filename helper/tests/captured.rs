@@ -176,3 +176,88 @@ fn real_error_messages_are_classified() {
     let corrupt = captured(V, "send-resume-corrupt.txt");
     assert_eq!(classify_stderr(&corrupt), Some(KnownFailure::ResumeStale));
 }
+
+/// The same captures from every series the test bed can run, checked for what does not depend
+/// on the run (guids, sizes): 2.3 from bookworm-backports, 2.1 from bookworm
+/// (`COFFER_VM_ZFS=2.1 tests/vm/run capture_fixtures`).
+const ALL: &[&str] = &["2.1.11", "2.3.2"];
+
+#[test]
+fn every_series_parses_the_same_way() {
+    for v in ALL {
+        let ver = parse_zfs_version(&captured(v, "zfs-version.txt")).expect("version");
+        assert_eq!(
+            format!(
+                "{}.{}.{}",
+                ver.userland.major, ver.userland.minor, ver.userland.patch
+            ),
+            *v
+        );
+
+        let s = parse_snapshots(&captured(v, "list-snapshots.txt")).expect("snapshots");
+        assert_eq!(s.len(), 3, "{v}");
+        assert_eq!(s[1].name, "manual with space", "{v}");
+        assert!(s.windows(2).all(|w| w[0].createtxg < w[1].createtxg), "{v}");
+        let all = parse_snapshots(&captured(v, "list-snapshots-recursive.txt")).expect("all");
+        assert_eq!(all.len(), 6, "{v}");
+
+        let b = parse_bookmarks(&captured(v, "list-bookmarks.txt")).expect("bookmarks");
+        assert_eq!(b.len(), 1, "{v}");
+        assert!(
+            s.iter().any(|x| x.guid == b[0].guid),
+            "{v}: bookmark keeps the guid"
+        );
+        let h = parse_holds(&captured(v, "holds.txt")).expect("holds");
+        assert_eq!(h.len(), 1, "{v}");
+
+        let d = parse_datasets(&captured(v, "list-filesystems.txt")).expect("datasets");
+        let by = |n: &str| d.iter().find(|x| x.name.as_str() == n).expect("dataset");
+        assert!(by("rpool/nixos/home").is_encryption_root(), "{v}");
+        let docs = by("rpool/nixos/home/docs");
+        assert!(docs.is_encrypted() && !docs.is_encryption_root(), "{v}");
+        assert!(!by("rpool/plain").is_encrypted(), "{v}");
+
+        let p = parse_get(&captured(v, "get-props.txt")).expect("get");
+        assert!(
+            p.iter().any(|x| x.property == "io.github.coffer:backup-id"),
+            "{v}"
+        );
+        let w = parse_get(&captured(v, "get-written-modified.txt")).expect("written");
+        assert!(w[0].as_u64().is_some_and(|n| n > 0), "{v}");
+
+        let full = parse_send_estimate(&captured(v, "send-estimate-full.txt")).expect("full");
+        assert!(full.total > 0, "{v}");
+        let inc = parse_send_estimate(&captured(v, "send-estimate-incremental.txt")).expect("inc");
+        assert_eq!(inc.streams.len(), 2, "{v}");
+        let bm = parse_send_estimate(&captured(v, "send-estimate-bookmark.txt")).expect("bm");
+        assert!(bm.total > 0, "{v}");
+
+        let diff = parse_diff(&captured(v, "diff.txt")).expect("diff");
+        assert!(diff.iter().any(|e| e.kind == ChangeKind::Renamed), "{v}");
+
+        let pools = parse_zpool_list(&captured(v, "zpool-list.txt")).expect("pools");
+        assert!(pools.iter().any(|p| p.name == "backup"), "{v}");
+        let done = parse_zpool_status(&captured(v, "zpool-status-scrubbed.txt")).expect("status");
+        assert!(
+            matches!(done.scrub(), Some(ScanStatus::Finished(f)) if f.errors == 0),
+            "{v}: {:?}",
+            done.scrub()
+        );
+
+        assert_eq!(
+            classify_stderr(&captured(v, "receive-error-modified.txt")),
+            Some(KnownFailure::TargetModified),
+            "{v}"
+        );
+        assert_eq!(
+            classify_stderr(&captured(v, "load-key-wrong.txt")),
+            Some(KnownFailure::WrongKey),
+            "{v}"
+        );
+        assert_eq!(
+            classify_stderr(&captured(v, "send-resume-corrupt.txt")),
+            Some(KnownFailure::ResumeStale),
+            "{v}"
+        );
+    }
+}
