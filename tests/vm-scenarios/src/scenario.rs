@@ -285,20 +285,27 @@ pub fn continuation() -> Option<serde_json::Value> {
     serde_json::from_str(&text).ok()
 }
 
-/// Saves `note`, flushes what must survive (the source pool and the root file system), and
-/// has the host reset the guest. The guest's entry then runs this test again, and
-/// [`continuation`] hands it the note. Never returns.
-pub fn reboot_and_continue(note: &serde_json::Value, pools_to_flush: &[&str]) -> ! {
+/// Saves `note`, flushes the root file system, and has the host reset the guest. The guest's
+/// entry then runs this test again, and [`continuation`] hands it the note. Never returns.
+///
+/// No `zfs`/`zpool` command runs here: with a suspended pool they can block for ever (even
+/// `zpool sync` of a healthy pool waits behind it). File-backed source pools live on the root
+/// file system; waiting out OpenZFS's transaction-group timeout (5 s) puts their last changes
+/// into its page cache, and `sync -f` flushes that file system alone.
+pub fn reboot_and_continue(note: &serde_json::Value) -> ! {
     let path = continuation_path();
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).expect("continuation folder");
     }
     std::fs::write(&path, note.to_string()).expect("continuation note");
-    for p in pools_to_flush {
-        run("zpool", &["sync", p]);
+    std::thread::sleep(Duration::from_secs(7));
+    let flushed = crate::try_run(
+        "timeout",
+        &["30", "sync", "-f", path.to_str().expect("utf-8 path")],
+    );
+    if let Err(e) = flushed {
+        eprintln!("flushing the root file system did not finish ({e}); rebooting anyway");
     }
-    // Only the root file system: a global sync could wait on a suspended pool.
-    run("sync", &["-f", path.to_str().expect("utf-8 path")]);
     eprintln!("asking the host to reset the guest; this test continues after the reboot");
     crate::usb::reboot_guest();
     loop {

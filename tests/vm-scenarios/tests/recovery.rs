@@ -101,7 +101,7 @@ fn unplug_mid_send_then_resume() {
             second.stdout, second.stderr
         );
         std::mem::forget(src);
-        reboot_and_continue(&note, &["rpool"]);
+        reboot_and_continue(&note);
     }
     check_resumed(&second.json(), &drive, &src, &target);
 }
