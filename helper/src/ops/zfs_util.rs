@@ -67,7 +67,8 @@ pub async fn snapshot_names(ctx: &Ctx, ds: &DatasetName) -> Result<Option<Vec<St
     Ok(Some(parse_snapshot_names(&out.stdout_text())?))
 }
 
-/// Rows of the named snapshots of `ds`; one destroyed meanwhile is left out.
+/// Rows of the named snapshots of `ds`; one destroyed meanwhile is left out. No names, no
+/// command.
 pub async fn snapshot_rows(
     ctx: &Ctx,
     ds: &DatasetName,

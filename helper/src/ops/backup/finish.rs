@@ -201,14 +201,10 @@ async fn confirm_doomed(
         .copied()
         .filter(|n| src_snaps.iter().any(|s| s.name == *n))
         .collect();
-    let (fresh_tgt, fresh_src) =
-        tokio::try_join!(zfs_util::snapshot_rows(ctx, target, &names), async {
-            if same_on_source.is_empty() {
-                Ok(Vec::new())
-            } else {
-                zfs_util::snapshot_rows(ctx, source, &same_on_source).await
-            }
-        })?;
+    let (fresh_tgt, fresh_src) = tokio::try_join!(
+        zfs_util::snapshot_rows(ctx, target, &names),
+        zfs_util::snapshot_rows(ctx, source, &same_on_source)
+    )?;
     let swap = |rows: &[Snapshot], fresh: &[Snapshot], names: &[&str]| -> Vec<Snapshot> {
         rows.iter()
             .filter(|r| !names.contains(&r.name.as_str()))

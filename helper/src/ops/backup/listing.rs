@@ -240,14 +240,10 @@ pub(super) async fn confirm(
     };
     let src_names: Vec<&str> = src_check.iter().map(|(n, _)| *n).collect();
     let tgt_names: Vec<&str> = tgt_check.iter().map(|(n, _)| *n).collect();
-    let (src_rows, tgt_rows) =
-        tokio::try_join!(zfs_util::snapshot_rows(ctx, source, &src_names), async {
-            if tgt_names.is_empty() {
-                Ok(Vec::new())
-            } else {
-                zfs_util::snapshot_rows(ctx, target, &tgt_names).await
-            }
-        })?;
+    let (src_rows, tgt_rows) = tokio::try_join!(
+        zfs_util::snapshot_rows(ctx, source, &src_names),
+        zfs_util::snapshot_rows(ctx, target, &tgt_names)
+    )?;
     Ok(holds(src_rows, &src_check) && holds(tgt_rows, &tgt_check))
 }
 
