@@ -95,27 +95,52 @@ pub async fn snapshot_rows(
     Ok(rows)
 }
 
-/// `snapshots_changed` of each dataset that has one (OpenZFS 2.2 and later), in seconds.
-/// Older versions, a missing dataset or any failure give no entry: the caller then lists.
-pub async fn snapshots_changed(
-    ctx: &Ctx,
-    datasets: &[&DatasetName],
-) -> std::collections::HashMap<String, i64> {
-    let mut cmd = Cmd::zfs().args(["get", "-Hp", "-o", "name,value", "snapshots_changed"]);
+/// What `snapshots_changed` (OpenZFS 2.2 and later, in seconds) and the hidden `prevsnap`
+/// (the newest snapshot's name) say about some datasets' snapshot lists.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ListState {
+    pub changed: std::collections::HashMap<String, i64>,
+    /// Short name of each dataset's newest snapshot; no entry when it has none.
+    pub newest: std::collections::HashMap<String, String>,
+}
+
+/// [`ListState`] of `datasets`. Older versions, a missing dataset or any failure give no
+/// entry: the caller then lists.
+pub async fn snapshots_changed(ctx: &Ctx, datasets: &[&DatasetName]) -> ListState {
+    let mut cmd = Cmd::zfs().args([
+        "get",
+        "-Hp",
+        "-o",
+        "name,property,value,source",
+        "snapshots_changed,prevsnap",
+    ]);
     for d in datasets {
         cmd = cmd.arg(d.as_str());
     }
     let Ok(out) = run_unchecked(ctx, &cmd).await else {
-        return Default::default();
+        return ListState::default();
     };
-    out.stdout_text()
-        .lines()
-        .filter_map(|l| {
-            let (name, value) = l.split_once('\t')?;
-            let v: i64 = value.trim().parse().ok()?;
-            (v > 0).then(|| (name.to_string(), v))
-        })
-        .collect()
+    let mut st = ListState::default();
+    for v in crate::zfs::props::parse_get(&out.stdout_text()).unwrap_or_default() {
+        match v.property.as_str() {
+            "snapshots_changed" => {
+                if let Some(t) = v
+                    .value_opt()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .filter(|t| *t > 0)
+                {
+                    st.changed.insert(v.name, t);
+                }
+            }
+            "prevsnap" => {
+                if let Some((_, short)) = v.value_opt().and_then(|n| n.split_once('@')) {
+                    st.newest.insert(v.name.clone(), short.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    st
 }
 
 fn failed(out: CmdOutput, cmd: &Cmd) -> OpError {

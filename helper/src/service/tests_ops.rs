@@ -408,8 +408,11 @@ async fn an_unchanged_snapshot_list_is_not_read_again() {
     r.on(&["zfs", "list", "snapshot", "backup/home"], TGT_SNAPS_AB);
     // Both lists last changed long before this test's clock.
     r.on(
-        &["zfs", "get", "snapshots_changed"],
-        "rpool/home\t1700000000\nbackup/home\t1700000000\n",
+        &["zfs", "get", "snapshots_changed,prevsnap"],
+        "rpool/home\tsnapshots_changed\t1700000000\t-\n\
+         rpool/home\tprevsnap\trpool/home@b\t-\n\
+         backup/home\tsnapshots_changed\t1700000000\t-\n\
+         backup/home\tprevsnap\tbackup/home@b\t-\n",
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let names =
@@ -425,5 +428,6 @@ async fn an_unchanged_snapshot_list_is_not_read_again() {
     assert!(h.pipe.log.lock().unwrap().is_empty());
     let st = h.service.ctx.store.state("b1").unwrap();
     assert_eq!(st.list_marks["rpool/home"].changed, 1_700_000_000);
+    assert_eq!(st.list_marks["backup/home"].newest, "b");
     assert_eq!(st.snapshots["backup/home"].len(), 2);
 }

@@ -32,12 +32,14 @@ pub struct SnapshotRecord {
 }
 
 /// A dataset's `snapshots_changed` (OpenZFS 2.2 and later; seconds) as read just before its
-/// snapshots were listed, and the second it was read in.
-#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// snapshots were listed, the second it was read in, and the newest snapshot of that list
+/// (empty in marks saved before it was kept).
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 #[serde(default)]
 pub struct ListMark {
     pub changed: i64,
     pub listed: i64,
+    pub newest: String,
 }
 
 /// Results and bookkeeping of one backup set.

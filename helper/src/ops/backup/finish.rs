@@ -19,6 +19,9 @@ pub(super) struct Seen<'a> {
     pub src_books: &'a [Bookmark],
     pub tgt_snaps: &'a [Snapshot],
     pub sent: bool,
+    /// What the streams created on the target, in order, when that is known exactly (a
+    /// resumed stream's is not).
+    pub received: Option<&'a [String]>,
     /// The marks planning listed after; a run that sent reads new ones.
     pub marks: &'a Marks,
 }
@@ -52,7 +55,7 @@ pub(super) async fn finish_dataset(
         // promised newest one, whose guid proves the stream arrived (a received snapshot
         // carries its source's guid, so the others take the source's rows).
         let known_src = Known::from_rows(seen.src_snaps);
-        let planned_mark = seen.marks.mark(source);
+        let planned_mark = seen.marks.mark(source, seen.src_snaps);
         let mut known_tgt = Known::from_rows(seen.tgt_snaps);
         known_tgt.extend(Known::received(
             target,
@@ -69,7 +72,23 @@ pub(super) async fn finish_dataset(
                 marks,
                 planned_mark.as_ref(),
             ),
-            listing::snapshots(ctx, target, &known_tgt),
+            async {
+                match (seen.received, &promised) {
+                    (Some(received), Some(p)) => {
+                        listing::after_receive(
+                            ctx,
+                            target,
+                            &known_tgt,
+                            seen.tgt_snaps,
+                            received,
+                            p,
+                            marks,
+                        )
+                        .await
+                    }
+                    _ => listing::snapshots(ctx, target, &known_tgt).await,
+                }
+            },
             zfs_util::bookmarks(ctx, source),
         )?
     } else {
@@ -143,6 +162,13 @@ pub(super) async fn finish_dataset(
         totals.pruned += doomed.len() as u32;
         tgt_snaps.retain(|t| !doomed.iter().any(|d| d.name == t.name));
     }
+    // Pruning moved the target's mark; read after it, the list minus what was destroyed
+    // holds, and the next run need not list the drive (sanoid prunes between most runs).
+    let pruned_marks = if doomed.is_empty() {
+        None
+    } else {
+        Some(Marks::read(ctx, &[target]).await)
+    };
 
     ctl.stage(stage::VERIFYING, target.as_str());
     if let Some(n) = &promised {
@@ -170,8 +196,12 @@ pub(super) async fn finish_dataset(
         st.snapshots.insert(target.to_string(), records);
         st.source_snapshots
             .insert(source.to_string(), source_records);
-        for ds in [source, target] {
-            match marks.mark(ds) {
+        let target_marks = pruned_marks.as_ref().unwrap_or(marks);
+        for (ds, m) in [
+            (source, marks.mark(source, &src_snaps)),
+            (target, target_marks.mark(target, &tgt_snaps)),
+        ] {
+            match m {
                 Some(m) => st.list_marks.insert(ds.to_string(), m),
                 None => st.list_marks.remove(ds.as_str()),
             };

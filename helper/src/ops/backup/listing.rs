@@ -82,11 +82,12 @@ impl Known {
     }
 }
 
-/// `snapshots_changed` of some datasets, read at one moment. It moves whenever a snapshot is
-/// created or destroyed, so an unchanged value means the remembered list still holds, and
-/// not even the names need listing (the bulk of a backup with nothing new).
+/// `snapshots_changed` and `prevsnap` of some datasets, read at one moment. The first moves
+/// whenever a snapshot is created or destroyed, so an unchanged value means the remembered
+/// list still holds, and not even the names need listing (the bulk of a backup with
+/// nothing new).
 pub(super) struct Marks {
-    changed: HashMap<String, i64>,
+    state: zfs_util::ListState,
     read_at: i64,
 }
 
@@ -95,34 +96,51 @@ impl Marks {
     pub async fn read(ctx: &Ctx, datasets: &[&DatasetName]) -> Self {
         let read_at = now_secs();
         Self {
-            changed: zfs_util::snapshots_changed(ctx, datasets).await,
+            state: zfs_util::snapshots_changed(ctx, datasets).await,
             read_at,
         }
     }
 
     pub fn none() -> Self {
         Self {
-            changed: HashMap::new(),
+            state: Default::default(),
             read_at: 0,
         }
     }
 
-    /// What to remember for `ds` once its list has been read after these marks.
-    pub fn mark(&self, ds: &DatasetName) -> Option<ListMark> {
-        self.changed.get(ds.as_str()).map(|&changed| ListMark {
+    /// What to remember for `ds` once `rows` (its list, read after these marks) are known.
+    pub fn mark(&self, ds: &DatasetName, rows: &[Snapshot]) -> Option<ListMark> {
+        let changed = *self.state.changed.get(ds.as_str())?;
+        Some(ListMark {
             changed,
             listed: self.read_at,
+            newest: rows
+                .iter()
+                .max_by_key(|s| s.createtxg)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
         })
     }
 
-    /// Whether the list of `ds` is as it was when `stored` was taken. The value has whole
-    /// seconds: a change in the second the last list was read could keep it, so a mark only
-    /// counts when its change is older than that read.
+    /// Whether the list of `ds` is as it was when `stored` was taken.
+    ///
+    /// The value has whole seconds, so a change later in the second the list was read
+    /// keeps it. A snapshot created then is still seen: it becomes the newest, which
+    /// `prevsnap` names. One destroyed then is not, which costs nothing: a destroyed
+    /// snapshot that planning or pruning would rest on is read fresh first ([`confirm`],
+    /// the pruning's re-read), and the next change lists everything again. Marks kept
+    /// before the newest was remembered count only when their change predates the read.
     pub fn unchanged(&self, ds: &DatasetName, stored: Option<&ListMark>) -> bool {
-        match (self.changed.get(ds.as_str()), stored) {
-            (Some(now), Some(m)) => *now == m.changed && m.changed < m.listed,
-            _ => false,
+        let (Some(now), Some(m)) = (self.state.changed.get(ds.as_str()), stored) else {
+            return false;
+        };
+        if *now != m.changed {
+            return false;
         }
+        if m.newest.is_empty() {
+            return m.changed < m.listed;
+        }
+        self.state.newest.get(ds.as_str()) == Some(&m.newest)
     }
 }
 
@@ -138,6 +156,38 @@ pub(super) async fn snapshots_unless_unchanged(
         return Ok(known.rows());
     }
     snapshots(ctx, ds, known).await
+}
+
+/// The target's snapshots after streams that created `received` on top of `planned` (its
+/// list when planning), without listing the drive: when `prevsnap` names the promised
+/// snapshot, nothing was created after it, and a receive without `-F` adds nothing
+/// anywhere else. Only the promised row is read, fresh, to prove its guid arrived.
+/// Anything else lists.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn after_receive(
+    ctx: &Ctx,
+    target: &DatasetName,
+    known: &Known,
+    planned: &[Snapshot],
+    received: &[String],
+    promised: &Snapshot,
+    marks: &Marks,
+) -> Result<Vec<Snapshot>, OpError> {
+    let newest_is_promised = marks.state.newest.get(target.as_str()) == Some(&promised.name);
+    if !newest_is_promised || received.last() != Some(&promised.name) {
+        return snapshots(ctx, target, known).await;
+    }
+    let mut before: Vec<&Snapshot> = planned.iter().collect();
+    before.sort_by_key(|s| s.createtxg);
+    let mut names: Vec<String> = before.iter().map(|s| s.name.clone()).collect();
+    let had: std::collections::HashSet<String> = names.iter().cloned().collect();
+    names.extend(received.iter().filter(|n| !had.contains(*n)).cloned());
+    let fresh: HashMap<String, Snapshot> = zfs_util::snapshot_rows(ctx, target, &[&promised.name])
+        .await?
+        .into_iter()
+        .map(|s| (s.name.clone(), s))
+        .collect();
+    Ok(assemble(names, &fresh, known))
 }
 
 pub(super) fn records(rows: &[Snapshot]) -> Vec<SnapshotRecord> {
@@ -293,36 +343,45 @@ mod tests {
         assert!(out.iter().all(|s| s.dataset == "backup/home"));
     }
 
+    fn marks(changed: i64, newest: &str, read_at: i64) -> Marks {
+        Marks {
+            state: zfs_util::ListState {
+                changed: [("rpool/home".to_string(), changed)].into(),
+                newest: [("rpool/home".to_string(), newest.to_string())].into(),
+            },
+            read_at,
+        }
+    }
+
+    fn stored(changed: i64, listed: i64, newest: &str) -> ListMark {
+        ListMark {
+            changed,
+            listed,
+            newest: newest.into(),
+        }
+    }
+
     #[test]
-    fn a_mark_counts_only_when_its_change_predates_the_listing() {
+    fn a_mark_counts_while_its_value_and_newest_snapshot_hold() {
         let ds = DatasetName::parse("rpool/home").unwrap();
-        let marks = Marks {
-            changed: [("rpool/home".to_string(), 100)].into(),
-            read_at: 200,
-        };
-        let older = ListMark {
-            changed: 100,
-            listed: 150,
-        };
-        let same_second = ListMark {
-            changed: 100,
-            listed: 100,
-        };
-        let moved = ListMark {
-            changed: 90,
-            listed: 150,
-        };
-        assert!(marks.unchanged(&ds, Some(&older)));
-        assert!(!marks.unchanged(&ds, Some(&same_second)));
-        assert!(!marks.unchanged(&ds, Some(&moved)));
-        assert!(!marks.unchanged(&ds, None));
-        assert!(!Marks::none().unchanged(&ds, Some(&older)));
+        let now = marks(100, "b", 200);
+        assert!(now.unchanged(&ds, Some(&stored(100, 150, "b"))));
+        // Listed in the second of the change: the newest snapshot proves no later one.
+        assert!(now.unchanged(&ds, Some(&stored(100, 100, "b"))));
+        // A snapshot taken later in that second is the newest now.
+        assert!(!marks(100, "c", 200).unchanged(&ds, Some(&stored(100, 100, "b"))));
+        assert!(!now.unchanged(&ds, Some(&stored(90, 150, "b"))));
+        assert!(!now.unchanged(&ds, None));
+        assert!(!Marks::none().unchanged(&ds, Some(&stored(100, 150, "b"))));
+        // Marks saved without a newest snapshot keep the strict rule.
+        assert!(now.unchanged(&ds, Some(&stored(100, 150, ""))));
+        assert!(!now.unchanged(&ds, Some(&stored(100, 100, ""))));
         assert_eq!(
-            marks.mark(&ds),
-            Some(ListMark {
-                changed: 100,
-                listed: 200
-            })
+            now.mark(
+                &ds,
+                &[row("rpool/home", "a", 1, 10), row("rpool/home", "b", 2, 12)]
+            ),
+            Some(stored(100, 200, "b"))
         );
     }
 

@@ -49,7 +49,7 @@ pub(super) async fn replicate(
     }
     let settings = StreamSettings {
         raw,
-        // Progress comes from the helper's relay (ops::pipe), not `-v -P`.
+        // Progress comes from the sender's write count (ops::pipe), not `-v -P`.
         progress: false,
         receive: ReceiveOptions::default(),
     };
@@ -59,6 +59,8 @@ pub(super) async fn replicate(
     let mut resumed = false;
     let mut rolled_back = false;
     let mut sent = false;
+    // The snapshots the streams created on the target, in order, when known exactly.
+    let mut received: Option<Vec<String>> = None;
     // Rows from the last run save reading every snapshot's properties again; a plan they
     // do not confirm is made again from fresh rows.
     let mut fresh = false;
@@ -155,6 +157,9 @@ pub(super) async fn replicate(
                     .map(|s| step_size(s, &src_snaps, &src_books))
                     .collect();
                 send_streams(ctx, ctl, source, &cmds, &sizes, totals).await?;
+                if !resumed {
+                    received = Some(received_names(&steps, &src_snaps, &src_books));
+                }
                 totals.snapshots_sent += count_new(&src_snaps, &tgt_snaps) as u32;
             }
         }
@@ -163,6 +168,7 @@ pub(super) async fn replicate(
             src_books: &src_books,
             tgt_snaps: &tgt_snaps,
             sent: sent || resumed,
+            received: received.as_deref(),
             marks: &marks,
         };
         finish_dataset(ctx, ctl, id, source, target, imported, seen, totals).await?;
@@ -316,6 +322,16 @@ fn is_stale(stderr: &str) -> bool {
         || stderr.contains("kernel modules must be upgraded to receive this stream")
 }
 
+/// The createtxg of the snapshot or bookmark with this guid.
+fn txg_of(guid: u64, snaps: &[Snapshot], books: &[Bookmark]) -> Option<u64> {
+    snaps
+        .iter()
+        .map(|s| (s.guid, s.createtxg))
+        .chain(books.iter().map(|b| (b.guid, b.createtxg)))
+        .find(|(g, _)| *g == guid)
+        .map(|(_, t)| t)
+}
+
 /// A stream's expected size from the snapshots' `referenced` and `written`, for progress:
 /// a dry-run `zfs send -n` would read the whole range once more before sending it.
 fn step_size(step: &Step, snaps: &[Snapshot], books: &[Bookmark]) -> u64 {
@@ -325,14 +341,7 @@ fn step_size(step: &Step, snaps: &[Snapshot], books: &[Bookmark]) -> u64 {
             .find(|s| s.guid == snapshot.guid)
             .map_or(0, |s| s.referenced),
         Step::Incremental { from, to, .. } => {
-            let txg = |guid: u64| {
-                snaps
-                    .iter()
-                    .map(|s| (s.guid, s.createtxg))
-                    .chain(books.iter().map(|b| (b.guid, b.createtxg)))
-                    .find(|(g, _)| *g == guid)
-                    .map(|(_, t)| t)
-            };
+            let txg = |guid| txg_of(guid, snaps, books);
             let (Some(lo), Some(hi)) = (txg(from.guid()), txg(to.guid)) else {
                 return 0;
             };
@@ -343,6 +352,36 @@ fn step_size(step: &Step, snaps: &[Snapshot], books: &[Bookmark]) -> u64 {
                 .sum()
         }
     }
+}
+
+/// The source snapshots that `steps` create on the target, in stream order: `-I` brings
+/// every snapshot after its base up to its end, `-i` and a full stream only their end.
+fn received_names(steps: &[Step], snaps: &[Snapshot], books: &[Bookmark]) -> Vec<String> {
+    let txg = |guid| txg_of(guid, snaps, books);
+    let mut names = Vec::new();
+    for step in steps {
+        match step {
+            Step::Full { snapshot } => names.push(snapshot.name.clone()),
+            Step::Incremental {
+                from,
+                to,
+                intermediates: true,
+            } => {
+                if let (Some(lo), Some(hi)) = (txg(from.guid()), txg(to.guid)) {
+                    let mut between: Vec<&Snapshot> = snaps
+                        .iter()
+                        .filter(|s| s.createtxg > lo && s.createtxg <= hi)
+                        .collect();
+                    between.sort_by_key(|s| s.createtxg);
+                    names.extend(between.into_iter().map(|s| s.name.clone()));
+                } else {
+                    names.push(to.name.clone());
+                }
+            }
+            Step::Incremental { to, .. } => names.push(to.name.clone()),
+        }
+    }
+    names
 }
 
 /// Sends each stream through the pipe.
@@ -484,5 +523,62 @@ async fn watch_pool(ctx: &Ctx, pool: &str) -> String {
             Ok(Err(e)) => tracing::debug!(error = %e, "zpool list failed while watching"),
             Err(_) => return "not answering".to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::plan::tests::snap;
+    use crate::engine::{BaseRef, SnapRef};
+
+    fn r(s: &Snapshot) -> SnapRef {
+        SnapRef::from(s)
+    }
+
+    #[test]
+    fn streams_create_what_their_flags_say() {
+        let snaps = [
+            snap("a", 1, 10),
+            snap("b", 2, 11),
+            snap("c", 3, 12),
+            snap("d", 4, 13),
+        ];
+        // A first run: `a` in full, then `-I a d`.
+        let first = [
+            Step::Full {
+                snapshot: r(&snaps[0]),
+            },
+            Step::Incremental {
+                from: BaseRef::Snapshot(r(&snaps[0])),
+                to: r(&snaps[3]),
+                intermediates: true,
+            },
+        ];
+        assert_eq!(received_names(&first, &snaps, &[]), ["a", "b", "c", "d"]);
+        // `-i` skips what lies between.
+        let single = [Step::Incremental {
+            from: BaseRef::Snapshot(r(&snaps[1])),
+            to: r(&snaps[3]),
+            intermediates: false,
+        }];
+        assert_eq!(received_names(&single, &snaps, &[]), ["d"]);
+        // From a bookmark of a snapshot gone from the source.
+        let book = Bookmark {
+            dataset: "rpool/home".into(),
+            name: "coffer_b1_9".into(),
+            guid: 9,
+            createtxg: 9,
+            creation: 0,
+        };
+        let from_book = [Step::Incremental {
+            from: BaseRef::Bookmark(SnapRef {
+                name: book.name.clone(),
+                guid: 9,
+            }),
+            to: r(&snaps[2]),
+            intermediates: true,
+        }];
+        assert_eq!(received_names(&from_book, &snaps, &[book]), ["a", "b", "c"]);
     }
 }
