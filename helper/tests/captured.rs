@@ -6,10 +6,12 @@ use std::path::Path;
 use coffer_helper::zfs::diff::{parse_diff, ChangeKind};
 use coffer_helper::zfs::errors::classify_stderr;
 use coffer_helper::zfs::holds::parse_holds;
-use coffer_helper::zfs::list::{parse_bookmarks, parse_datasets, parse_snapshots};
+use coffer_helper::zfs::list::{
+    parse_bookmarks, parse_datasets, parse_snapshot_index, parse_snapshots,
+};
 use coffer_helper::zfs::pool::parse_zpool_list;
 use coffer_helper::zfs::pool_status::{parse_zpool_status, ScanStatus};
-use coffer_helper::zfs::props::parse_get;
+use coffer_helper::zfs::props::{parse_get, parse_list_state};
 use coffer_helper::zfs::send::parse_send_estimate;
 use coffer_helper::zfs::version::parse_zfs_version;
 use coffer_helper::zfs::KnownFailure;
@@ -260,4 +262,35 @@ fn every_series_parses_the_same_way() {
             "{v}"
         );
     }
+}
+
+#[test]
+fn the_snapshot_index_matches_the_full_listing() {
+    for v in ALL {
+        let full = parse_snapshots(&captured(v, "list-snapshots.txt")).expect("snapshots");
+        let index = parse_snapshot_index(&captured(v, "list-snapshot-index.txt")).expect("index");
+        // Captured in another run than the full listing: the same names, in the same order.
+        let names: Vec<_> = full.iter().map(|s| &s.name).collect();
+        let got: Vec<_> = index.iter().map(|s| &s.name).collect();
+        assert_eq!(got, names, "{v}");
+        assert!(index.iter().all(|s| s.guid > 0), "{v}");
+        assert!(
+            index.windows(2).all(|w| w[0].createtxg < w[1].createtxg),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn list_state_from_2_3_and_nothing_from_2_1() {
+    let st = parse_list_state(&captured(V, "get-list-state.txt"));
+    let home = "rpool/nixos/home";
+    assert!(st.changed.get(home).is_some_and(|t| *t > 1_600_000_000));
+    let full = parse_snapshots(&captured(V, "list-snapshots.txt")).expect("snapshots");
+    assert_eq!(st.newest.get(home), full.last().map(|s| &s.name));
+    // 2.1 has no snapshots_changed and refuses the whole property list.
+    assert_eq!(
+        parse_list_state(&captured("2.1.11", "get-list-state.txt")),
+        Default::default()
+    );
 }

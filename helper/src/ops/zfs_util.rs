@@ -4,11 +4,11 @@
 use super::{Ctx, OpError, Secret};
 use crate::validate::{DatasetName, PoolName, PropertyName};
 use crate::zfs::list::{
-    list_bookmarks, list_datasets, list_snapshot_names, list_snapshot_rows, list_snapshots,
-    parse_bookmarks, parse_datasets, parse_snapshot_names, parse_snapshots,
+    list_bookmarks, list_datasets, list_snapshot_index, list_snapshot_rows, list_snapshots,
+    parse_bookmarks, parse_datasets, parse_snapshot_index, parse_snapshots, SnapshotId,
 };
 use crate::zfs::pool::{parse_zpool_list, zpool_list, PoolInfo};
-use crate::zfs::props::{parse_get, zfs_get, zpool_get};
+use crate::zfs::props::{parse_get, parse_list_state, zfs_get, zpool_get, ListState};
 use crate::zfs::{Bookmark, Cmd, CmdOutput, DatasetInfo, ParseError, Snapshot};
 
 impl From<ParseError> for OpError {
@@ -54,9 +54,13 @@ pub async fn snapshots(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<Snapshot>, OpE
     Ok(parse_snapshots(&out.stdout_text())?)
 }
 
-/// Short snapshot names of `ds` in creation order; `None` when `ds` does not exist.
-pub async fn snapshot_names(ctx: &Ctx, ds: &DatasetName) -> Result<Option<Vec<String>>, OpError> {
-    let cmd = list_snapshot_names(ds);
+/// Names, guids and createtxgs of the snapshots of `ds` in creation order; `None` when `ds`
+/// does not exist.
+pub async fn snapshot_index(
+    ctx: &Ctx,
+    ds: &DatasetName,
+) -> Result<Option<Vec<SnapshotId>>, OpError> {
+    let cmd = list_snapshot_index(ds);
     let out = run_unchecked(ctx, &cmd).await?;
     if !out.success() {
         if out.stderr_text().contains("does not exist") {
@@ -64,7 +68,7 @@ pub async fn snapshot_names(ctx: &Ctx, ds: &DatasetName) -> Result<Option<Vec<St
         }
         return Err(failed(out, &cmd));
     }
-    Ok(Some(parse_snapshot_names(&out.stdout_text())?))
+    Ok(Some(parse_snapshot_index(&out.stdout_text())?))
 }
 
 /// Rows of the named snapshots of `ds`; one destroyed meanwhile is left out. No names, no
@@ -95,15 +99,6 @@ pub async fn snapshot_rows(
     Ok(rows)
 }
 
-/// What `snapshots_changed` (OpenZFS 2.2 and later, in seconds) and the hidden `prevsnap`
-/// (the newest snapshot's name) say about some datasets' snapshot lists.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ListState {
-    pub changed: std::collections::HashMap<String, i64>,
-    /// Short name of each dataset's newest snapshot; no entry when it has none.
-    pub newest: std::collections::HashMap<String, String>,
-}
-
 /// [`ListState`] of `datasets`. Older versions, a missing dataset or any failure give no
 /// entry: the caller then lists.
 pub async fn snapshots_changed(ctx: &Ctx, datasets: &[&DatasetName]) -> ListState {
@@ -117,30 +112,10 @@ pub async fn snapshots_changed(ctx: &Ctx, datasets: &[&DatasetName]) -> ListStat
     for d in datasets {
         cmd = cmd.arg(d.as_str());
     }
-    let Ok(out) = run_unchecked(ctx, &cmd).await else {
-        return ListState::default();
-    };
-    let mut st = ListState::default();
-    for v in crate::zfs::props::parse_get(&out.stdout_text()).unwrap_or_default() {
-        match v.property.as_str() {
-            "snapshots_changed" => {
-                if let Some(t) = v
-                    .value_opt()
-                    .and_then(|t| t.parse::<i64>().ok())
-                    .filter(|t| *t > 0)
-                {
-                    st.changed.insert(v.name, t);
-                }
-            }
-            "prevsnap" => {
-                if let Some((_, short)) = v.value_opt().and_then(|n| n.split_once('@')) {
-                    st.newest.insert(v.name.clone(), short.to_string());
-                }
-            }
-            _ => {}
-        }
+    match run_unchecked(ctx, &cmd).await {
+        Ok(out) => parse_list_state(&out.stdout_text()),
+        Err(_) => ListState::default(),
     }
-    st
 }
 
 fn failed(out: CmdOutput, cmd: &Cmd) -> OpError {

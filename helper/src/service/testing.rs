@@ -133,13 +133,16 @@ impl Runner for FakeRunner {
 }
 
 impl FakeRunner {
-    /// `zfs list -t snapshot -o name ... DATASET` is served from the rule for the dataset's
-    /// full rows, cut to names; the rows are remembered for a following explicit listing.
+    /// `zfs list -t snapshot -o name,guid,createtxg ... DATASET` is served from the rule for
+    /// the dataset's full rows, cut to those columns; the rows are remembered for a
+    /// following explicit listing.
     fn names_only(&self, argv: &[String], out: CmdOutput) -> CmdOutput {
         let is_names = argv.len() > 3
             && argv[1] == "list"
             && argv.iter().any(|a| a == "snapshot")
-            && argv.windows(2).any(|w| w[0] == "-o" && w[1] == "name");
+            && argv
+                .windows(2)
+                .any(|w| w[0] == "-o" && w[1] == crate::zfs::list::INDEX_COLUMNS);
         if !is_names {
             return out;
         }
@@ -152,8 +155,7 @@ impl FakeRunner {
         }
         let names: String = text
             .lines()
-            .filter_map(|l| l.split('\t').next())
-            .map(|n| format!("{n}\n"))
+            .map(|l| format!("{}\n", l.split('\t').take(3).collect::<Vec<_>>().join("\t")))
             .collect();
         CmdOutput {
             stdout: names.into_bytes(),

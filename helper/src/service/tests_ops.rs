@@ -415,8 +415,10 @@ async fn an_unchanged_snapshot_list_is_not_read_again() {
          backup/home\tprevsnap\tbackup/home@b\t-\n",
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let names =
-        |r: &crate::service::testing::FakeRunner| r.ran(&["zfs", "list", "snapshot", "name"]).len();
+    let names = |r: &crate::service::testing::FakeRunner| {
+        r.ran(&["zfs", "list", "snapshot", "name,guid,createtxg"])
+            .len()
+    };
     for run in 0..2 {
         let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
         let (ok, err, msg) = finish(&h, &path).await;

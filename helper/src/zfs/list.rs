@@ -57,10 +57,21 @@ pub fn list_bookmarks(dataset: &DatasetName) -> Cmd {
     list_children("bookmark", BOOKMARK_COLUMNS, dataset)
 }
 
-/// `zfs list -H -t snapshot -o name -s createtxg -d 1 DATASET`: names only, which libzfs
-/// lists without reading each snapshot's properties (several times faster).
-pub fn list_snapshot_names(dataset: &DatasetName) -> Cmd {
-    list_children("snapshot", "name", dataset)
+/// `zfs list -Hp -t snapshot -o name,guid,createtxg -s createtxg -d 1 DATASET`: since
+/// OpenZFS 2.2 these columns come without reading each snapshot's other properties (several
+/// times faster, libzfs's "simple" iteration); 2.1 reads them all either way.
+pub fn list_snapshot_index(dataset: &DatasetName) -> Cmd {
+    list_children("snapshot", INDEX_COLUMNS, dataset)
+}
+
+pub const INDEX_COLUMNS: &str = "name,guid,createtxg";
+
+/// A snapshot's identity from [`list_snapshot_index`]; `name` is the part after `@`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SnapshotId {
+    pub name: String,
+    pub guid: u64,
+    pub createtxg: u64,
 }
 
 /// `zfs list -Hp -t snapshot -o name,guid,... SNAPSHOT...`: the rows of the named snapshots.
@@ -72,14 +83,18 @@ pub fn list_snapshot_rows(snapshots: &[crate::validate::SnapshotName]) -> Cmd {
     c
 }
 
-/// Short names from [`list_snapshot_names`], in creation order.
-pub fn parse_snapshot_names(out: &str) -> Result<Vec<String>, ParseError> {
-    const WHAT: &str = "zfs list -t snapshot -o name";
+/// Rows of [`list_snapshot_index`], in creation order.
+pub fn parse_snapshot_index(out: &str) -> Result<Vec<SnapshotId>, ParseError> {
+    const WHAT: &str = "zfs list -t snapshot -o name,guid,createtxg";
     lines(out)
         .map(|(n, line)| {
-            let [name] = fields(WHAT, n, line)?;
+            let [name, guid, txg] = fields(WHAT, n, line)?;
             let (_, short) = split_entity(WHAT, n, line, name, '@')?;
-            Ok(short.to_owned())
+            Ok(SnapshotId {
+                name: short.to_owned(),
+                guid: parse_u64(WHAT, n, line, guid)?,
+                createtxg: parse_u64(WHAT, n, line, txg)?,
+            })
         })
         .collect()
 }

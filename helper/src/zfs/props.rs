@@ -146,6 +146,41 @@ pub fn parse_get(out: &str) -> Result<Vec<PropertyValue>, ParseError> {
         .collect()
 }
 
+/// What `snapshots_changed` (OpenZFS 2.2 and later, in seconds) and the hidden `prevsnap`
+/// (the newest snapshot's name) say about some datasets' snapshot lists.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ListState {
+    pub changed: std::collections::HashMap<String, i64>,
+    /// Short name of each dataset's newest snapshot; no entry when it has none.
+    pub newest: std::collections::HashMap<String, String>,
+}
+
+/// Parses `zfs get -Hp -o name,property,value,source snapshots_changed,prevsnap DATASET...`.
+/// Anything unreadable (OpenZFS 2.1 refuses the property list) gives no entry.
+pub fn parse_list_state(out: &str) -> ListState {
+    let mut st = ListState::default();
+    for v in parse_get(out).unwrap_or_default() {
+        match v.property.as_str() {
+            "snapshots_changed" => {
+                if let Some(t) = v
+                    .value_opt()
+                    .and_then(|t| t.parse::<i64>().ok())
+                    .filter(|t| *t > 0)
+                {
+                    st.changed.insert(v.name, t);
+                }
+            }
+            "prevsnap" => {
+                if let Some((_, short)) = v.value_opt().and_then(|n| n.split_once('@')) {
+                    st.newest.insert(v.name.clone(), short.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    st
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -84,6 +84,47 @@ fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Rounds per measure; single runs under TCG vary by ±10 %.
+const ROUNDS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Bare,
+    Syncoid,
+    Coffer,
+}
+
+/// Times of each method over the rounds of one measure.
+#[derive(Default)]
+struct Rounds(Vec<(Method, f64)>);
+
+impl Rounds {
+    /// Runs the three methods once, starting with a different one each round, so drift in
+    /// the guest (ARC, txg timing) does not always favour the same one.
+    fn round(&mut self, round: usize, mut run: impl FnMut(Method) -> f64) {
+        let order = [Method::Bare, Method::Syncoid, Method::Coffer];
+        for i in 0..order.len() {
+            let m = order[(i + round) % order.len()];
+            let t = run(m);
+            self.0.push((m, t));
+        }
+    }
+
+    fn all(&self, m: Method) -> Vec<f64> {
+        self.0
+            .iter()
+            .filter(|(x, _)| *x == m)
+            .map(|(_, t)| *t)
+            .collect()
+    }
+
+    fn median(&self, m: Method) -> f64 {
+        let mut v = self.all(m);
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+    }
+}
+
 #[test]
 #[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
 fn bench() {
@@ -117,58 +158,72 @@ fn bench() {
     run("zpool", &["import", "-N", &guid]);
 
     let mut rows = Vec::new();
-
-    // Full replication.
-    cold_source();
-    let bare = time(|| {
-        pipe(&["send", "-w", &format!("{ds}@bench-0000")], "backup/bare");
-        pipe(
-            &["send", "-w", "-I", "@bench-0000", &format!("{ds}@{last}")],
-            "backup/bare",
-        );
-    });
-    cold_source();
-    let sync = time(|| syncoid(ds, "backup/syncoid"));
-    cold_source();
-    let coffer = time(|| {
+    let coffer_run = || {
         cofferctl(&["backup", &id, "--no-power-off"]).ok();
-    });
-    rows.push((
-        "Full replication (1 full + 99 incremental, ~320 MiB)",
-        bare,
-        sync,
-        coffer,
-    ));
+    };
 
-    // 100 new small snapshots.
-    let last2 = snapshot_all(ds, 100, 100, 16 * 1024);
-    cold_source();
-    let bare = time(|| {
-        pipe(
-            &[
-                "send",
-                "-w",
-                "-I",
-                &format!("@{last}"),
-                &format!("{ds}@{last2}"),
-            ],
-            "backup/bare",
-        )
-    });
-    cold_source();
-    let sync = time(|| syncoid(ds, "backup/syncoid"));
-    cold_source();
-    let coffer = time(|| {
-        cofferctl(&["backup", &id, "--no-power-off"]).ok();
-    });
-    rows.push(("100 new small snapshots", bare, sync, coffer));
+    // Full replication, from scratch each round.
+    let mut full = Rounds::default();
+    for round in 0..ROUNDS {
+        for t in ["backup/bare", "backup/syncoid", "backup/bench"] {
+            let _ = Command::new("zfs").args(["destroy", "-r", t]).status();
+        }
+        full.round(round, |m| {
+            cold_source();
+            match m {
+                Method::Bare => time(|| {
+                    pipe(&["send", "-w", &format!("{ds}@bench-0000")], "backup/bare");
+                    pipe(
+                        &["send", "-w", "-I", "@bench-0000", &format!("{ds}@{last}")],
+                        "backup/bare",
+                    );
+                }),
+                Method::Syncoid => time(|| syncoid(ds, "backup/syncoid")),
+                Method::Coffer => time(coffer_run),
+            }
+        });
+    }
+    rows.push(("Full replication (1 full + 99 incremental, ~320 MiB)", full));
+
+    // 100 new small snapshots each round.
+    let mut small = Rounds::default();
+    let mut from = last.clone();
+    for round in 0..ROUNDS {
+        let first = 100 + 100 * round as u32;
+        let to = snapshot_all(ds, first, 100, 16 * 1024);
+        small.round(round, |m| {
+            cold_source();
+            match m {
+                Method::Bare => time(|| {
+                    pipe(
+                        &[
+                            "send",
+                            "-w",
+                            "-I",
+                            &format!("@{from}"),
+                            &format!("{ds}@{to}"),
+                        ],
+                        "backup/bare",
+                    )
+                }),
+                Method::Syncoid => time(|| syncoid(ds, "backup/syncoid")),
+                Method::Coffer => time(coffer_run),
+            }
+        });
+        from = to;
+    }
+    rows.push(("100 new small snapshots", small));
 
     // Nothing new.
-    let sync = time(|| syncoid(ds, "backup/syncoid"));
-    let coffer = time(|| {
-        cofferctl(&["backup", &id, "--no-power-off"]).ok();
-    });
-    rows.push(("No-change backup", f64::NAN, sync, coffer));
+    let mut none = Rounds::default();
+    for round in 0..ROUNDS {
+        none.round(round, |m| match m {
+            Method::Bare => f64::NAN,
+            Method::Syncoid => time(|| syncoid(ds, "backup/syncoid")),
+            Method::Coffer => time(coffer_run),
+        });
+    }
+    rows.push(("No-change backup", none));
     // The whole job as a user runs it: the drive's pool is not imported, Coffer imports and
     // exports it. syncoid has no such step; the walkthrough does it by hand.
     run("zpool", &["export", "backup"]);
@@ -185,24 +240,37 @@ fn bench() {
     .stdout;
     let rss = rss_kib(pid.trim());
 
-    let mut md = String::from(
-        "| Measure | bare pipe (s) | syncoid 2.1 (s) | Coffer (s) | Coffer / bare | Coffer / syncoid |\n|---|---|---|---|---|---|\n",
+    let mut md = format!(
+        "Medians of {ROUNDS} rounds; each round runs the three methods in a rotated order.\n\n\
+         | Measure | bare pipe (s) | syncoid 2.1 (s) | Coffer (s) | Coffer / bare | Coffer / syncoid |\n\
+         |---|---|---|---|---|---|\n"
     );
-    for (name, bare, sync, coffer) in &rows {
-        let vs_bare = if bare.is_nan() {
-            "—".to_string()
+    for (name, r) in &rows {
+        let (bare, sync, coffer) = (
+            r.median(Method::Bare),
+            r.median(Method::Syncoid),
+            r.median(Method::Coffer),
+        );
+        let (vs_bare, bare) = if bare.is_nan() {
+            ("—".to_string(), "—".to_string())
         } else {
-            format!("{:.2}×", coffer / bare)
-        };
-        let bare = if bare.is_nan() {
-            "—".to_string()
-        } else {
-            format!("{bare:.2}")
+            (format!("{:.2}×", coffer / bare), format!("{bare:.2}"))
         };
         md.push_str(&format!(
             "| {name} | {bare} | {sync:.2} | {coffer:.2} | {vs_bare} | {:.2}× |\n",
             coffer / sync
         ));
+    }
+    md.push_str("\nEvery round (s):\n\n| Measure | Method | Rounds |\n|---|---|---|\n");
+    for (name, r) in &rows {
+        for m in [Method::Bare, Method::Syncoid, Method::Coffer] {
+            let v = r.all(m);
+            if v.iter().all(|x| x.is_nan()) {
+                continue;
+            }
+            let list: Vec<String> = v.iter().map(|x| format!("{x:.2}")).collect();
+            md.push_str(&format!("| {name} | {m:?} | {} |\n", list.join(", ")));
+        }
     }
     md.push_str(&format!(
         "\nNo-change backup as the whole job (import, plan, export): {whole:.2} s\n"

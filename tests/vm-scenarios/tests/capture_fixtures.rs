@@ -139,20 +139,28 @@ fn capture_fixtures() {
             "-r", "rpool",
         ],
     );
-    c.out(
-        "list-snapshots.txt",
+    for (file, columns) in [
+        (
+            "list-snapshots.txt",
+            "name,guid,createtxg,creation,used,referenced",
+        ),
+        ("list-snapshot-index.txt", "name,guid,createtxg"),
+    ] {
+        let argv = format!("list -Hp -t snapshot -o {columns} -s createtxg -d 1 {home}");
+        // `home` has no space; the snapshot names with one are not on this argv.
+        let argv: Vec<&str> = argv.split(' ').collect();
+        c.out(file, "zfs", &argv);
+    }
+    // snapshots_changed is 2.2 and later: 2.1 refuses the whole command.
+    c.any(
+        "get-list-state.txt",
         "zfs",
         &[
-            "list",
+            "get",
             "-Hp",
-            "-t",
-            "snapshot",
             "-o",
-            "name,guid,createtxg,creation,used,referenced",
-            "-s",
-            "createtxg",
-            "-d",
-            "1",
+            "name,property,value,source",
+            "snapshots_changed,prevsnap",
             &home,
         ],
     );

@@ -50,7 +50,7 @@ pub(super) async fn finish_dataset(
     } else {
         seen.marks
     };
-    let (src_snaps, mut tgt_snaps, src_books) = if seen.sent {
+    let (mut src_snaps, mut tgt_snaps, src_books) = if seen.sent {
         // Only snapshots new since planning are read in full; on the target that is the
         // promised newest one, whose guid proves the stream arrived (a received snapshot
         // carries its source's guid, so the others take the source's rows).
@@ -169,6 +169,16 @@ pub(super) async fn finish_dataset(
     } else {
         Some(Marks::read(ctx, &[target]).await)
     };
+
+    // Rows first listed in this run (a first backup, an adopted drive) get their sizes and
+    // creation time before they are remembered; usually there are none, and nothing runs.
+    let (t, s) = tokio::join!(
+        listing::fill_details(ctx, target, &mut tgt_snaps),
+        listing::fill_details(ctx, source, &mut src_snaps)
+    );
+    if let Err(e) = t.and(s) {
+        tracing::warn!(%target, error = %e, "reading snapshot sizes failed");
+    }
 
     ctl.stage(stage::VERIFYING, target.as_str());
     if let Some(n) = &promised {

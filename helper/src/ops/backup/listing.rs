@@ -87,7 +87,7 @@ impl Known {
 /// list still holds, and not even the names need listing (the bulk of a backup with
 /// nothing new).
 pub(super) struct Marks {
-    state: zfs_util::ListState,
+    state: crate::zfs::props::ListState,
     read_at: i64,
 }
 
@@ -203,31 +203,79 @@ pub(super) fn records(rows: &[Snapshot]) -> Vec<SnapshotRecord> {
         .collect()
 }
 
-/// The snapshots of `ds` in creation order; empty when `ds` does not exist.
+/// The snapshots of `ds` in creation order, with fresh guids and createtxgs; empty when
+/// `ds` does not exist. The other columns come from `known` where its guid matches; a
+/// snapshot new to it has none yet ([`lacks_details`]): reading them costs the kernel
+/// several times the listing, so [`fill_details`] reads them when they are needed.
 pub(super) async fn snapshots(
     ctx: &Ctx,
     ds: &DatasetName,
     known: &Known,
 ) -> Result<Vec<Snapshot>, OpError> {
-    let Some(names) = zfs_util::snapshot_names(ctx, ds).await? else {
+    let Some(index) = zfs_util::snapshot_index(ctx, ds).await? else {
         return Ok(Vec::new());
     };
-    let missing: Vec<&str> = names
+    Ok(index
+        .into_iter()
+        .map(|id| {
+            let mut row = Snapshot {
+                dataset: ds.to_string(),
+                name: id.name,
+                guid: id.guid,
+                createtxg: id.createtxg,
+                creation: 0,
+                used: 0,
+                referenced: 0,
+                written: 0,
+            };
+            // Same name, another guid: destroyed and taken again, so its sizes are new too.
+            if let Some((k, _)) = known.0.get(&row.name).filter(|(k, _)| k.guid == row.guid) {
+                row.creation = k.creation;
+                row.used = k.used;
+                row.referenced = k.referenced;
+                row.written = k.written;
+            }
+            row
+        })
+        .collect())
+}
+
+/// A row listed without its sizes and creation time yet (no snapshot was taken at 0).
+pub(super) fn lacks_details(s: &Snapshot) -> bool {
+    s.creation == 0
+}
+
+/// Reads the sizes and creation time of the rows that lack them; guids and createtxgs stay
+/// as listed. A snapshot destroyed meanwhile keeps its row without them.
+pub(super) async fn fill_details(
+    ctx: &Ctx,
+    ds: &DatasetName,
+    rows: &mut [Snapshot],
+) -> Result<(), OpError> {
+    let missing: Vec<&str> = rows
         .iter()
-        .filter(|n| !known.0.contains_key(*n))
-        .map(String::as_str)
+        .filter(|s| lacks_details(s))
+        .map(|s| s.name.as_str())
         .collect();
-    let fresh = if missing.is_empty() {
-        HashMap::new()
-    } else {
-        match zfs_util::snapshot_rows(ctx, ds, &missing).await {
-            Ok(rows) => rows.into_iter().map(|s| (s.name.clone(), s)).collect(),
-            // A name our validation refuses cannot go on an argv; list the whole dataset.
-            Err(OpError::InvalidArgument(_)) => return zfs_util::snapshots(ctx, ds).await,
-            Err(e) => return Err(e),
-        }
+    let fresh = match zfs_util::snapshot_rows(ctx, ds, &missing).await {
+        Ok(rows) => rows,
+        // A name our validation refuses cannot go on an argv; list the whole dataset.
+        Err(OpError::InvalidArgument(_)) => zfs_util::snapshots(ctx, ds).await?,
+        Err(e) => return Err(e),
     };
-    Ok(assemble(names, &fresh, known))
+    let by_name: HashMap<&str, &Snapshot> = fresh.iter().map(|s| (s.name.as_str(), s)).collect();
+    for row in rows.iter_mut().filter(|s| lacks_details(s)) {
+        if let Some(f) = by_name
+            .get(row.name.as_str())
+            .filter(|f| f.guid == row.guid)
+        {
+            row.creation = f.creation;
+            row.used = f.used;
+            row.referenced = f.referenced;
+            row.written = f.written;
+        }
+    }
+    Ok(())
 }
 
 /// Rows in the kernel's creation order. A remembered row's createtxg is kept at or below
@@ -256,13 +304,14 @@ fn assemble(names: Vec<String>, fresh: &HashMap<String, Snapshot>, known: &Known
     out
 }
 
-/// Whether the rows a plan rests on still hold: the newest source snapshot and the common
-/// base on both sides, read fresh. `false` means a name was re-used, and the caller lists
-/// everything fresh.
+/// Whether the remembered rows a plan rests on still hold: the newest source snapshot and
+/// the common base, read fresh on each side whose list was remembered rather than listed
+/// (a listing already has fresh guids). `false` means a name was re-used, and the caller
+/// lists everything fresh.
 pub(super) async fn confirm(
     ctx: &Ctx,
-    source: &DatasetName,
-    target: &DatasetName,
+    (source, src_remembered): (&DatasetName, bool),
+    (target, tgt_remembered): (&DatasetName, bool),
     src_snaps: &[Snapshot],
     plan: &ReplicationPlan,
 ) -> Result<bool, OpError> {
@@ -288,6 +337,12 @@ pub(super) async fn confirm(
         want.iter()
             .all(|(n, g)| rows.iter().any(|r| r.name == *n && r.guid == *g))
     };
+    if !src_remembered {
+        src_check.clear();
+    }
+    if !tgt_remembered {
+        tgt_check.clear();
+    }
     let src_names: Vec<&str> = src_check.iter().map(|(n, _)| *n).collect();
     let tgt_names: Vec<&str> = tgt_check.iter().map(|(n, _)| *n).collect();
     let (src_rows, tgt_rows) = tokio::try_join!(
@@ -345,7 +400,7 @@ mod tests {
 
     fn marks(changed: i64, newest: &str, read_at: i64) -> Marks {
         Marks {
-            state: zfs_util::ListState {
+            state: crate::zfs::props::ListState {
                 changed: [("rpool/home".to_string(), changed)].into(),
                 newest: [("rpool/home".to_string(), newest.to_string())].into(),
             },

@@ -37,6 +37,8 @@ pub(super) struct Totals {
     done: u64,
     /// Estimated bytes of everything to send in this run.
     total: u64,
+    /// Estimated bytes learnt while a stream already runs (sizes read alongside it).
+    late_total: std::sync::Arc<std::sync::atomic::AtomicU64>,
     snapshots_sent: u32,
     pruned: u32,
     warnings: Vec<String>,

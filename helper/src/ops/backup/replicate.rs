@@ -84,7 +84,11 @@ pub(super) async fn replicate(
         } else {
             Marks::read(ctx, &[source, target]).await
         };
-        let (src_snaps, src_books, tgt_info, tgt_snaps) = tokio::try_join!(
+        let src_remembered =
+            !known_src.is_empty() && marks.unchanged(source, state.list_marks.get(source.as_str()));
+        let tgt_remembered =
+            !known_tgt.is_empty() && marks.unchanged(target, state.list_marks.get(target.as_str()));
+        let (mut src_snaps, src_books, tgt_info, tgt_snaps) = tokio::try_join!(
             listing::snapshots_unless_unchanged(
                 ctx,
                 source,
@@ -124,8 +128,16 @@ pub(super) async fn replicate(
                 continue;
             }
         };
-        let cached = !(known_src.is_empty() && known_tgt.is_empty());
-        if !fresh && cached && !listing::confirm(ctx, source, target, &src_snaps, &plan).await? {
+        let confirmed = fresh
+            || listing::confirm(
+                ctx,
+                (source, src_remembered),
+                (target, tgt_remembered),
+                &src_snaps,
+                &plan,
+            )
+            .await?;
+        if !confirmed {
             tracing::info!(%source, "a snapshot name was re-used; planning from fresh rows");
             fresh = true;
             continue;
@@ -156,7 +168,39 @@ pub(super) async fn replicate(
                     .iter()
                     .map(|s| step_size(s, &src_snaps, &src_books))
                     .collect();
-                send_streams(ctx, ctl, source, &cmds, &sizes, totals).await?;
+                // New snapshots' sizes are read while the streams already run: under
+                // emulation that read costs about as much as a second listing.
+                let mut detailed = src_snaps.clone();
+                let late = totals.late_total.clone();
+                let known_size: u64 = sizes.iter().sum();
+                let details = async {
+                    if !detailed.iter().any(listing::lacks_details) {
+                        return Ok(());
+                    }
+                    listing::fill_details(ctx, source, &mut detailed).await?;
+                    let size: u64 = steps
+                        .iter()
+                        .map(|s| step_size(s, &detailed, &src_books))
+                        .sum();
+                    late.fetch_add(
+                        size.saturating_sub(known_size),
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    Ok::<(), OpError>(())
+                };
+                let (streams, details) = tokio::join!(
+                    send_streams(ctx, ctl, source, &cmds, &sizes, totals),
+                    details
+                );
+                totals.total += totals
+                    .late_total
+                    .swap(0, std::sync::atomic::Ordering::Relaxed);
+                streams?;
+                match details {
+                    Ok(()) => src_snaps = detailed,
+                    // Only progress and the remembered sizes miss them; finishing reads again.
+                    Err(e) => tracing::warn!(%source, error = %e, "reading snapshot sizes failed"),
+                }
                 if !resumed {
                     received = Some(received_names(&steps, &src_snaps, &src_books));
                 }
@@ -413,7 +457,11 @@ pub(super) async fn run_stream(
     ctl.set_cancelable(true);
     let base = totals.done;
     let total = totals.total;
-    let on_bytes = move |b: u64| ctl.set_bytes(base + b, total.max(base + b));
+    let late = totals.late_total.clone();
+    let on_bytes = move |b: u64| {
+        let total = total + late.load(std::sync::atomic::Ordering::Relaxed);
+        ctl.set_bytes(base + b, total.max(base + b))
+    };
     tracing::info!(send = %c.send, receive = %c.receive, "stream");
     let pipe = ctx.pipe.run(&c.send, &c.receive, ctl, &on_bytes);
     let out: PipeOutput = tokio::select! {
