@@ -104,11 +104,23 @@ fn extra_classification(stderr: &str) -> Option<fn(String) -> OpError> {
         || s.contains("no such device or address")
     {
         Some(OpError::DriveRemoved)
+    } else if s.contains("cannot receive resume stream") && s.contains("partially-complete state") {
+        // EBUSY on a resume: the unfinished copy is still held, and under Coffer's one job
+        // per pool only a receive stuck since the drive was pulled out holds it.
+        Some(stuck_receive)
     } else if s.contains("invalid key") || s.contains("incorrect key") {
         Some(OpError::WrongPassphrase)
     } else {
         None
     }
+}
+
+fn stuck_receive(detail: String) -> OpError {
+    OpError::DriveRemoved(format!(
+        "The backup drive's unfinished copy is still held by a transfer that stopped when the \
+         drive was pulled out, and only a restart frees it. Restart the computer, then back up \
+         again: the backup continues where it stopped. ({detail})"
+    ))
 }
 
 impl From<CommandFailed> for OpError {
@@ -216,6 +228,7 @@ mod tests {
             ("cannot receive new filesystem stream: out of space", "NoSpace"),
             ("cannot open 'backup': no such pool", "PoolNotFound"),
             ("cannot export 'backup': pool is busy", "DriveInUse"),
+            ("cannot receive resume stream: destination backup/home contains partially-complete state from \"zfs receive -s\".", "DriveRemoved"),
             ("something odd", "CommandFailed"),
         ];
         for (stderr, name) in cases {

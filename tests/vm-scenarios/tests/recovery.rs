@@ -100,6 +100,15 @@ fn unplug_mid_send_then_resume() {
             "backup after re-plugging, before a restart: {}{}",
             second.stdout, second.stderr
         );
+        // The user is told to restart, by a named error.
+        let err = second.json();
+        assert_eq!(err["error"], "DriveRemoved", "{err}");
+        assert!(
+            err["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("restart")),
+            "{err}"
+        );
         std::mem::forget(src);
         reboot_and_continue(&note);
     }
