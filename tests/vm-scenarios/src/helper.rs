@@ -13,11 +13,16 @@ fn repo() -> PathBuf {
     PathBuf::from(std::env::var_os("COFFER_REPO").unwrap_or_else(|| ".".into()))
 }
 
-fn write(path: &str, text: &str) {
+/// Writes `text` to `path` unless it is already there; true when the file changed.
+fn write(path: &str, text: &str) -> bool {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return false;
+    }
     if let Some(dir) = Path::new(path).parent() {
         std::fs::create_dir_all(dir).expect("config folder");
     }
     std::fs::write(path, text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    true
 }
 
 /// Installs the helper's data files from `data/`, pointing them at the host-built binary.
@@ -32,23 +37,32 @@ pub fn install() {
     let read = |name: &str| {
         std::fs::read_to_string(data.join(name)).unwrap_or_else(|e| panic!("data/{name}: {e}"))
     };
-    write(
-        "/etc/systemd/system/coffer-helper.service",
-        &read("coffer-helper.service.in").replace("@libexecdir@", libexec),
-    );
-    write(
-        "/usr/share/dbus-1/system-services/io.github.coffer.Helper1.service",
-        &read("io.github.coffer.Helper1.service.in").replace("@libexecdir@", libexec),
-    );
-    write(
-        "/etc/dbus-1/system.d/io.github.coffer.Helper1.conf",
-        &read("io.github.coffer.Helper1.conf"),
-    );
-    write(
-        "/usr/share/polkit-1/actions/io.github.coffer.policy",
-        &read("io.github.coffer.policy"),
-    );
-    reload_system_config();
+    let files = [
+        (
+            "/etc/systemd/system/coffer-helper.service",
+            read("coffer-helper.service.in").replace("@libexecdir@", libexec),
+        ),
+        (
+            "/usr/share/dbus-1/system-services/io.github.coffer.Helper1.service",
+            read("io.github.coffer.Helper1.service.in").replace("@libexecdir@", libexec),
+        ),
+        (
+            "/etc/dbus-1/system.d/io.github.coffer.Helper1.conf",
+            read("io.github.coffer.Helper1.conf"),
+        ),
+        (
+            "/usr/share/polkit-1/actions/io.github.coffer.policy",
+            read("io.github.coffer.policy"),
+        ),
+    ];
+    // Every file is written (no short-circuit); a daemon-reload costs about 5 s under TCG, so
+    // tests after the first in a boot skip it when nothing changed.
+    let changed = files
+        .iter()
+        .fold(false, |any, (path, text)| write(path, text) | any);
+    if changed {
+        reload_system_config();
+    }
 }
 
 /// Every polkit action of `data/io.github.coffer.policy`.
