@@ -419,12 +419,29 @@ fn power_off(ctx: &Ctx, set: &BackupSet) -> Result<(), Failure> {
 }
 
 fn backup(ctx: &Ctx) -> Result<(), Failure> {
-    let set = backup_set(ctx)?;
     let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
     if ctx.args.rollback {
         opts.insert(options::back_up::ROLLBACK, Variant::from(true));
     }
-    let path = match call(ctx.helper.back_up(&set.id, opts.clone())) {
+    // A named backup goes straight to BackUp: listing first would cost a round trip and a
+    // `zpool list` in the helper on every run. Only a label or pool name, which BackUp does
+    // not know, is resolved by listing.
+    let (id, started) = match ctx.args.operands.first() {
+        Some(named) => match call(ctx.helper.back_up(named, opts.clone())) {
+            Err(f) if f.name == "BackupNotFound" || f.name == "InvalidArgument" => {
+                let id = backup_set(ctx)?.id;
+                let started = call(ctx.helper.back_up(&id, opts.clone()));
+                (id, started)
+            }
+            other => (named.clone(), other),
+        },
+        None => {
+            let id = backup_set(ctx)?.id;
+            let started = call(ctx.helper.back_up(&id, opts.clone()));
+            (id, started)
+        }
+    };
+    let path = match started {
         Err(f) if f.name == "NeedsPassphrase" => {
             let secret = passphrase::read(
                 "Passphrase of the drive's encrypted container: ",
@@ -435,12 +452,20 @@ fn backup(ctx: &Ctx) -> Result<(), Failure> {
                 options::back_up::PASSPHRASE,
                 Variant::from(secret.0.as_str()),
             );
-            call(ctx.helper.back_up(&set.id, opts))?
+            call(ctx.helper.back_up(&id, opts))?
         }
         other => other?,
     };
     let out = finish_job(ctx, path, "backup")?;
     if !ctx.args.no_power_off {
+        let set = call(ctx.helper.list_backups())?
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| Failure {
+                code: 4,
+                name: "BackupNotFound".into(),
+                message: format!("the backup {id} was removed during the run"),
+            })?;
         power_off(ctx, &set)?;
     }
     if ctx.args.json {

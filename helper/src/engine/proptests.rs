@@ -241,10 +241,10 @@ proptest! {
         let id = BackupId::parse("home").unwrap();
         if let Some(newest) = s.source.iter().max_by_key(|x| x.createtxg) {
             let cmds = protect::protect_base_commands(&src, &id, &SnapRef::from(newest), &s.bookmarks, &[]).unwrap();
-            let refs: Vec<&Cmd> = cmds.iter().collect();
+            let refs: Vec<&Cmd> = cmds.in_order().collect();
             assert_no_force(&refs);
             // Only this backup's bookmarks are ever destroyed, never snapshots.
-            for c in &cmds {
+            for c in cmds.in_order() {
                 if c.argv_lossy()[0] == "destroy" {
                     prop_assert!(c.argv_lossy()[1].starts_with("rpool/home#coffer_home_"));
                 }

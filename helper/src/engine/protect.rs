@@ -30,8 +30,25 @@ pub fn base_hold_tag(id: &BackupId) -> Result<HoldTag, ValidationError> {
     HoldTag::parse(&format!("coffer:{id}"))
 }
 
-/// Commands that move the protection to `newest`, in a safe order: protect the new base
-/// first, only then unprotect the old ones.
+/// The commands that move the protection to a new base. Every `protect` command must have
+/// succeeded before any `unprotect` one runs; within each group they are independent.
+#[derive(Debug, Default)]
+pub struct ProtectCommands {
+    /// Bookmark and hold the new base.
+    pub protect: Vec<Cmd>,
+    /// Release and destroy the protection of older bases.
+    pub unprotect: Vec<Cmd>,
+}
+
+impl ProtectCommands {
+    /// All commands, in a safe sequential order.
+    pub fn in_order(&self) -> impl Iterator<Item = &Cmd> {
+        self.protect.iter().chain(&self.unprotect)
+    }
+}
+
+/// Commands that move the protection to `newest`: protect the new base first, only then
+/// unprotect the old ones.
 ///
 /// `bookmarks` are the source's bookmarks, `holds` the holds on its snapshots
 /// (`zfs holds -H` of every source snapshot).
@@ -41,15 +58,15 @@ pub fn protect_base_commands(
     newest: &SnapRef,
     bookmarks: &[Bookmark],
     holds: &[Hold],
-) -> Result<Vec<Cmd>, ValidationError> {
+) -> Result<ProtectCommands, ValidationError> {
     let tag = base_hold_tag(id)?;
     let snap = source.snapshot(&newest.name)?;
     let new_bm = base_bookmark(source, id, newest.guid)?;
     let prefix = bookmark_prefix(id);
-    let mut cmds = Vec::new();
+    let mut cmds = ProtectCommands::default();
 
     if !bookmarks.iter().any(|b| b.name == new_bm.short()) {
-        cmds.push(bookmark(&snap, &new_bm));
+        cmds.protect.push(bookmark(&snap, &new_bm));
     }
     let ours = |h: &&Hold| h.tag == tag.as_str();
     if !holds
@@ -57,20 +74,22 @@ pub fn protect_base_commands(
         .filter(ours)
         .any(|h| h.snapshot == snap.as_str())
     {
-        cmds.push(hold(&tag, &snap));
+        cmds.protect.push(hold(&tag, &snap));
     }
     for h in holds
         .iter()
         .filter(ours)
         .filter(|h| h.snapshot != snap.as_str())
     {
-        cmds.push(release(&tag, &SnapshotName::parse(&h.snapshot)?));
+        cmds.unprotect
+            .push(release(&tag, &SnapshotName::parse(&h.snapshot)?));
     }
     for b in bookmarks
         .iter()
         .filter(|b| b.name.starts_with(&prefix) && b.name != new_bm.short())
     {
-        cmds.push(destroy_bookmark(&source.bookmark(&b.name)?));
+        cmds.unprotect
+            .push(destroy_bookmark(&source.bookmark(&b.name)?));
     }
     Ok(cmds)
 }
@@ -105,7 +124,8 @@ mod tests {
             guid: 5,
         };
         let cmds = protect_base_commands(&src, &id, &newest, &[old, other_id], &holds).unwrap();
-        let argv: Vec<String> = cmds.iter().map(|c| c.argv_lossy().join(" ")).collect();
+        let argv: Vec<String> = cmds.in_order().map(|c| c.argv_lossy().join(" ")).collect();
+        assert_eq!(cmds.protect.len(), 2, "bookmark and hold come first");
         assert_eq!(
             argv,
             [

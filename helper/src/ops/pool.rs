@@ -35,7 +35,13 @@ pub async fn ensure_imported(
 ) -> Result<Imported, OpError> {
     let pool = PoolName::parse(&cfg.pool_name)?;
     let guid = pool_guid(cfg)?;
-    let pools = zfs_util::pools(ctx).await?;
+    // The altroot is read alongside the list, on the guess that the pool is imported (it is
+    // for the app's and an unlocked drive's backups); when it is not, the read just fails.
+    let (pools, altroot_now) = tokio::join!(
+        zfs_util::pools(ctx),
+        zfs_util::pool_get(ctx, &pool, "altroot")
+    );
+    let pools = pools?;
     if let Some(p) = pools.iter().find(|p| p.guid == guid) {
         // A drive yanked mid-job and plugged back in keeps its pool imported with the old,
         // dead device open; `zpool clear` reopens it (zed would, where it runs).
@@ -49,9 +55,7 @@ pub async fn ensure_imported(
                 p.name
             )));
         }
-        let altroot = zfs_util::pool_get(ctx, &pool, "altroot")
-            .await
-            .unwrap_or(None);
+        let altroot = altroot_now.unwrap_or(None);
         // A helper that was killed or crashed leaves its import behind; the pool is still ours
         // to export, unless it is unlocked for restoring right now.
         let state = ctx.store.state(&cfg.id)?;

@@ -86,6 +86,12 @@ fn wrong_passphrase_is_named() {
     )
     .ok();
     cofferctl(&["lock", &drive.id]).ok();
+    // cofferctl also takes the pool's name, which BackUp itself does not know; a name that is
+    // nothing at all is BackupNotFound.
+    cofferctl(&["backup", "backup", "--no-power-off"]).ok();
+    let r = cofferctl(&["backup", "no-such-backup", "--no-power-off"]);
+    assert_eq!(error_name(&r), "BackupNotFound", "{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 4);
 }
 
 #[test]

@@ -282,14 +282,28 @@ async fn protect(
     let out = zfs_util::run_unchecked(ctx, &holds(&names, false)).await?;
     let hold_list = parse_holds(&out.stdout_text()).unwrap_or_default();
     let cmds = protect_base_commands(source, id, newest, books, &hold_list)?;
-    for c in &cmds {
-        let out = zfs_util::run_unchecked(ctx, c).await?;
+    // Each group runs side by side (under emulation every `zfs` process counts); the old
+    // bases lose their protection only once the new one has all of its own.
+    if run_all(ctx, &cmds.protect).await? {
+        run_all(ctx, &cmds.unprotect).await?;
+    }
+    Ok(())
+}
+
+/// Runs independent commands side by side; true when all succeeded.
+async fn run_all(ctx: &Ctx, cmds: &[crate::zfs::Cmd]) -> Result<bool, OpError> {
+    let outs =
+        futures_util::future::try_join_all(cmds.iter().map(|c| zfs_util::run_unchecked(ctx, c)))
+            .await?;
+    let mut ok = true;
+    for (c, out) in cmds.iter().zip(&outs) {
         if !out.success() {
             // Protection is a safety net: a failure is logged, the backup itself succeeded.
             tracing::warn!(cmd = %c, stderr = %out.stderr_text().trim(), "protecting the base failed");
+            ok = false;
         }
     }
-    Ok(())
+    Ok(ok)
 }
 
 /// Walkthrough §5.1–5.2: read-only, visible snapshots, mountable under the pool's mountpoint.

@@ -128,12 +128,12 @@ async fn back_up_all(
             // The dataset and its descendants, parents first (a child needs its parent on
             // the drive), each to the same place under the target.
             let tree = with_descendants(ctx, &source, &target).await?;
-            for (src, tgt) in &tree {
+            for (src, tgt, src_info) in &tree {
                 let (src, tgt) = (src.clone(), tgt.clone());
                 if ctl.is_cancelled() {
                     return Err(cancelled());
                 }
-                match replicate(ctx, ctl, req, id, &src, &tgt, imported, totals).await {
+                match replicate(ctx, ctl, req, id, (&src, src_info), &tgt, imported, totals).await {
                     // A child nobody snapshots yet is not an error of the backup.
                     Err(OpError::NoSnapshots(_)) if src != source => {
                         totals

@@ -21,7 +21,7 @@ use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
 use crate::validate::{BackupId, DatasetName, ResumeToken};
 use crate::zfs::receive::{receive_abort, ReceiveOptions};
 use crate::zfs::send::{parse_send_estimate, send_resume};
-use crate::zfs::{Bookmark, Cmd, Snapshot};
+use crate::zfs::{Bookmark, Cmd, DatasetInfo, Snapshot};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn replicate(
@@ -29,17 +29,12 @@ pub(super) async fn replicate(
     ctl: &JobCtl,
     req: &BackupRequest,
     id: &BackupId,
-    source: &DatasetName,
+    (source, src_info): (&DatasetName, &DatasetInfo),
     target: &DatasetName,
     imported: &Imported,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
     ctl.stage(stage::PLANNING, source.as_str());
-    let src_info = zfs_util::dataset(ctx, source).await?.ok_or_else(|| {
-        OpError::InvalidArgument(format!(
-            "The dataset {source} does not exist on this computer any more."
-        ))
-    })?;
     let raw = src_info.is_encrypted();
     if !raw {
         ensure_encrypted_parent(ctx, target, req.passphrase.as_ref()).await?;
@@ -128,15 +123,32 @@ pub(super) async fn replicate(
                 continue;
             }
         };
-        let confirmed = fresh
-            || listing::confirm(
-                ctx,
-                (source, src_remembered),
-                (target, tgt_remembered),
-                &src_snaps,
-                &plan,
-            )
-            .await?;
+        // What a send checks on the target (nothing written since its base) is read
+        // alongside confirming the plan, rather than after it.
+        let sends_incrementally = matches!(&plan, ReplicationPlan::Send { base: Some(_), .. });
+        let (confirmed, written) = tokio::try_join!(
+            async {
+                if fresh {
+                    return Ok(true);
+                }
+                listing::confirm(
+                    ctx,
+                    (source, src_remembered),
+                    (target, tgt_remembered),
+                    &src_snaps,
+                    &plan,
+                )
+                .await
+            },
+            async {
+                if !sends_incrementally {
+                    return Ok(None);
+                }
+                zfs_util::get(ctx, target, "written")
+                    .await
+                    .map(|w| w.and_then(|w| w.parse::<u64>().ok()))
+            }
+        )?;
         if !confirmed {
             tracing::info!(%source, "a snapshot name was re-used; planning from fresh rows");
             fresh = true;
@@ -157,7 +169,7 @@ pub(super) async fn replicate(
             ReplicationPlan::Send { base, steps } => {
                 sent = true;
                 if let Some(base) = &base {
-                    check_unmodified(ctx, req, target, &tgt_snaps, base.guid).await?;
+                    check_unmodified(ctx, req, target, &tgt_snaps, base.guid, written).await?;
                 }
                 let cmds: Vec<StreamCommands> = steps
                     .iter()
@@ -274,10 +286,8 @@ async fn check_unmodified(
     target: &DatasetName,
     tgt_snaps: &[Snapshot],
     base_guid: u64,
+    written: Option<u64>,
 ) -> Result<(), OpError> {
-    let written = zfs_util::get(ctx, target, "written")
-        .await?
-        .and_then(|w| w.parse().ok());
     let change = target_change(&ModifiedInput {
         written,
         target_snapshots: tgt_snaps,

@@ -4,36 +4,35 @@ use crate::ops::prepare::ENCRYPTED_CONTAINER;
 use crate::ops::{zfs_util, Ctx, OpError};
 use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::DatasetName;
+use crate::zfs::DatasetInfo;
 
-/// `source` and every filesystem/volume below it, paired with the same path under `target`.
+/// `source` and every filesystem/volume below it, paired with the same path under `target`,
+/// with the source's row (replication reads its encryption from it instead of asking again).
 pub async fn with_descendants(
     ctx: &Ctx,
     source: &DatasetName,
     target: &DatasetName,
-) -> Result<Vec<(DatasetName, DatasetName)>, OpError> {
-    let mut names: Vec<String> = zfs_util::datasets_under(ctx, source)
-        .await?
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
-    if names.is_empty() {
+) -> Result<Vec<(DatasetName, DatasetName, DatasetInfo)>, OpError> {
+    let mut rows = zfs_util::datasets_under(ctx, source).await?;
+    if rows.is_empty() {
         return Err(OpError::InvalidArgument(format!(
             "The dataset {source} does not exist on this computer any more."
         )));
     }
-    names.sort();
-    let mut out = Vec::with_capacity(names.len());
-    for n in names {
-        let Some(rest) = n.strip_prefix(source.as_str()) else {
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let Some(rest) = row.name.strip_prefix(source.as_str()) else {
             continue;
         };
         if !(rest.is_empty() || rest.starts_with('/')) {
             continue;
         }
-        out.push((
-            DatasetName::parse(&n)?,
+        let pair = (
+            DatasetName::parse(&row.name)?,
             DatasetName::parse(&format!("{target}{rest}"))?,
-        ));
+        );
+        out.push((pair.0, pair.1, row));
     }
     Ok(out)
 }
