@@ -23,6 +23,9 @@ use crate::ops::{self, Secret};
 use crate::state::BackupConfig;
 use crate::validate::{BackupId, DatasetName, DiskById, PoolName};
 
+/// How long a method waits for UDisks2's view of a drive.
+const UDISKS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 pub struct Manager {
     pub service: Arc<Service>,
 }
@@ -116,12 +119,35 @@ impl Manager {
 
     /// The drive's serial and whether UDisks2 calls it a system disk; `None` when UDisks2
     /// cannot be asked (our own checks of mounts, swap and pools still apply).
+    /// UDisks2's view of the drive, or `None` when it cannot say in time: a UDisks2 busy
+    /// with a disk just plugged in once kept a PrepareDrive waiting until the helper's idle
+    /// exit. The caller's own checks (mounts, swap, pools, the root disk) apply either way.
     async fn udisks_drive(&self, by_id: &str) -> Option<coffer_api::udisks::DriveInfo> {
-        let conn = self.service.udisks.as_ref()?;
-        match coffer_api::udisks::drive_by_id(conn, by_id).await {
-            Ok(d) => d,
-            Err(e) => {
+        let conn = self.service.udisks.clone()?;
+        let _call = self.service.call();
+        let by_id = by_id.to_string();
+        let query = self.service.rt.spawn(async move {
+            tokio::time::timeout(
+                UDISKS_TIMEOUT,
+                coffer_api::udisks::drive_by_id(&conn, &by_id),
+            )
+            .await
+        });
+        match query.await {
+            Ok(Ok(Ok(d))) => d,
+            Ok(Ok(Err(e))) => {
                 tracing::warn!(error = %e, "UDisks2 is not available");
+                None
+            }
+            Ok(Err(_)) => {
+                tracing::warn!(
+                    seconds = UDISKS_TIMEOUT.as_secs(),
+                    "UDisks2 did not answer in time; going on with the helper's own checks"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "asking UDisks2 failed");
                 None
             }
         }
