@@ -426,20 +426,17 @@ fn backup(ctx: &Ctx) -> Result<(), Failure> {
     // A named backup goes straight to BackUp: listing first would cost a round trip and a
     // `zpool list` in the helper on every run. Only a label or pool name, which BackUp does
     // not know, is resolved by listing.
+    let listed = || {
+        let id = backup_set(ctx)?.id;
+        let started = call(ctx.helper.back_up(&id, opts.clone()));
+        Ok::<_, Failure>((id, started))
+    };
     let (id, started) = match ctx.args.operands.first() {
         Some(named) => match call(ctx.helper.back_up(named, opts.clone())) {
-            Err(f) if f.name == "BackupNotFound" || f.name == "InvalidArgument" => {
-                let id = backup_set(ctx)?.id;
-                let started = call(ctx.helper.back_up(&id, opts.clone()));
-                (id, started)
-            }
+            Err(f) if f.name == "BackupNotFound" || f.name == "InvalidArgument" => listed()?,
             other => (named.clone(), other),
         },
-        None => {
-            let id = backup_set(ctx)?.id;
-            let started = call(ctx.helper.back_up(&id, opts.clone()));
-            (id, started)
-        }
+        None => listed()?,
     };
     let path = match started {
         Err(f) if f.name == "NeedsPassphrase" => {

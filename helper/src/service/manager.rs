@@ -117,11 +117,10 @@ impl Manager {
             })
     }
 
-    /// The drive's serial and whether UDisks2 calls it a system disk; `None` when UDisks2
-    /// cannot be asked (our own checks of mounts, swap and pools still apply).
-    /// UDisks2's view of the drive, or `None` when it cannot say in time: a UDisks2 busy
-    /// with a disk just plugged in once kept a PrepareDrive waiting until the helper's idle
-    /// exit. The caller's own checks (mounts, swap, pools, the root disk) apply either way.
+    /// UDisks2's view of the drive (its serial, whether it is a system disk), or `None` when
+    /// UDisks2 cannot say in time: one busy with a disk just plugged in once kept a
+    /// PrepareDrive waiting until the helper's idle exit. The caller's own checks (mounts,
+    /// swap, pools, the root disk) apply either way.
     async fn udisks_drive(&self, by_id: &str) -> Option<coffer_api::udisks::DriveInfo> {
         let conn = self.service.udisks.clone()?;
         let _call = self.service.call();

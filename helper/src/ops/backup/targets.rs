@@ -28,11 +28,8 @@ pub async fn with_descendants(
         if !(rest.is_empty() || rest.starts_with('/')) {
             continue;
         }
-        let pair = (
-            DatasetName::parse(&row.name)?,
-            DatasetName::parse(&format!("{target}{rest}"))?,
-        );
-        out.push((pair.0, pair.1, row));
+        let target = DatasetName::parse(&format!("{target}{rest}"))?;
+        out.push((DatasetName::parse(&row.name)?, target, row));
     }
     Ok(out)
 }
