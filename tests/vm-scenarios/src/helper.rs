@@ -154,10 +154,12 @@ fn ctl(user: Option<&str>, args: &[&str], stdin: Option<&str>) -> Ctl {
     };
     cmd.arg("--no-agent").args(args);
     eprintln!(
-        "+ {}cofferctl {}",
+        "+ {} {}cofferctl {}",
+        crate::stamp(),
         user.map(|u| format!("({u}) ")).unwrap_or_default(),
         args.join(" ")
     );
+    let t = std::time::Instant::now();
     cmd.stdin(if stdin.is_some() {
         Stdio::piped()
     } else {
@@ -177,7 +179,13 @@ fn ctl(user: Option<&str>, args: &[&str], stdin: Option<&str>) -> Ctl {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
-    eprintln!("  exit {}\n{}{}", c.code, c.stdout, c.stderr);
+    eprintln!(
+        "  exit {} after {:.1}s\n{}{}",
+        c.code,
+        t.elapsed().as_secs_f64(),
+        c.stdout,
+        c.stderr
+    );
     c
 }
 

@@ -10,6 +10,7 @@ pub mod usb;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// The reason every guest scenario carries in its `#[ignore = ...]`.
@@ -21,6 +22,19 @@ pub fn require_guest() {
     if std::env::var_os("COFFER_VM_GUEST").is_none() {
         panic!("this scenario only runs inside the test guest: use tests/vm/run");
     }
+    started();
+}
+
+/// When the scenario started (its first call here): commands in the log carry the time since,
+/// so a slow step stands out when tuning the suite.
+fn started() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// `[  12.3s]`: the time since the scenario started, for the log.
+pub fn stamp() -> String {
+    format!("[{:6.1}s]", started().elapsed().as_secs_f64())
 }
 
 /// Where a scenario leaves files for the host (screenshots, captured outputs).
@@ -75,7 +89,7 @@ pub fn run(program: &str, args: &[&str]) -> Output {
 
 /// Runs `program args...`; Err carries a readable description of the failure.
 pub fn try_run(program: &str, args: &[&str]) -> Result<Output, String> {
-    eprintln!("+ {program} {}", args.join(" "));
+    eprintln!("+ {} {program} {}", stamp(), args.join(" "));
     let out = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
@@ -101,7 +115,7 @@ pub fn try_run(program: &str, args: &[&str]) -> Result<Output, String> {
 /// Runs a command with `input` on its stdin (passphrases for `zfs load-key`, for example).
 pub fn run_with_input(program: &str, args: &[&str], input: &str) -> Output {
     use std::io::Write;
-    eprintln!("+ {program} {} <input>", args.join(" "));
+    eprintln!("+ {} {program} {} <input>", stamp(), args.join(" "));
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
