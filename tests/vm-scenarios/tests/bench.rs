@@ -49,6 +49,14 @@ fn cold_source() {
     run("zfs", &["mount", "rpool/bench"]);
 }
 
+/// Lets the previous run's writes and frees finish before the next is timed: OpenZFS writes a
+/// receive's data in the transaction groups after it returns, and frees a destroyed dataset's
+/// blocks in the background, and either would otherwise land on whichever method runs next.
+fn settle() {
+    run("zpool", &["sync", "rpool", "backup"]);
+    run("zpool", &["wait", "-t", "free", "backup"]);
+}
+
 fn syncoid(src: &str, dst: &str) {
     run(
         "syncoid",
@@ -84,8 +92,8 @@ fn rss_kib(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Rounds per measure; single runs under TCG vary by ±10 %.
-const ROUNDS: usize = 3;
+/// Rounds per measure; single runs under TCG vary by ±10 %, so one round cannot tell 3 %.
+const ROUNDS: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
@@ -170,6 +178,7 @@ fn bench() {
         }
         full.round(round, |m| {
             cold_source();
+            settle();
             match m {
                 Method::Bare => time(|| {
                     pipe(&["send", "-w", &format!("{ds}@bench-0000")], "backup/bare");
@@ -193,6 +202,7 @@ fn bench() {
         let to = snapshot_all(ds, first, 100, 16 * 1024);
         small.round(round, |m| {
             cold_source();
+            settle();
             match m {
                 Method::Bare => time(|| {
                     pipe(
@@ -217,10 +227,13 @@ fn bench() {
     // Nothing new.
     let mut none = Rounds::default();
     for round in 0..ROUNDS {
-        none.round(round, |m| match m {
-            Method::Bare => f64::NAN,
-            Method::Syncoid => time(|| syncoid(ds, "backup/syncoid")),
-            Method::Coffer => time(coffer_run),
+        none.round(round, |m| {
+            settle();
+            match m {
+                Method::Bare => f64::NAN,
+                Method::Syncoid => time(|| syncoid(ds, "backup/syncoid")),
+                Method::Coffer => time(coffer_run),
+            }
         });
     }
     rows.push(("No-change backup", none));
