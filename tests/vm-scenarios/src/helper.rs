@@ -13,8 +13,9 @@ fn repo() -> PathBuf {
     PathBuf::from(std::env::var_os("COFFER_REPO").unwrap_or_else(|| ".".into()))
 }
 
-/// Writes `text` to `path` unless it is already there; true when the file changed.
-fn write(path: &str, text: &str) -> bool {
+/// Writes `text` to `path` (creating its folder) unless it is already there; true when the
+/// file changed.
+pub fn write(path: &str, text: &str) -> bool {
     if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
         return false;
     }

@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use coffer_vm_tests::helper::{reload_system_config, ACTIONS, USER};
+use coffer_vm_tests::helper::{self, reload_system_config, ACTIONS, USER};
 use coffer_vm_tests::{require_guest, run, save_artifact, try_run, wait_for};
 
 const BUILD: &str = "/var/tmp/coffer-meson";
@@ -21,17 +21,12 @@ struct IdleDropIn;
 
 impl IdleDropIn {
     fn install() -> Self {
-        let dir = std::path::Path::new(IDLE_DROP_IN)
-            .parent()
-            .expect("drop-in folder");
-        std::fs::create_dir_all(dir).expect("drop-in folder");
-        std::fs::write(
+        helper::write(
             IDLE_DROP_IN,
-            format!(
+            &format!(
                 "[Service]\nExecStart=\nExecStart=/usr/libexec/coffer-helper --idle-timeout {IDLE_SECS}\n"
             ),
-        )
-        .expect("drop-in");
+        );
         Self
     }
 }
