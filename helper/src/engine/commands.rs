@@ -18,6 +18,9 @@ pub struct StreamSettings {
     /// `-v -P` progress on the send's stderr.
     pub progress: bool,
     pub receive: ReceiveOptions,
+    /// Added to the receive of a full stream, which creates the target: properties set there
+    /// cost no `zfs set` (and its wait for a transaction group) afterwards.
+    pub on_create: ReceiveOptions,
 }
 
 /// One stream: `estimate` prints its size (`-nvP`), `send` writes it to stdout, `receive`
@@ -76,7 +79,10 @@ pub fn step_commands(
     Ok(StreamCommands {
         estimate: send_estimate(&to, &kind, settings.raw)?,
         send: send(&to, &kind, opts)?,
-        receive: receive(target, &settings.receive)?,
+        receive: match step {
+            Step::Full { .. } => receive(target, &settings.receive.merged(&settings.on_create))?,
+            Step::Incremental { .. } => receive(target, &settings.receive)?,
+        },
     })
 }
 
@@ -171,6 +177,45 @@ mod tests {
         );
         assert_eq!(
             cmds[0].receive.argv_lossy(),
+            ["receive", "-s", "-u", "backup/eds"]
+        );
+    }
+
+    #[test]
+    fn only_a_full_stream_sets_properties_on_create() {
+        let plan = ReplicationPlan::Send {
+            base: None,
+            steps: vec![
+                Step::Full {
+                    snapshot: r("a", 1),
+                },
+                Step::Incremental {
+                    from: BaseRef::Snapshot(r("a", 1)),
+                    to: r("c", 3),
+                    intermediates: true,
+                },
+            ],
+        };
+        let src = DatasetName::parse("rpool/home").unwrap();
+        let dst = DatasetName::parse("backup/eds").unwrap();
+        let settings = StreamSettings {
+            raw: true,
+            on_create: ReceiveOptions {
+                set: vec![(
+                    crate::validate::PropertyName::parse("snapdir").unwrap(),
+                    "visible".into(),
+                )],
+                exclude: vec![],
+            },
+            ..Default::default()
+        };
+        let cmds = plan_commands(&plan, &src, &dst, &settings).unwrap();
+        assert_eq!(
+            cmds[0].receive.argv_lossy(),
+            ["receive", "-s", "-u", "-o", "snapdir=visible", "backup/eds"]
+        );
+        assert_eq!(
+            cmds[1].receive.argv_lossy(),
             ["receive", "-s", "-u", "backup/eds"]
         );
     }

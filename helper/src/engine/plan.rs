@@ -60,6 +60,16 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The snapshot the stream ends with.
+    pub fn end(&self) -> &SnapRef {
+        match self {
+            Step::Full { snapshot } => snapshot,
+            Step::Incremental { to, .. } => to,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReplicationPlan {
     /// An interrupted receive left a token: resume it (`zfs send -t`), then plan again.

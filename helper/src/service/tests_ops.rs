@@ -39,6 +39,11 @@ fn seed(h: &Harness) {
 }
 
 fn imported(h: &Harness) {
+    imported_with(h, SRC_SNAPS);
+}
+
+/// The drive's pool is imported, and the source has `src_snaps`.
+fn imported_with(h: &Harness, src_snaps: &str) {
     let r = &h.runner;
     r.on(&["zpool", "list"], "backup\t123\t1000\t10\t990\tONLINE\n");
     r.on(
@@ -46,7 +51,7 @@ fn imported(h: &Harness) {
         "backup\taltroot\t-\tdefault\n",
     );
     r.on(&["zfs", "list", "filesystem,volume", "rpool/home"], SRC_ROW);
-    r.on(&["zfs", "list", "snapshot", "rpool/home"], SRC_SNAPS);
+    r.on(&["zfs", "list", "snapshot", "rpool/home"], src_snaps);
     r.on(&["zfs", "list", "bookmark", "rpool/home"], "");
     r.on(
         &["zfs", "get", "mountpoint", "backup"],
@@ -108,8 +113,25 @@ async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
     assert!(send1.contains(&"-w".to_string()), "{send1:?}");
     assert!(!send1.contains(&"-I".to_string()) && !send1.contains(&"-i".to_string()));
     assert_eq!(send1.last().unwrap(), "rpool/home@a");
-    assert_eq!(recv1, &["zfs", "receive", "-s", "-u", "backup/home"]);
-    let (send2, _) = &streams[1];
+    // The receive that creates the target sets its properties (walkthrough §5.1–5.2).
+    assert_eq!(
+        recv1,
+        &[
+            "zfs",
+            "receive",
+            "-s",
+            "-u",
+            "-o",
+            "readonly=on",
+            "-o",
+            "snapdir=visible",
+            "-o",
+            "canmount=on",
+            "backup/home"
+        ]
+    );
+    let (send2, recv2) = &streams[1];
+    assert_eq!(recv2, &["zfs", "receive", "-s", "-u", "backup/home"]);
     assert!(
         send2.windows(2).any(|w| w == ["-I", "rpool/home@a"]),
         "{send2:?}"
@@ -136,6 +158,9 @@ async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
     let st = h.service.ctx.store.state("b1").unwrap();
     assert_eq!(st.last_backup_result, "ok");
     assert_eq!(st.snapshots["backup/home"].len(), 2);
+    // Held while it was sent, then recorded as the base: nothing is left pending.
+    assert_eq!(st.protected["rpool/home"], "b");
+    assert!(st.pending_protect.is_empty(), "{:?}", st.pending_protect);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -432,4 +457,69 @@ async fn an_unchanged_snapshot_list_is_not_read_again() {
     assert_eq!(st.list_marks["rpool/home"].changed, 1_700_000_000);
     assert_eq!(st.list_marks["backup/home"].newest, "b");
     assert_eq!(st.snapshots["backup/home"].len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hold_left_by_an_interrupted_run_is_released_by_the_next() {
+    let h = Harness::start("pending").await;
+    h.allow(true);
+    seed(&h);
+    // A run that was sending `b` held it and was killed; sanoid has taken `c` since.
+    h.service
+        .ctx
+        .store
+        .update_state("b1", |st| {
+            st.protected.insert("rpool/home".into(), "a".into());
+            st.pending_protect
+                .insert("rpool/home".into(), vec!["b".into()]);
+        })
+        .unwrap();
+    let c = "rpool/home@c\t13\t300\t1700007200\t0\t1000\n";
+    imported_with(&h, &format!("{SRC_SNAPS}{c}"));
+    let r = &h.runner;
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    let tgt_abc = format!("{TGT_SNAPS_AB}backup/home@c\t13\t7\t1700007200\t0\t1000\n");
+    r.on_seq(
+        &["zfs", "list", "snapshot", "backup/home"],
+        vec![ok(TGT_SNAPS_A), ok(&tgt_abc)],
+        Duration::ZERO,
+    );
+    r.on(&["zfs", "get", "written"], "backup/home\twritten\t0\t-\n");
+    r.on(
+        &["zfs", "holds"],
+        "rpool/home@a\tcoffer:b1\tThu Nov 26 10:00 2026\n\
+         rpool/home@b\tcoffer:b1\tThu Nov 26 11:00 2026\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+
+    let holds = r.ran(&["zfs", "holds"]);
+    assert_eq!(holds.len(), 1, "{holds:?}");
+    for s in ["rpool/home@c", "rpool/home@a", "rpool/home@b"] {
+        assert!(holds[0].contains(&s.to_string()), "{s}: {holds:?}");
+    }
+    assert_eq!(
+        r.ran(&["zfs", "hold", "coffer:b1", "rpool/home@c"]).len(),
+        1
+    );
+    // The older holds go only after the new one is in place.
+    let log = r.argv_log();
+    let pos = |tokens: &[&str]| {
+        log.iter()
+            .position(|a| tokens.iter().all(|t| a.iter().any(|x| x == t)))
+            .unwrap_or_else(|| panic!("{tokens:?} did not run: {log:?}"))
+    };
+    let held = pos(&["hold", "rpool/home@c"]);
+    for old in ["rpool/home@a", "rpool/home@b"] {
+        assert!(pos(&["release", "coffer:b1", old]) > held, "{old}");
+    }
+    assert!(r.ran(&["zfs", "hold", "rpool/home@b"]).is_empty());
+    let st = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(st.protected["rpool/home"], "c");
+    assert!(st.pending_protect.is_empty(), "{:?}", st.pending_protect);
 }

@@ -56,6 +56,10 @@ pub struct BackupState {
     pub last_scrub_repaired: u64,
     /// Source dataset → snapshot that carries our hold and bookmark (the incremental base).
     pub protected: BTreeMap<String, String>,
+    /// Source dataset → snapshots that got our hold while a run sent them, before that run
+    /// succeeded. A run that is stopped, killed or fails leaves them held (a resume needs its
+    /// snapshot); the next successful run releases them, so no hold is ever forgotten.
+    pub pending_protect: BTreeMap<String, Vec<String>>,
     /// Target dataset → its snapshots at the last backup.
     pub snapshots: BTreeMap<String, Vec<SnapshotRecord>>,
     /// Source dataset → its snapshots at the last backup, so the next one reads only new

@@ -14,6 +14,16 @@ pub struct ReceiveOptions {
     pub exclude: Vec<PropertyName>,
 }
 
+impl ReceiveOptions {
+    /// These options with `more`'s added after them.
+    pub fn merged(&self, more: &ReceiveOptions) -> ReceiveOptions {
+        let mut out = self.clone();
+        out.set.extend(more.set.iter().cloned());
+        out.exclude.extend(more.exclude.iter().cloned());
+        out
+    }
+}
+
 /// `zfs receive -s -u [-o P=V]... [-x P]... TARGET`
 ///
 /// `-s` keeps a resume token when interrupted; `-u` mounts nothing.

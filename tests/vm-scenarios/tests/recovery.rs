@@ -157,6 +157,19 @@ fn check_resumed(run: &serde_json::Value, drive: &Drive, src: &Source, target: &
     eprintln!("{}", helper::journal());
 }
 
+/// Coffer's holds (`coffer:<id>`) on one snapshot.
+fn coffer_holds(snapshot: &str) -> usize {
+    run("zfs", &["holds", "-H", snapshot])
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.split('\t')
+                .nth(1)
+                .is_some_and(|t| t.starts_with("coffer:"))
+        })
+        .count()
+}
+
 #[test]
 #[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
 fn helper_killed_mid_send() {
@@ -172,12 +185,25 @@ fn helper_killed_mid_send() {
     run("systemctl", &["kill", "-s", "SIGKILL", "coffer-helper"]);
     let (code, _) = finish(child);
     assert_ne!(code, 0, "the client sees the helper go away");
+    // The dead run held the snapshot it was sending; sanoid takes a newer one meanwhile.
+    let sending = format!("{}@{}", src.home, src.snapshots[1]);
+    assert_eq!(coffer_holds(&sending), 1, "held while it was sent");
+    src.snapshot();
     // The pool stays imported by the dead helper's receive; the next run must cope with that.
     let second = cofferctl(&["backup", &drive.id, "--no-power-off"])
         .ok()
         .json();
     eprintln!("after the kill: {second}");
     assert!(!imported("backup"), "the recovering run exports again");
+    // Only the new base keeps a hold: the dead run's is not forgotten.
+    for (i, snap) in src.snapshots.iter().enumerate() {
+        let want = usize::from(i + 1 == src.snapshots.len());
+        assert_eq!(
+            coffer_holds(&format!("{}@{snap}", src.home)),
+            want,
+            "{snap}"
+        );
+    }
     drive.import();
     assert_eq!(guids(&src.home), guids(&target));
     drive.export();

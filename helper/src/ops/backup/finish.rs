@@ -3,15 +3,33 @@
 use coffer_api::options::stage;
 
 use super::listing::{self, Known, Marks};
+use super::protection::{self, Ahead};
 use super::Totals;
-use crate::engine::protect::protect_base_commands;
-use crate::engine::{prune_commands, prune_set, verify_replica, SnapRef};
+use crate::engine::{prune_commands, prune_set, verify_replica};
 use crate::ops::pool::Imported;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
-use crate::validate::{BackupId, DatasetName};
-use crate::zfs::holds::{holds, parse_holds};
+use crate::validate::{BackupId, DatasetName, PropertyName};
 use crate::zfs::manage::DESTROY_BATCH_MAX_ARG;
+use crate::zfs::receive::ReceiveOptions;
 use crate::zfs::{Bookmark, Snapshot};
+
+/// Walkthrough §5.1–5.2, besides the mountpoint: read-only, visible snapshots, mountable.
+const TARGET_PROPERTIES: [(&str, &str); 3] = [
+    ("readonly", "on"),
+    ("snapdir", "visible"),
+    ("canmount", "on"),
+];
+
+/// The target's properties, given to the receive that creates it.
+pub(super) fn on_create() -> ReceiveOptions {
+    ReceiveOptions {
+        set: TARGET_PROPERTIES
+            .iter()
+            .filter_map(|(p, v)| Some((PropertyName::parse(p).ok()?, v.to_string())))
+            .collect(),
+        exclude: Vec::new(),
+    }
+}
 
 /// What planning saw; reused after a run that sent nothing, to keep a no-change backup fast.
 pub(super) struct Seen<'a> {
@@ -24,6 +42,8 @@ pub(super) struct Seen<'a> {
     pub received: Option<&'a [String]>,
     /// The marks planning listed after; a run that sent reads new ones.
     pub marks: &'a Marks,
+    /// Protection placed on the newest snapshot while it was sent.
+    pub ahead: Option<Ahead>,
 }
 
 /// After a successful run: protect the base on the source, prune, set the target's
@@ -43,14 +63,17 @@ pub(super) async fn finish_dataset(
     // The newest snapshot when planning is what this run promised to deliver; sanoid may
     // have taken another since.
     let promised = seen.src_snaps.iter().max_by_key(|s| s.createtxg).cloned();
-    let new_marks;
-    let marks = if seen.sent {
-        new_marks = Marks::read(ctx, &[source, target]).await;
-        &new_marks
-    } else {
-        seen.marks
-    };
-    let (mut src_snaps, mut tgt_snaps, src_books) = if seen.sent {
+    // The target's properties do not depend on what the listings find; set alongside them.
+    let listed = async {
+        if !seen.sent {
+            return Ok((
+                None,
+                seen.src_snaps.to_vec(),
+                seen.tgt_snaps.to_vec(),
+                seen.src_books.to_vec(),
+            ));
+        }
+        let marks = Marks::read(ctx, &[source, target]).await;
         // Only snapshots new since planning are read in full; on the target that is the
         // promised newest one, whose guid proves the stream arrived (a received snapshot
         // carries its source's guid, so the others take the source's rows).
@@ -62,14 +85,14 @@ pub(super) async fn finish_dataset(
             seen.src_snaps,
             promised.as_ref().map(|p| p.name.as_str()),
         ));
-        tokio::try_join!(
+        let (src, tgt, books) = tokio::try_join!(
             // The source usually did not change while sending; its list is read again only
             // if it did.
             listing::snapshots_unless_unchanged(
                 ctx,
                 source,
                 &known_src,
-                marks,
+                &marks,
                 planned_mark.as_ref(),
             ),
             async {
@@ -82,7 +105,7 @@ pub(super) async fn finish_dataset(
                             seen.tgt_snaps,
                             received,
                             p,
-                            marks,
+                            &marks,
                         )
                         .await
                     }
@@ -90,58 +113,52 @@ pub(super) async fn finish_dataset(
                 }
             },
             zfs_util::bookmarks(ctx, source),
-        )?
-    } else {
-        (
-            seen.src_snaps.to_vec(),
-            seen.tgt_snaps.to_vec(),
-            seen.src_books.to_vec(),
-        )
+        )?;
+        Ok::<_, OpError>((Some(marks), src, tgt, books))
     };
+    let ((new_marks, mut src_snaps, mut tgt_snaps, src_books), ()) =
+        tokio::try_join!(listed, set_target_properties(ctx, target, imported))?;
+    let marks = new_marks.as_ref().unwrap_or(seen.marks);
     let newest_common = crate::engine::find_common_base(&src_snaps, &src_books, &tgt_snaps);
 
     ctl.stage(stage::PROTECTING, source.as_str());
-    let protected = ctx
-        .store
-        .state(id.as_str())?
-        .protected
+    let state = ctx.store.state(id.as_str())?;
+    let protected = state.protected.get(source.as_str()).cloned();
+    let pending = state
+        .pending_protect
         .get(source.as_str())
-        .cloned();
+        .cloned()
+        .unwrap_or_default();
     let to_protect = match &newest_common {
         Some(crate::engine::CommonBase {
             source: crate::engine::BaseRef::Snapshot(s),
             ..
-        }) if seen.sent || protected.as_deref() != Some(s.name.as_str()) => Some(s),
+        }) if seen.sent || protected.as_deref() != Some(s.name.as_str()) || !pending.is_empty() => {
+            Some(s)
+        }
         _ => None,
     };
-    // The source's protection and the target's properties are independent; under emulation
-    // every `zfs` process counts, so they run side by side.
-    let (protected_now, ()) = tokio::try_join!(
-        async {
-            match to_protect {
-                Some(s) => {
-                    protect(
-                        ctx,
-                        id,
-                        source,
-                        s,
-                        protected.as_deref(),
-                        &src_snaps,
-                        &src_books,
-                    )
-                    .await?;
-                    Ok(true)
-                }
-                None => Ok(false),
-            }
-        },
-        set_target_properties(ctx, target, imported),
-    )?;
-    let src_books = if protected_now {
+    let moved = match (to_protect, seen.ahead) {
+        (Some(s), Some(ahead)) if ahead.newest.guid == s.guid => {
+            Some(protection::complete(ctx, ahead).await?)
+        }
+        (Some(s), _) => {
+            let src = protection::Source {
+                id,
+                name: source,
+                snapshots: &src_snaps,
+                bookmarks: &src_books,
+            };
+            Some(protection::protect(ctx, &src, s, protected.as_deref(), &pending).await?)
+        }
+        (None, _) => None,
+    };
+    let src_books = if moved.as_ref().is_some_and(|m| m.bookmarks_changed) {
         zfs_util::bookmarks(ctx, source).await?
     } else {
         src_books
     };
+    let protection_complete = moved.as_ref().is_some_and(|m| m.complete);
 
     ctl.stage(stage::PRUNING, target.as_str());
     let doomed = prune_set(&src_snaps, &src_books, &tgt_snaps, &[]);
@@ -219,6 +236,9 @@ pub(super) async fn finish_dataset(
         if let Some(n) = base_name {
             st.protected.insert(source.to_string(), n);
         }
+        if protection_complete {
+            st.pending_protect.remove(source.as_str());
+        }
     })?;
     Ok(())
 }
@@ -260,52 +280,6 @@ async fn confirm_doomed(
         .collect())
 }
 
-/// Moves our bookmark and hold to the newest replicated snapshot (engine::protect). Only the
-/// holds of the new and the previously protected snapshot are read: listing the holds of
-/// thousands of snapshots would slow every backup down.
-async fn protect(
-    ctx: &Ctx,
-    id: &BackupId,
-    source: &DatasetName,
-    newest: &SnapRef,
-    previous: Option<&str>,
-    src_snaps: &[Snapshot],
-    books: &[Bookmark],
-) -> Result<(), OpError> {
-    let mut names = vec![source.snapshot(&newest.name)?];
-    if let Some(p) = previous.filter(|p| *p != newest.name) {
-        if src_snaps.iter().any(|s| s.name == p) {
-            names.push(source.snapshot(p)?);
-        }
-    }
-    // Sanoid may prune the previous snapshot meanwhile; then only its hold is gone too.
-    let out = zfs_util::run_unchecked(ctx, &holds(&names, false)).await?;
-    let hold_list = parse_holds(&out.stdout_text()).unwrap_or_default();
-    let cmds = protect_base_commands(source, id, newest, books, &hold_list)?;
-    // Each group runs side by side (under emulation every `zfs` process counts); the old
-    // bases lose their protection only once the new one has all of its own.
-    if run_all(ctx, &cmds.protect).await? {
-        run_all(ctx, &cmds.unprotect).await?;
-    }
-    Ok(())
-}
-
-/// Runs independent commands side by side; true when all succeeded.
-async fn run_all(ctx: &Ctx, cmds: &[crate::zfs::Cmd]) -> Result<bool, OpError> {
-    let outs =
-        futures_util::future::try_join_all(cmds.iter().map(|c| zfs_util::run_unchecked(ctx, c)))
-            .await?;
-    let mut ok = true;
-    for (c, out) in cmds.iter().zip(&outs) {
-        if !out.success() {
-            // Protection is a safety net: a failure is logged, the backup itself succeeded.
-            tracing::warn!(cmd = %c, stderr = %out.stderr_text().trim(), "protecting the base failed");
-            ok = false;
-        }
-    }
-    Ok(ok)
-}
-
 /// Walkthrough §5.1–5.2: read-only, visible snapshots, mountable under the pool's mountpoint.
 async fn set_target_properties(
     ctx: &Ctx,
@@ -337,19 +311,15 @@ async fn set_target_properties(
     let rel = target.as_str().strip_prefix(target.pool()).unwrap_or("");
     let mountpoint = format!("{}{}", base.trim_end_matches('/'), rel);
     crate::validate::MountPath::parse(&mountpoint)?;
-    let wanted = [
-        ("readonly", "on"),
-        ("snapdir", "visible"),
-        ("canmount", "on"),
-        ("mountpoint", mountpoint.as_str()),
-    ];
+    let wanted = TARGET_PROPERTIES
+        .into_iter()
+        .chain([("mountpoint", mountpoint.as_str())]);
     // `zfs set` waits for a transaction group even when nothing changes; skip it when the
     // properties are already right (every backup after the first).
     if let Some(mp) = current.remove("mountpoint") {
         current.insert("mountpoint".into(), strip_altroot(mp));
     }
     let changes: Vec<(&str, &str)> = wanted
-        .into_iter()
         .filter(|(p, want)| current.get(*p).map(String::as_str) != Some(*want))
         .collect();
     if changes.is_empty() {

@@ -6,6 +6,7 @@ mod encryption;
 mod finish;
 mod hierarchy;
 mod listing;
+mod protection;
 mod replicate;
 mod snapshot;
 mod targets;
@@ -15,7 +16,7 @@ use coffer_api::options::{result as res, stage};
 use super::pool::{self, Imported};
 use super::progress::now_secs;
 use super::{Ctx, JobCtl, JobResult, OpError, Secret};
-use crate::state::BackupConfig;
+use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::{BackupId, DatasetName};
 
 use replicate::replicate;
@@ -54,9 +55,16 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     }
     let id = BackupId::parse(&cfg.id)?;
     ctl.stage(stage::IMPORTING, &cfg.pool_name);
-    let imported = pool::ensure_imported(ctx, cfg, None).await?;
+    // The first source's datasets are listed while the drive's pool is found.
+    let (imported, first_tree) = tokio::join!(pool::ensure_imported(ctx, cfg, None), async {
+        match cfg.datasets.first() {
+            Some(pair) => Some(tree_of(ctx, pair).await),
+            None => None,
+        }
+    });
+    let imported = imported?;
     let mut totals = Totals::default();
-    let outcome = back_up_all(ctx, ctl, &req, &id, &imported, &mut totals).await;
+    let outcome = back_up_all(ctx, ctl, &req, &id, &imported, first_tree, &mut totals).await;
 
     let mut export_error = None;
     // Exporting a pool whose drive is gone would hang; the next run exports it instead.
@@ -101,12 +109,22 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     Ok(r)
 }
 
+/// A source and its descendants, each with its place on the drive (targets::with_descendants).
+type Tree = Vec<(DatasetName, DatasetName, crate::zfs::DatasetInfo)>;
+
+async fn tree_of(ctx: &Ctx, pair: &DatasetPair) -> Result<Tree, OpError> {
+    let source = DatasetName::parse(&pair.source)?;
+    let target = DatasetName::parse(&pair.target)?;
+    with_descendants(ctx, &source, &target).await
+}
+
 async fn back_up_all(
     ctx: &Ctx,
     ctl: &JobCtl,
     req: &BackupRequest,
     id: &BackupId,
     imported: &Imported,
+    mut first_tree: Option<Result<Tree, OpError>>,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
     // One dataset's refusal (say, a modified target) does not keep the others from being
@@ -127,7 +145,10 @@ async fn back_up_all(
             }
             // The dataset and its descendants, parents first (a child needs its parent on
             // the drive), each to the same place under the target.
-            let tree = with_descendants(ctx, &source, &target).await?;
+            let tree = match first_tree.take() {
+                Some(tree) => tree?,
+                None => with_descendants(ctx, &source, &target).await?,
+            };
             for (src, tgt, src_info) in &tree {
                 let (src, tgt) = (src.clone(), tgt.clone());
                 if ctl.is_cancelled() {

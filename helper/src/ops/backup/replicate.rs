@@ -6,8 +6,9 @@ use std::time::Duration;
 use coffer_api::options::stage;
 
 use super::encryption::ensure_encrypted_parent;
-use super::finish::{finish_dataset, Seen};
+use super::finish::{finish_dataset, on_create, Seen};
 use super::listing::{self, Known, Marks};
+use super::protection::{self, protect_ahead, Ahead};
 use super::snapshot::snapshot_if_stale;
 use super::{cancelled, BackupRequest, Totals};
 use crate::engine::Step;
@@ -47,6 +48,7 @@ pub(super) async fn replicate(
         // Progress comes from the sender's write count (ops::pipe), not `-v -P`.
         progress: false,
         receive: ReceiveOptions::default(),
+        on_create: on_create(),
     };
 
     // An interrupted receive is resumed first; a stale token is discarded (walkthrough has no
@@ -56,6 +58,7 @@ pub(super) async fn replicate(
     let mut sent = false;
     // The snapshots the streams created on the target, in order, when known exactly.
     let mut received: Option<Vec<String>> = None;
+    let mut ahead: Option<Ahead> = None;
     // Rows from the last run save reading every snapshot's properties again; a plan they
     // do not confirm is made again from fresh rows.
     let mut fresh = false;
@@ -92,7 +95,18 @@ pub(super) async fn replicate(
                 state.list_marks.get(source.as_str())
             ),
             zfs_util::bookmarks(ctx, source),
-            zfs_util::dataset(ctx, target),
+            async {
+                let info = zfs_util::dataset(ctx, target).await?;
+                let token = match &info {
+                    Some(t) => t.receive_resume_token.clone(),
+                    // A first full receive that was interrupted keeps its token on the
+                    // target name.
+                    None => zfs_util::get(ctx, target, "receive_resume_token")
+                        .await
+                        .unwrap_or(None),
+                };
+                Ok::<_, OpError>((info, token))
+            },
             listing::snapshots_unless_unchanged(
                 ctx,
                 target,
@@ -101,13 +115,7 @@ pub(super) async fn replicate(
                 state.list_marks.get(target.as_str())
             ),
         )?;
-        let token = match &tgt_info {
-            Some(t) => t.receive_resume_token.clone(),
-            // A first full receive that was interrupted keeps its token on the target name.
-            None => zfs_util::get(ctx, target, "receive_resume_token")
-                .await
-                .unwrap_or(None),
-        };
+        let (tgt_info, token) = tgt_info;
         let state = if tgt_info.is_some() || token.is_some() {
             TargetState::Present {
                 snapshots: &tgt_snaps,
@@ -200,10 +208,25 @@ pub(super) async fn replicate(
                     );
                     Ok::<(), OpError>(())
                 };
-                let (streams, details) = tokio::join!(
+                // The newest snapshot is bookmarked and held while it is sent (protection).
+                let protected_source = protection::Source {
+                    id,
+                    name: source,
+                    snapshots: &src_snaps,
+                    bookmarks: &src_books,
+                };
+                let placing = async {
+                    match steps.last() {
+                        Some(last) => protect_ahead(ctx, &protected_source, last.end()).await,
+                        None => None,
+                    }
+                };
+                let (streams, details, placed) = tokio::join!(
                     send_streams(ctx, ctl, source, &cmds, &sizes, totals),
-                    details
+                    details,
+                    placing
                 );
+                ahead = placed;
                 totals.total += totals
                     .late_total
                     .swap(0, std::sync::atomic::Ordering::Relaxed);
@@ -226,6 +249,7 @@ pub(super) async fn replicate(
             sent: sent || resumed,
             received: received.as_deref(),
             marks: &marks,
+            ahead: ahead.take(),
         };
         finish_dataset(ctx, ctl, id, source, target, imported, seen, totals).await?;
         return Ok(());
