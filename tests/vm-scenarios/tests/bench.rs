@@ -93,7 +93,8 @@ fn rss_kib(pid: &str) -> u64 {
 }
 
 /// Rounds per measure; single runs under TCG vary by ±10 %, so one round cannot tell 3 %.
-const ROUNDS: usize = 5;
+/// A multiple of three: each method then runs first, second and third equally often.
+const ROUNDS: usize = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
@@ -123,6 +124,22 @@ impl Rounds {
             .iter()
             .filter(|(x, _)| *x == m)
             .map(|(_, t)| *t)
+            .collect()
+    }
+
+    fn sum(&self, m: Method) -> f64 {
+        self.all(m).iter().sum()
+    }
+
+    /// Coffer's time over the bare pipe's, round by round (the two ran minutes apart).
+    fn per_round_vs_bare(&self) -> Vec<f64> {
+        self.0
+            .chunks(3)
+            .filter_map(|round| {
+                let t = |m| round.iter().find(|(x, _)| *x == m).map(|(_, t)| *t);
+                Some(t(Method::Coffer)? / t(Method::Bare)?)
+            })
+            .filter(|r| r.is_finite())
             .collect()
     }
 
@@ -284,6 +301,19 @@ fn bench() {
             let list: Vec<String> = v.iter().map(|x| format!("{x:.2}")).collect();
             md.push_str(&format!("| {name} | {m:?} | {} |\n", list.join(", ")));
         }
+    }
+    md.push_str("\nCoffer against the bare pipe, other ways of reading the same rounds:\n\n");
+    for (name, r) in &rows {
+        let per_round = r.per_round_vs_bare();
+        if per_round.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = per_round.iter().map(|x| format!("{x:.3}")).collect();
+        md.push_str(&format!(
+            "- {name}: total time {:.3}×; per round {}\n",
+            r.sum(Method::Coffer) / r.sum(Method::Bare),
+            list.join(", ")
+        ));
     }
     md.push_str(&format!(
         "\nNo-change backup as the whole job (import, plan, export): {whole:.2} s\n"
