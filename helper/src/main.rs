@@ -139,6 +139,17 @@ async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
+/// The helper is idle most of its life and its threads rarely allocate at the same time, so
+/// one heap serves them: glibc otherwise gives each thread an arena of its own, whose freed
+/// pages stay resident (0.5 MiB of the idle helper's 1.5 MiB of heap in the test bed).
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes the allocator's tuning, before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 fn main() -> ExitCode {
     // The unit's UMask=0077 would make the directories `zfs mount` creates under
     // /run/coffer/<id> root-only, so the user could not browse an unlocked backup. Files the
@@ -147,6 +158,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::umask(0o022);
     }
+    one_malloc_arena();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("COFFER_LOG")

@@ -24,6 +24,8 @@ pub trait Host: BlockDevices + Send + Sync {
     fn hostname(&self) -> String;
     /// Creates a directory (and its parents) with mode 0755, for altroots under /run/coffer.
     fn create_dir(&self, path: &Path) -> io::Result<()>;
+    /// The entries of a mounted dataset's `.zfs/snapshot`: its snapshots' names.
+    fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>>;
 }
 
 /// The real machine.
@@ -56,6 +58,18 @@ impl BlockDevices for SystemHost {
 }
 
 impl Host for SystemHost {
+    fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(mountpoint.join(".zfs/snapshot"))? {
+            let name = entry?.file_name();
+            names.push(
+                name.into_string()
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "name not UTF-8"))?,
+            );
+        }
+        Ok(names)
+    }
+
     fn mounts(&self) -> io::Result<String> {
         std::fs::read_to_string("/proc/self/mounts")
     }

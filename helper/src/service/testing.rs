@@ -248,6 +248,8 @@ impl SendReceive for FakePipe {
 #[derive(Default)]
 pub struct FakeHost {
     pub mounts: Mutex<String>,
+    /// Mountpoint → the names in its `.zfs/snapshot`.
+    pub snapshot_dirs: Mutex<std::collections::HashMap<String, Vec<String>>>,
 }
 
 pub const FAKE_DISK: &str = "/dev/disk/by-id/usb-Fake_Disk-0:0";
@@ -293,6 +295,14 @@ impl Host for FakeHost {
     }
     fn create_dir(&self, _path: &Path) -> io::Result<()> {
         Ok(())
+    }
+    fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>> {
+        self.snapshot_dirs
+            .lock()
+            .unwrap()
+            .get(mountpoint.to_string_lossy().as_ref())
+            .cloned()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no .zfs"))
     }
 }
 
@@ -395,6 +405,7 @@ pub struct Harness {
     pub runner: Arc<FakeRunner>,
     pub pipe: Arc<FakePipe>,
     pub authority: Arc<MockAuthority>,
+    pub host: Arc<FakeHost>,
     pub service: Arc<Service>,
     pub dir: PathBuf,
 }
@@ -407,10 +418,11 @@ impl Harness {
         let runner = Arc::new(FakeRunner::default());
         let pipe = Arc::new(FakePipe::default());
         let authority = Arc::new(MockAuthority::default());
+        let host = Arc::new(FakeHost::default());
         let ctx = Ctx {
             runner: runner.clone(),
             pipe: pipe.clone(),
-            host: Arc::new(FakeHost::default()),
+            host: host.clone(),
             store: Arc::new(Store::new(dir.join("backups.json"), dir.join("state.json"))),
             paths: Paths {
                 run_root: dir.join("run"),
@@ -445,6 +457,7 @@ impl Harness {
             runner,
             pipe,
             authority,
+            host,
             service,
             dir,
         }

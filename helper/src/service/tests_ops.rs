@@ -59,6 +59,25 @@ fn imported_with(h: &Harness, src_snaps: &str) {
     );
 }
 
+/// The source has `a`, `b` and a new `c`; the drive has `on_drive`, then also `c` after the
+/// stream.
+fn sanoid_took_c(h: &Harness, on_drive: &str) {
+    let c = "rpool/home@c\t13\t300\t1700007200\t0\t1000\n";
+    imported_with(h, &format!("{SRC_SNAPS}{c}"));
+    let r = &h.runner;
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    let tgt_abc = format!("{TGT_SNAPS_AB}backup/home@c\t13\t7\t1700007200\t0\t1000\n");
+    r.on_seq(
+        &["zfs", "list", "snapshot", "backup/home"],
+        vec![ok(on_drive), ok(&tgt_abc)],
+        Duration::ZERO,
+    );
+    r.on(&["zfs", "get", "written"], "backup/home\twritten\t0\t-\n");
+}
+
 async fn finish(h: &Harness, path: &OwnedObjectPath) -> (bool, String, String) {
     let job = JobProxy::builder(&h.client)
         .path(path.clone())
@@ -474,20 +493,8 @@ async fn a_hold_left_by_an_interrupted_run_is_released_by_the_next() {
                 .insert("rpool/home".into(), vec!["b".into()]);
         })
         .unwrap();
-    let c = "rpool/home@c\t13\t300\t1700007200\t0\t1000\n";
-    imported_with(&h, &format!("{SRC_SNAPS}{c}"));
+    sanoid_took_c(&h, TGT_SNAPS_A);
     let r = &h.runner;
-    r.on(
-        &["zfs", "list", "filesystem,volume", "backup/home"],
-        TGT_ROW,
-    );
-    let tgt_abc = format!("{TGT_SNAPS_AB}backup/home@c\t13\t7\t1700007200\t0\t1000\n");
-    r.on_seq(
-        &["zfs", "list", "snapshot", "backup/home"],
-        vec![ok(TGT_SNAPS_A), ok(&tgt_abc)],
-        Duration::ZERO,
-    );
-    r.on(&["zfs", "get", "written"], "backup/home\twritten\t0\t-\n");
     r.on(
         &["zfs", "holds"],
         "rpool/home@a\tcoffer:b1\tThu Nov 26 10:00 2026\n\
@@ -522,4 +529,61 @@ async fn a_hold_left_by_an_interrupted_run_is_released_by_the_next() {
     let st = h.service.ctx.store.state("b1").unwrap();
     assert_eq!(st.protected["rpool/home"], "c");
     assert!(st.pending_protect.is_empty(), "{:?}", st.pending_protect);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mounted_source_lists_only_its_new_snapshots() {
+    let h = Harness::start("snapdir").await;
+    h.allow(true);
+    seed(&h);
+    // The last run saw `a` and `b`; sanoid has taken `c` since.
+    h.service
+        .ctx
+        .store
+        .update_state("b1", |st| {
+            let rec = |name: &str, guid, createtxg| crate::state::SnapshotRecord {
+                name: name.into(),
+                guid,
+                createtxg,
+                creation: 1_700_000_000,
+                used: 0,
+                referenced: 1000,
+            };
+            st.source_snapshots.insert(
+                "rpool/home".into(),
+                vec![rec("a", 11, 100), rec("b", 12, 200)],
+            );
+            st.protected.insert("rpool/home".into(), "b".into());
+        })
+        .unwrap();
+    *h.host.mounts.lock().unwrap() = "rpool/home /home zfs rw,xattr,noacl 0 0\n".into();
+    h.host
+        .snapshot_dirs
+        .lock()
+        .unwrap()
+        .insert("/home".into(), vec!["a".into(), "b".into(), "c".into()]);
+    sanoid_took_c(&h, TGT_SNAPS_AB);
+    let r = &h.runner;
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+
+    let streams = h.pipe.log.lock().unwrap().clone();
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    assert!(streams[0].0.windows(2).any(|w| w == ["-I", "rpool/home@b"]));
+    assert_eq!(streams[0].0.last().unwrap(), "rpool/home@c");
+    // The source was never iterated; only the new snapshot was read.
+    let iterated = r.ran(&["zfs", "list", "snapshot", "-d", "rpool/home"]);
+    assert!(iterated.is_empty(), "{iterated:?}");
+    assert!(!r
+        .ran(&["zfs", "list", "snapshot", "rpool/home@c"])
+        .is_empty());
+    let st = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(st.protected["rpool/home"], "c");
+    let names: Vec<&str> = st.source_snapshots["rpool/home"]
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
 }

@@ -83,11 +83,12 @@ fn snapshot_all(ds: &str, from: u32, count: u32, bytes: usize) -> String {
     last
 }
 
-fn rss_kib(pid: &str) -> u64 {
+/// A `/proc/PID/status` field in KiB (`VmRSS`, `RssAnon`, `RssFile`).
+fn status_kib(pid: &str, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
 }
@@ -143,10 +144,15 @@ impl Rounds {
             .collect()
     }
 
+    /// With an even number of rounds, the mean of the two middle ones.
     fn median(&self, m: Method) -> f64 {
         let mut v = self.all(m);
         v.sort_by(|a, b| a.total_cmp(b));
-        v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
     }
 }
 
@@ -268,7 +274,12 @@ fn bench() {
         &["show", "-p", "MainPID", "--value", "coffer-helper"],
     )
     .stdout;
-    let rss = rss_kib(pid.trim());
+    let pid = pid.trim();
+    let (rss, anon, file) = (
+        status_kib(pid, "VmRSS"),
+        status_kib(pid, "RssAnon"),
+        status_kib(pid, "RssFile"),
+    );
 
     let mut md = format!(
         "Medians of {ROUNDS} rounds; each round runs the three methods in a rotated order.\n\n\
@@ -318,7 +329,9 @@ fn bench() {
     md.push_str(&format!(
         "\nNo-change backup as the whole job (import, plan, export): {whole:.2} s\n"
     ));
-    md.push_str(&format!("\nHelper RSS when idle: {} KiB\n", rss));
+    md.push_str(&format!(
+        "\nHelper RSS when idle: {rss} KiB (heap and stacks {anon} KiB, mapped files {file} KiB)\n"
+    ));
     eprintln!("{md}");
     save_artifact("bench.md", &md);
     drop(src);

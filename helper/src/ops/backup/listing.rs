@@ -155,7 +155,61 @@ pub(super) async fn snapshots_unless_unchanged(
     if !known.is_empty() && marks.unchanged(ds, stored) {
         return Ok(known.rows());
     }
+    if let Some(rows) = from_snapshot_dir(ctx, ds, known).await? {
+        return Ok(rows);
+    }
     snapshots(ctx, ds, known).await
+}
+
+/// The list of a mounted dataset from its `.zfs/snapshot` directory and the remembered rows.
+/// Reading the directory walks the dataset's snapshot names without opening one snapshot,
+/// where any listing opens each (seconds for hundreds of snapshots under emulation, and a
+/// source only grows between sanoid's prunes). Only the snapshots new since the last run are
+/// read; remembered rows stand for the rest, so the rows a decision rests on are read fresh
+/// as with unchanged marks ([`confirm`], the pruning's re-read). `None` when the dataset is
+/// not mounted, nothing is remembered, or a name cannot go on an argv.
+async fn from_snapshot_dir(
+    ctx: &Ctx,
+    ds: &DatasetName,
+    known: &Known,
+) -> Result<Option<Vec<Snapshot>>, OpError> {
+    // A row from the other side of a stream has another pool's createtxg.
+    if known.is_empty() || known.0.values().any(|(_, foreign)| *foreign) {
+        return Ok(None);
+    }
+    let Ok(Some(mountpoint)) = crate::ops::unlock::mounted_at(ctx, ds) else {
+        return Ok(None);
+    };
+    let Ok(names) = ctx
+        .host
+        .snapshot_dir_names(std::path::Path::new(&mountpoint))
+    else {
+        return Ok(None);
+    };
+    let new: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| !known.0.contains_key(*n))
+        .collect();
+    let fresh = if new.is_empty() {
+        Vec::new()
+    } else {
+        match zfs_util::snapshot_rows(ctx, ds, &new).await {
+            Ok(rows) => rows,
+            Err(OpError::InvalidArgument(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    };
+    let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+    let mut rows: Vec<Snapshot> = known
+        .0
+        .values()
+        .filter(|(s, _)| present.contains(s.name.as_str()))
+        .map(|(s, _)| s.clone())
+        .chain(fresh)
+        .collect();
+    rows.sort_by_key(|s| s.createtxg);
+    Ok(Some(rows))
 }
 
 /// The target's snapshots after streams that created `received` on top of `planned` (its

@@ -82,8 +82,9 @@ pub(super) async fn replicate(
         } else {
             Marks::read(ctx, &[source, target]).await
         };
-        let src_remembered =
-            !known_src.is_empty() && marks.unchanged(source, state.list_marks.get(source.as_str()));
+        // Rows from memory (unchanged marks, or the snapshot directory) need the plan's
+        // rows confirmed; a source that had to be listed in full has fresh ones.
+        let src_remembered = !known_src.is_empty();
         let tgt_remembered =
             !known_tgt.is_empty() && marks.unchanged(target, state.list_marks.get(target.as_str()));
         let (mut src_snaps, src_books, tgt_info, tgt_snaps) = tokio::try_join!(
