@@ -191,15 +191,23 @@ async fn from_snapshot_dir(
         .map(String::as_str)
         .filter(|n| !known.0.contains_key(*n))
         .collect();
-    let fresh = if new.is_empty() {
-        Vec::new()
-    } else {
-        match zfs_util::snapshot_rows(ctx, ds, &new).await {
-            Ok(rows) => rows,
+    // Opening each snapshot is kernel work on one CPU per process, and nothing else runs
+    // while planning; one process per CPU reads the new rows side by side.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_process = new.len().div_ceil(cpus).max(16);
+    let reads = futures_util::future::join_all(
+        new.chunks(per_process)
+            .map(|names| zfs_util::snapshot_rows(ctx, ds, names)),
+    )
+    .await;
+    let mut fresh = Vec::with_capacity(new.len());
+    for read in reads {
+        match read {
+            Ok(rows) => fresh.extend(rows),
             Err(OpError::InvalidArgument(_)) => return Ok(None),
             Err(e) => return Err(e),
         }
-    };
+    }
     let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
     let mut rows: Vec<Snapshot> = known
         .0
