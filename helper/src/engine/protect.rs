@@ -16,6 +16,11 @@ fn bookmark_prefix(id: &BackupId) -> String {
     format!("coffer_{id}_")
 }
 
+/// Whether a bookmark (short name) protects a base of this backup set.
+pub fn is_base_bookmark(id: &BackupId, name: &str) -> bool {
+    name.starts_with(&bookmark_prefix(id))
+}
+
 /// `DATASET#coffer_<backup-id>_<guid>`: unique per snapshot, stable across renames.
 pub fn base_bookmark(
     source: &DatasetName,

@@ -577,6 +577,17 @@ impl Manager {
             vec![format!("pool:{}", b.pool_name)],
             &format!("the pool {}", b.pool_name),
         )?;
+        // The set's holds would keep sanoid from ever pruning those snapshots.
+        if let Ok(id) = crate::validate::BackupId::parse(&b.id) {
+            let ctx = self.service.ctx.clone();
+            if let Err(e) = self
+                .service
+                .on_rt(async move { ops::backup::unprotect_all(&ctx, &id).await })
+                .await
+            {
+                tracing::warn!(backup = %b.id, error = %e, "cannot release the set's holds");
+            }
+        }
         self.service
             .ctx
             .store

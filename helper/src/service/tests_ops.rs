@@ -78,6 +78,20 @@ fn sanoid_took_c(h: &Harness, on_drive: &str) {
     r.on(&["zfs", "get", "written"], "backup/home\twritten\t0\t-\n");
 }
 
+/// The state says rpool/home@`base` is the protected base and `pending` is held by a run
+/// that did not finish.
+fn held(h: &Harness, base: &str, pending: &str) {
+    h.service
+        .ctx
+        .store
+        .update_state("b1", |st| {
+            st.protected.insert("rpool/home".into(), base.into());
+            st.pending_protect
+                .insert("rpool/home".into(), vec![pending.into()]);
+        })
+        .unwrap();
+}
+
 async fn finish(h: &Harness, path: &OwnedObjectPath) -> (bool, String, String) {
     let job = JobProxy::builder(&h.client)
         .path(path.clone())
@@ -484,15 +498,7 @@ async fn a_hold_left_by_an_interrupted_run_is_released_by_the_next() {
     h.allow(true);
     seed(&h);
     // A run that was sending `b` held it and was killed; sanoid has taken `c` since.
-    h.service
-        .ctx
-        .store
-        .update_state("b1", |st| {
-            st.protected.insert("rpool/home".into(), "a".into());
-            st.pending_protect
-                .insert("rpool/home".into(), vec!["b".into()]);
-        })
-        .unwrap();
+    held(&h, "a", "b");
     sanoid_took_c(&h, TGT_SNAPS_A);
     let r = &h.runner;
     r.on(
@@ -586,4 +592,34 @@ async fn a_mounted_source_lists_only_its_new_snapshots() {
         .map(|r| r.name.as_str())
         .collect();
     assert_eq!(names, ["a", "b", "c"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgetting_a_set_releases_its_holds_and_bookmarks() {
+    let h = Harness::start("forget").await;
+    h.allow(true);
+    seed(&h);
+    held(&h, "b", "c");
+    h.runner.on(
+        &["zfs", "list", "bookmark", "rpool/home"],
+        "rpool/home#coffer_b1_12\t12\t200\t1700003600\n\
+         rpool/home#coffer_b10_12\t12\t200\t1700003600\n\
+         rpool/home#mine\t12\t200\t1700003600\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    proxy.forget("b1").await.unwrap();
+    let r = &h.runner;
+    for snap in ["rpool/home@b", "rpool/home@c"] {
+        assert_eq!(
+            r.ran(&["zfs", "release", "coffer:b1", snap]).len(),
+            1,
+            "{snap}"
+        );
+    }
+    let destroyed = r.ran(&["zfs", "destroy"]);
+    assert_eq!(
+        destroyed,
+        vec![vec!["zfs", "destroy", "rpool/home#coffer_b1_12"]]
+    );
+    assert!(h.service.ctx.store.backup("b1").unwrap().is_none());
 }

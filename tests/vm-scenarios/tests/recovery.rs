@@ -208,6 +208,18 @@ fn helper_killed_mid_send() {
     assert_eq!(guids(&src.home), guids(&target));
     drive.export();
     verify_all_files(&drive, &src, &target);
+
+    // Forgetting the set gives sanoid its snapshots back: no hold, no bookmark stays.
+    cofferctl(&["forget", &drive.id]).ok();
+    for snap in &src.snapshots {
+        assert_eq!(coffer_holds(&format!("{}@{snap}", src.home)), 0, "{snap}");
+    }
+    let books = run(
+        "zfs",
+        &["list", "-H", "-t", "bookmark", "-o", "name", &src.home],
+    )
+    .stdout;
+    assert!(!books.contains("#coffer_"), "bookmarks left: {books}");
 }
 
 #[test]

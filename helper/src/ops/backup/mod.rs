@@ -19,6 +19,7 @@ use super::{Ctx, JobCtl, JobResult, OpError, Secret};
 use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::{BackupId, DatasetName};
 
+pub use protection::unprotect_all;
 use replicate::replicate;
 pub use targets::{assign_targets, with_descendants};
 

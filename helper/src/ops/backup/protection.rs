@@ -175,6 +175,50 @@ async fn run_all(ctx: &Ctx, cmds: &[Cmd]) -> Result<bool, OpError> {
     Ok(ok)
 }
 
+/// Releases every hold and destroys every bookmark the backup set `id` keeps on its sources,
+/// for when the set is forgotten: otherwise sanoid could never prune the held snapshots.
+/// What cannot be released (a source pool not imported, say) is logged and left.
+pub async fn unprotect_all(ctx: &Ctx, id: &BackupId) -> Result<(), OpError> {
+    let state = ctx.store.state(id.as_str())?;
+    let tag = crate::engine::protect::base_hold_tag(id)?;
+    let mut held: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (ds, snap) in &state.protected {
+        held.entry(ds.as_str()).or_default().push(snap.as_str());
+    }
+    for (ds, snaps) in &state.pending_protect {
+        held.entry(ds.as_str())
+            .or_default()
+            .extend(snaps.iter().map(String::as_str));
+    }
+    for (ds, snaps) in held {
+        let Ok(source) = DatasetName::parse(ds) else {
+            continue;
+        };
+        let mut cmds = Vec::new();
+        for snap in snaps {
+            if let Ok(s) = source.snapshot(snap) {
+                cmds.push(crate::zfs::holds::release(&tag, &s));
+            }
+        }
+        match zfs_util::bookmarks(ctx, &source).await {
+            Ok(books) => {
+                for b in books
+                    .iter()
+                    .filter(|b| crate::engine::protect::is_base_bookmark(id, &b.name))
+                {
+                    if let Ok(name) = source.bookmark(&b.name) {
+                        cmds.push(crate::zfs::manage::destroy_bookmark(&name));
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(%source, error = %e, "cannot list the bookmarks to remove"),
+        }
+        // A hold already gone is no failure here; run_all logs the rest.
+        run_all(ctx, &cmds).await?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
