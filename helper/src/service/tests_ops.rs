@@ -92,6 +92,35 @@ fn held(h: &Harness, base: &str, pending: &str) {
         .unwrap();
 }
 
+/// The last run saw rpool/home@a and @b (and protected b); the source is mounted at /home,
+/// whose `.zfs/snapshot` holds `names`.
+fn mounted_after_a_b(h: &Harness, names: &[&str]) {
+    h.service
+        .ctx
+        .store
+        .update_state("b1", |st| {
+            let rec = |name: &str, guid, createtxg| crate::state::SnapshotRecord {
+                name: name.into(),
+                guid,
+                createtxg,
+                creation: 1_700_000_000,
+                used: 0,
+                referenced: 1000,
+            };
+            st.source_snapshots.insert(
+                "rpool/home".into(),
+                vec![rec("a", 11, 100), rec("b", 12, 200)],
+            );
+            st.protected.insert("rpool/home".into(), "b".into());
+        })
+        .unwrap();
+    *h.host.mounts.lock().unwrap() = "rpool/home /home zfs rw,xattr,noacl 0 0\n".into();
+    h.host.snapshot_dirs.lock().unwrap().insert(
+        "/home".into(),
+        names.iter().map(|n| n.to_string()).collect(),
+    );
+}
+
 async fn finish(h: &Harness, path: &OwnedObjectPath) -> (bool, String, String) {
     let job = JobProxy::builder(&h.client)
         .path(path.clone())
@@ -543,55 +572,42 @@ async fn a_mounted_source_lists_only_its_new_snapshots() {
     h.allow(true);
     seed(&h);
     // The last run saw `a` and `b`; sanoid has taken `c` since.
-    h.service
-        .ctx
-        .store
-        .update_state("b1", |st| {
-            let rec = |name: &str, guid, createtxg| crate::state::SnapshotRecord {
-                name: name.into(),
-                guid,
-                createtxg,
-                creation: 1_700_000_000,
-                used: 0,
-                referenced: 1000,
-            };
-            st.source_snapshots.insert(
-                "rpool/home".into(),
-                vec![rec("a", 11, 100), rec("b", 12, 200)],
-            );
-            st.protected.insert("rpool/home".into(), "b".into());
-        })
-        .unwrap();
-    *h.host.mounts.lock().unwrap() = "rpool/home /home zfs rw,xattr,noacl 0 0\n".into();
-    h.host
-        .snapshot_dirs
-        .lock()
-        .unwrap()
-        .insert("/home".into(), vec!["a".into(), "b".into(), "c".into()]);
+    mounted_after_a_b(&h, &["a", "b", "c"]);
     sanoid_took_c(&h, TGT_SNAPS_AB);
     let r = &h.runner;
-    let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
-    assert!(ok, "{err}: {msg}");
-
-    let streams = h.pipe.log.lock().unwrap().clone();
-    assert_eq!(streams.len(), 1, "{streams:?}");
-    assert!(streams[0].0.windows(2).any(|w| w == ["-I", "rpool/home@b"]));
-    assert_eq!(streams[0].0.last().unwrap(), "rpool/home@c");
-    // The source was never iterated; only the new snapshot was read.
-    let iterated = r.ran(&["zfs", "list", "snapshot", "-d", "rpool/home"]);
-    assert!(iterated.is_empty(), "{iterated:?}");
+    let st = backs_up_from_b_to(&h, "c").await;
+    // Only the new snapshot was read.
     assert!(!r
         .ran(&["zfs", "list", "snapshot", "rpool/home@c"])
         .is_empty());
-    let st = h.service.ctx.store.state("b1").unwrap();
-    assert_eq!(st.protected["rpool/home"], "c");
     let names: Vec<&str> = st.source_snapshots["rpool/home"]
         .iter()
         .map(|r| r.name.as_str())
         .collect();
     assert_eq!(names, ["a", "b", "c"]);
+}
+
+/// Runs a backup that must send `-I @b` up to `newest` without iterating the source, and
+/// returns the saved state.
+async fn backs_up_from_b_to(h: &Harness, newest: &str) -> crate::state::BackupState {
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    let streams = h.pipe.log.lock().unwrap().clone();
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    assert!(streams[0].0.windows(2).any(|w| w == ["-I", "rpool/home@b"]));
+    assert_eq!(
+        streams[0].0.last().unwrap(),
+        &format!("rpool/home@{newest}")
+    );
+    let iterated = h
+        .runner
+        .ran(&["zfs", "list", "snapshot", "-d", "rpool/home"]);
+    assert!(iterated.is_empty(), "{iterated:?}");
+    let st = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(st.protected["rpool/home"], newest);
+    st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -622,4 +638,58 @@ async fn forgetting_a_set_releases_its_holds_and_bookmarks() {
         vec![vec!["zfs", "destroy", "rpool/home#coffer_b1_12"]]
     );
     assert!(h.service.ctx.store.backup("b1").unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_newest_new_snapshot_is_read_before_sending() {
+    let h = Harness::start("deferred").await;
+    h.allow(true);
+    seed(&h);
+    // The last run saw `a` and `b`; sanoid has taken `c` and `d` since.
+    mounted_after_a_b(&h, &["a", "b", "c", "d"]);
+    let cd =
+        "rpool/home@c\t13\t300\t1700007200\t0\t1000\nrpool/home@d\t14\t400\t1700010800\t0\t1000\n";
+    imported_with(&h, &format!("{SRC_SNAPS}{cd}"));
+    let r = &h.runner;
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    let tgt_all = format!(
+        "{TGT_SNAPS_AB}backup/home@c\t13\t7\t1700007200\t0\t1000\n\
+         backup/home@d\t14\t8\t1700010800\t0\t1000\n"
+    );
+    r.on_seq(
+        &["zfs", "list", "snapshot", "backup/home"],
+        vec![ok(TGT_SNAPS_AB), ok(&tgt_all)],
+        Duration::ZERO,
+    );
+    r.on(&["zfs", "get", "written"], "backup/home\twritten\t0\t-\n");
+    r.on(
+        &["zfs", "get", "snapshots_changed,prevsnap"],
+        "rpool/home\tsnapshots_changed\t1700010800\t-\n\
+         rpool/home\tprevsnap\trpool/home@d\t-\n",
+    );
+    let st = backs_up_from_b_to(&h, "d").await;
+    // `d` was read for the plan on its own; `c` in a read of its own, beside the stream.
+    let reads = |snap: &str| r.ran(&["zfs", "list", "snapshot", snap]);
+    let d_reads = reads("rpool/home@d");
+    assert!(!d_reads.is_empty());
+    assert!(
+        d_reads
+            .iter()
+            .all(|a| !a.iter().any(|x| x == "rpool/home@c")),
+        "{d_reads:?}"
+    );
+    assert_eq!(reads("rpool/home@c").len(), 1, "{:?}", r.argv_log());
+    let names: Vec<&str> = st.source_snapshots["rpool/home"]
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b", "c", "d"]);
+    let guids: Vec<u64> = st.source_snapshots["rpool/home"]
+        .iter()
+        .map(|r| r.guid)
+        .collect();
+    assert_eq!(guids, [11, 12, 13, 14]);
 }

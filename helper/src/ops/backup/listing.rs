@@ -144,21 +144,33 @@ impl Marks {
     }
 }
 
-/// [`snapshots`], or the remembered rows alone when the marks say nothing changed.
+/// A dataset's rows, and the names of new snapshots whose rows were left to read later
+/// ([`read_deferred`]): only a source's, and only while its newest snapshot is known.
+pub(super) type Listed = (Vec<Snapshot>, Vec<String>);
+
+/// [`snapshots`], or the remembered rows alone when the marks say nothing changed. With
+/// `defer_new`, a mounted dataset's new snapshots other than the newest are not read yet.
 pub(super) async fn snapshots_unless_unchanged(
     ctx: &Ctx,
     ds: &DatasetName,
     known: &Known,
     marks: &Marks,
     stored: Option<&ListMark>,
-) -> Result<Vec<Snapshot>, OpError> {
+    defer_new: bool,
+) -> Result<Listed, OpError> {
     if !known.is_empty() && marks.unchanged(ds, stored) {
-        return Ok(known.rows());
+        return Ok((known.rows(), Vec::new()));
     }
-    if let Some(rows) = from_snapshot_dir(ctx, ds, known).await? {
-        return Ok(rows);
+    let newest = marks
+        .state
+        .newest
+        .get(ds.as_str())
+        .filter(|_| defer_new)
+        .map(String::as_str);
+    if let Some(listed) = from_snapshot_dir(ctx, ds, known, newest).await? {
+        return Ok(listed);
     }
-    snapshots(ctx, ds, known).await
+    Ok((snapshots(ctx, ds, known).await?, Vec::new()))
 }
 
 /// The list of a mounted dataset from its `.zfs/snapshot` directory and the remembered rows.
@@ -168,11 +180,16 @@ pub(super) async fn snapshots_unless_unchanged(
 /// read; remembered rows stand for the rest, so the rows a decision rests on are read fresh
 /// as with unchanged marks ([`confirm`], the pruning's re-read). `None` when the dataset is
 /// not mounted, nothing is remembered, or a name cannot go on an argv.
+///
+/// When `newest` (the dataset's `prevsnap`) is among the new names, only its row is read:
+/// a plan needs the newest snapshot and the base, and the others are read while the
+/// stream runs (under emulation, reading 100 rows costs about half a second).
 async fn from_snapshot_dir(
     ctx: &Ctx,
     ds: &DatasetName,
     known: &Known,
-) -> Result<Option<Vec<Snapshot>>, OpError> {
+    newest: Option<&str>,
+) -> Result<Option<Listed>, OpError> {
     // A row from the other side of a stream has another pool's createtxg.
     if known.is_empty() || known.0.values().any(|(_, foreign)| *foreign) {
         return Ok(None);
@@ -191,23 +208,22 @@ async fn from_snapshot_dir(
         .map(String::as_str)
         .filter(|n| !known.0.contains_key(*n))
         .collect();
-    // Opening each snapshot is kernel work on one CPU per process, and nothing else runs
-    // while planning; one process per CPU reads the new rows side by side.
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let per_process = new.len().div_ceil(cpus).max(16);
-    let reads = futures_util::future::join_all(
-        new.chunks(per_process)
-            .map(|names| zfs_util::snapshot_rows(ctx, ds, names)),
-    )
-    .await;
-    let mut fresh = Vec::with_capacity(new.len());
-    for read in reads {
-        match read {
-            Ok(rows) => fresh.extend(rows),
-            Err(OpError::InvalidArgument(_)) => return Ok(None),
-            Err(e) => return Err(e),
-        }
-    }
+    // Deferred names must be readable later: every one goes on an argv.
+    let defer = newest
+        .filter(|n| new.len() > 1 && new.contains(n) && new.iter().all(|x| ds.snapshot(x).is_ok()));
+    let (now, deferred): (Vec<&str>, Vec<String>) = match defer {
+        Some(n) => (
+            vec![n],
+            new.iter()
+                .filter(|x| **x != n)
+                .map(|x| x.to_string())
+                .collect(),
+        ),
+        None => (new, Vec::new()),
+    };
+    let Some(fresh) = read_rows(ctx, ds, &now).await? else {
+        return Ok(None);
+    };
     let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
     let mut rows: Vec<Snapshot> = known
         .0
@@ -217,7 +233,84 @@ async fn from_snapshot_dir(
         .chain(fresh)
         .collect();
     rows.sort_by_key(|s| s.createtxg);
-    Ok(Some(rows))
+    Ok(Some((rows, deferred)))
+}
+
+/// Rows of the snapshots `names` of `ds`, by one process per CPU: opening each snapshot is
+/// kernel work on one CPU per process. `None` when a name cannot go on an argv.
+async fn read_rows(
+    ctx: &Ctx,
+    ds: &DatasetName,
+    names: &[&str],
+) -> Result<Option<Vec<Snapshot>>, OpError> {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_process = names.len().div_ceil(cpus).max(16);
+    let reads = futures_util::future::join_all(
+        names
+            .chunks(per_process)
+            .map(|names| zfs_util::snapshot_rows(ctx, ds, names)),
+    )
+    .await;
+    let mut fresh = Vec::with_capacity(names.len());
+    for read in reads {
+        match read {
+            Ok(rows) => fresh.extend(rows),
+            Err(OpError::InvalidArgument(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some(fresh))
+}
+
+/// Whether a plan made without the deferred rows is the plan the whole list would give, a
+/// send that reads them while it runs: the target's newest snapshot is among the rows read,
+/// so it is the common base and no deferred snapshot sits on the target after it (that one
+/// would be the newest), and the source's newest is not on the target, so there is a send.
+pub(super) fn deferral_holds(src_snaps: &[Snapshot], tgt_snaps: &[Snapshot]) -> bool {
+    let (Some(t), Some(s)) = (
+        tgt_snaps.iter().max_by_key(|s| s.createtxg),
+        src_snaps.iter().max_by_key(|s| s.createtxg),
+    ) else {
+        return false;
+    };
+    src_snaps.iter().any(|x| x.guid == t.guid) && tgt_snaps.iter().all(|x| x.guid != s.guid)
+}
+
+/// Reads the deferred rows into `rows`, up to its newest snapshot: one taken after the
+/// plan's newest was not planned, and the next run reads it as new. Anything unreadable
+/// lists the dataset instead, so every row the pruning decides by is there.
+pub(super) async fn read_deferred(
+    ctx: &Ctx,
+    ds: &DatasetName,
+    rows: &mut Vec<Snapshot>,
+    deferred: &[String],
+) -> Result<(), OpError> {
+    if deferred.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = deferred.iter().map(String::as_str).collect();
+    let newest = rows.iter().map(|s| s.createtxg).max().unwrap_or(0);
+    match read_rows(ctx, ds, &names).await? {
+        Some(fresh) => {
+            rows.extend(fresh.into_iter().filter(|s| s.createtxg <= newest));
+            rows.sort_by_key(|s| s.createtxg);
+            Ok(())
+        }
+        None => list_up_to(ctx, ds, rows, newest).await,
+    }
+}
+
+/// Lists `ds` afresh into `rows`, up to the createtxg `newest`.
+pub(super) async fn list_up_to(
+    ctx: &Ctx,
+    ds: &DatasetName,
+    rows: &mut Vec<Snapshot>,
+    newest: u64,
+) -> Result<(), OpError> {
+    let mut listed = snapshots(ctx, ds, &Known::from_rows(rows)).await?;
+    listed.retain(|s| s.createtxg <= newest);
+    *rows = listed;
+    Ok(())
 }
 
 /// The target's snapshots after streams that created `received` on top of `planned` (its
@@ -500,6 +593,26 @@ mod tests {
             ),
             Some(stored(100, 200, "b"))
         );
+    }
+
+    #[test]
+    fn rows_are_deferred_only_for_a_send_from_the_targets_newest() {
+        let src = [
+            row("rpool/home", "b", 12, 200),
+            row("rpool/home", "d", 14, 400),
+        ];
+        let tgt = |rows: &[(&str, u64, u64)]| -> Vec<Snapshot> {
+            rows.iter()
+                .map(|(n, g, t)| row("backup/home", n, *g, *t))
+                .collect()
+        };
+        assert!(deferral_holds(&src, &tgt(&[("a", 11, 5), ("b", 12, 6)])));
+        // The target went on past the base with a snapshot the rows read do not have
+        // (say `c`, received before a run was killed): the whole list must plan.
+        assert!(!deferral_holds(&src, &tgt(&[("b", 12, 6), ("c", 13, 7)])));
+        // Already there: no send, and pruning would miss the deferred rows.
+        assert!(!deferral_holds(&src, &tgt(&[("b", 12, 6), ("d", 14, 8)])));
+        assert!(!deferral_holds(&src, &[]));
     }
 
     #[test]

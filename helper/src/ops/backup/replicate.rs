@@ -87,13 +87,14 @@ pub(super) async fn replicate(
         let src_remembered = !known_src.is_empty();
         let tgt_remembered =
             !known_tgt.is_empty() && marks.unchanged(target, state.list_marks.get(target.as_str()));
-        let (mut src_snaps, src_books, tgt_info, tgt_snaps) = tokio::try_join!(
+        let (src_listed, src_books, tgt_info, tgt_snaps) = tokio::try_join!(
             listing::snapshots_unless_unchanged(
                 ctx,
                 source,
                 &known_src,
                 &marks,
-                state.list_marks.get(source.as_str())
+                state.list_marks.get(source.as_str()),
+                true,
             ),
             zfs_util::bookmarks(ctx, source),
             async {
@@ -108,15 +109,25 @@ pub(super) async fn replicate(
                 };
                 Ok::<_, OpError>((info, token))
             },
-            listing::snapshots_unless_unchanged(
-                ctx,
-                target,
-                &known_tgt,
-                &marks,
-                state.list_marks.get(target.as_str())
-            ),
+            async {
+                listing::snapshots_unless_unchanged(
+                    ctx,
+                    target,
+                    &known_tgt,
+                    &marks,
+                    state.list_marks.get(target.as_str()),
+                    false,
+                )
+                .await
+                .map(|(rows, _)| rows)
+            },
         )?;
         let (tgt_info, token) = tgt_info;
+        let (mut src_snaps, mut deferred) = src_listed;
+        if !listing::deferral_holds(&src_snaps, &tgt_snaps) {
+            listing::read_deferred(ctx, source, &mut src_snaps, &deferred).await?;
+            deferred.clear();
+        }
         let state = if tgt_info.is_some() || token.is_some() {
             TargetState::Present {
                 snapshots: &tgt_snaps,
@@ -195,10 +206,14 @@ pub(super) async fn replicate(
                 let late = totals.late_total.clone();
                 let known_size: u64 = sizes.iter().sum();
                 let details = async {
-                    if !detailed.iter().any(listing::lacks_details) {
+                    // The rows left out of planning arrive here, with their sizes.
+                    listing::read_deferred(ctx, source, &mut detailed, &deferred).await?;
+                    if !detailed.iter().any(listing::lacks_details) && deferred.is_empty() {
                         return Ok(());
                     }
-                    listing::fill_details(ctx, source, &mut detailed).await?;
+                    if detailed.iter().any(listing::lacks_details) {
+                        listing::fill_details(ctx, source, &mut detailed).await?;
+                    }
                     let size: u64 = steps
                         .iter()
                         .map(|s| step_size(s, &detailed, &src_books))
@@ -235,8 +250,17 @@ pub(super) async fn replicate(
                 match details {
                     Ok(()) => src_snaps = detailed,
                     // Only progress and the remembered sizes miss them; finishing reads again.
-                    Err(e) => tracing::warn!(%source, error = %e, "reading snapshot sizes failed"),
+                    Err(e) if deferred.is_empty() => {
+                        tracing::warn!(%source, error = %e, "reading snapshot sizes failed")
+                    }
+                    // Pruning decides by the source's guids, so every row must be there.
+                    Err(e) => {
+                        tracing::warn!(%source, error = %e, "reading new snapshots failed");
+                        let newest = src_snaps.iter().map(|s| s.createtxg).max().unwrap_or(0);
+                        listing::list_up_to(ctx, source, &mut src_snaps, newest).await?;
+                    }
                 }
+                deferred.clear();
                 if !resumed {
                     received = Some(received_names(&steps, &src_snaps, &src_books));
                 }
