@@ -221,6 +221,9 @@ async fn from_snapshot_dir(
         ),
         None => (new, Vec::new()),
     };
+    if !deferred.is_empty() {
+        tracing::debug!(%ds, deferred = deferred.len(), "reading the other new rows while sending");
+    }
     let Some(fresh) = read_rows(ctx, ds, &now).await? else {
         return Ok(None);
     };
