@@ -49,6 +49,8 @@ pub fn fail(stderr: &str) -> CmdOutput {
 pub struct FakeRunner {
     pub rules: Mutex<Vec<Rule>>,
     pub log: Mutex<Vec<Vec<String>>>,
+    /// The argv of every command run in the background (`Cmd::in_background`).
+    pub background: Mutex<Vec<Vec<String>>>,
     /// Dataset → the snapshot rows its last listing served.
     last_rows: Mutex<std::collections::HashMap<String, String>>,
 }
@@ -86,6 +88,15 @@ impl FakeRunner {
     pub fn argv_log(&self) -> Vec<Vec<String>> {
         self.log.lock().unwrap().clone()
     }
+
+    /// Whether a command with all of `tokens` ran in the background.
+    pub fn background_ran(&self, tokens: &[&str]) -> bool {
+        self.background
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|a| tokens.iter().all(|t| a.iter().any(|x| x == t)))
+    }
 }
 
 fn argv(cmd: &Cmd) -> Vec<String> {
@@ -99,6 +110,9 @@ impl Runner for FakeRunner {
         Box::pin(async move {
             let argv = argv(cmd);
             self.log.lock().unwrap().push(argv.clone());
+            if cmd.background {
+                self.background.lock().unwrap().push(argv.clone());
+            }
             if let Some(out) = self.snapshot_rows(&argv) {
                 return Ok(out);
             }

@@ -682,6 +682,11 @@ async fn only_the_newest_new_snapshot_is_read_before_sending() {
         "{d_reads:?}"
     );
     assert_eq!(reads("rpool/home@c").len(), 1, "{:?}", r.argv_log());
+    assert!(
+        r.background_ran(&["rpool/home@c"]),
+        "read beside the stream at nice 19"
+    );
+    assert!(!r.background_ran(&["rpool/home@d"]));
     let names: Vec<&str> = st.source_snapshots["rpool/home"]
         .iter()
         .map(|r| r.name.as_str())

@@ -7,6 +7,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::os::unix::process::CommandExt;
 use std::pin::Pin;
 use std::process::Stdio;
 
@@ -22,6 +23,8 @@ pub const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin:/run/current-system/s
 pub struct Cmd {
     pub program: &'static str,
     pub args: Vec<OsString>,
+    /// Runs at the lowest CPU priority ([`Cmd::in_background`]).
+    pub background: bool,
 }
 
 impl Cmd {
@@ -29,7 +32,15 @@ impl Cmd {
         Self {
             program,
             args: Vec::new(),
+            background: false,
         }
+    }
+
+    /// For reads beside a stream: at nice 19 their kernel work (opening snapshots) only
+    /// takes CPU the stream leaves idle, where at the same priority it slowed the stream.
+    pub fn in_background(mut self) -> Self {
+        self.background = true;
+        self
     }
 
     pub fn zfs() -> Self {
@@ -76,6 +87,16 @@ impl Cmd {
             .env("PATH", SAFE_PATH)
             .env("LC_ALL", "C")
             .args(&self.args);
+        if self.background {
+            // SAFETY: setpriority is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                c.pre_exec(|| {
+                    // Best effort: a refused priority only leaves the default.
+                    libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                    Ok(())
+                });
+            }
+        }
         c
     }
 
@@ -199,6 +220,20 @@ impl Runner for SystemRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The `nice` field (the 19th) of the child's own `/proc/self/stat`.
+    fn niceness_of(c: Cmd) -> i64 {
+        let out = c.arg("/proc/self/stat").to_std_command().output().unwrap();
+        let stat = String::from_utf8_lossy(&out.stdout).to_string();
+        // Fields after the command name, which is in parentheses; nice is field 19.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        rest.split(' ').nth(16).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn a_background_command_runs_at_the_lowest_priority() {
+        assert_eq!(niceness_of(Cmd::new("cat").in_background()), 19);
+    }
 
     #[test]
     fn std_command_has_minimal_env() {

@@ -224,7 +224,7 @@ async fn from_snapshot_dir(
     if !deferred.is_empty() {
         tracing::debug!(%ds, deferred = deferred.len(), "reading the other new rows while sending");
     }
-    let Some(fresh) = read_rows(ctx, ds, &now).await? else {
+    let Some(fresh) = read_rows(ctx, ds, &now, false).await? else {
         return Ok(None);
     };
     let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
@@ -245,13 +245,14 @@ async fn read_rows(
     ctx: &Ctx,
     ds: &DatasetName,
     names: &[&str],
+    background: bool,
 ) -> Result<Option<Vec<Snapshot>>, OpError> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_process = names.len().div_ceil(cpus).max(16);
     let reads = futures_util::future::join_all(
         names
             .chunks(per_process)
-            .map(|names| zfs_util::snapshot_rows(ctx, ds, names)),
+            .map(|names| zfs_util::snapshot_rows_at(ctx, ds, names, background)),
     )
     .await;
     let mut fresh = Vec::with_capacity(names.len());
@@ -281,19 +282,21 @@ pub(super) fn deferral_holds(src_snaps: &[Snapshot], tgt_snaps: &[Snapshot]) -> 
 
 /// Reads the deferred rows into `rows`, up to its newest snapshot: one taken after the
 /// plan's newest was not planned, and the next run reads it as new. Anything unreadable
-/// lists the dataset instead, so every row the pruning decides by is there.
+/// lists the dataset instead, so every row the pruning decides by is there. Beside the
+/// streams the reads run in the background ([`crate::zfs::Cmd::in_background`]).
 pub(super) async fn read_deferred(
     ctx: &Ctx,
     ds: &DatasetName,
     rows: &mut Vec<Snapshot>,
     deferred: &[String],
+    beside_streams: bool,
 ) -> Result<(), OpError> {
     if deferred.is_empty() {
         return Ok(());
     }
     let names: Vec<&str> = deferred.iter().map(String::as_str).collect();
     let newest = rows.iter().map(|s| s.createtxg).max().unwrap_or(0);
-    match read_rows(ctx, ds, &names).await? {
+    match read_rows(ctx, ds, &names, beside_streams).await? {
         Some(fresh) => {
             rows.extend(fresh.into_iter().filter(|s| s.createtxg <= newest));
             rows.sort_by_key(|s| s.createtxg);

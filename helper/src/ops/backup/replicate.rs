@@ -125,7 +125,7 @@ pub(super) async fn replicate(
         let (tgt_info, token) = tgt_info;
         let (mut src_snaps, mut deferred) = src_listed;
         if !listing::deferral_holds(&src_snaps, &tgt_snaps) {
-            listing::read_deferred(ctx, source, &mut src_snaps, &deferred).await?;
+            listing::read_deferred(ctx, source, &mut src_snaps, &deferred, false).await?;
             deferred.clear();
         }
         let state = if tgt_info.is_some() || token.is_some() {
@@ -207,7 +207,7 @@ pub(super) async fn replicate(
                 let known_size: u64 = sizes.iter().sum();
                 let details = async {
                     // The rows left out of planning arrive here, with their sizes.
-                    listing::read_deferred(ctx, source, &mut detailed, &deferred).await?;
+                    listing::read_deferred(ctx, source, &mut detailed, &deferred, true).await?;
                     if !detailed.iter().any(listing::lacks_details) && deferred.is_empty() {
                         return Ok(());
                     }
