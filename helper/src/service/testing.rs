@@ -77,6 +77,17 @@ impl FakeRunner {
         });
     }
 
+    /// Like `on`, in place of an earlier rule with the same tokens (the first match wins).
+    pub fn on_instead(&self, tokens: &[&str], stdout: &str) {
+        self.rules.lock().unwrap().retain(|r| {
+            r.tokens
+                .iter()
+                .map(String::as_str)
+                .ne(tokens.iter().copied())
+        });
+        self.on(tokens, stdout);
+    }
+
     /// Commands run whose argv contains all `tokens`.
     pub fn ran(&self, tokens: &[&str]) -> Vec<Vec<String>> {
         self.argv_log()

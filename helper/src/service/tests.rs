@@ -182,6 +182,7 @@ fn pool_is_imported(h: &Harness) {
 async fn wait_completed(h: &Harness, path: &OwnedObjectPath) -> (bool, String, String) {
     let job = JobProxy::builder(&h.client)
         .path(path.clone())
+        .cache_properties(zbus::proxy::CacheProperties::No)
         .build()
         .await
         .unwrap();
@@ -238,8 +239,11 @@ async fn scrub_job_reports_its_result_and_saves_it() {
     h.runner.on(&["zpool", "status"], STATUS_DONE);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.scrub("b1").await.unwrap();
+    // Uncached: a cache fed by signals may not have the result yet when another proxy sees
+    // the job finished.
     let job = JobProxy::builder(&h.client)
         .path(path.clone())
+        .cache_properties(zbus::proxy::CacheProperties::No)
         .build()
         .await
         .unwrap();

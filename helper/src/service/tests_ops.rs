@@ -124,6 +124,7 @@ fn mounted_after_a_b(h: &Harness, names: &[&str]) {
 async fn finish(h: &Harness, path: &OwnedObjectPath) -> (bool, String, String) {
     let job = JobProxy::builder(&h.client)
         .path(path.clone())
+        .cache_properties(zbus::proxy::CacheProperties::No)
         .build()
         .await
         .unwrap();
@@ -374,6 +375,7 @@ async fn cancel_stops_the_send_and_still_exports() {
     let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
     let job = JobProxy::builder(&h.client)
         .path(path.clone())
+        .cache_properties(zbus::proxy::CacheProperties::No)
         .build()
         .await
         .unwrap();
@@ -561,6 +563,58 @@ async fn a_hold_left_by_an_interrupted_run_is_released_by_the_next() {
         assert!(pos(&["release", "coffer:b1", old]) > held, "{old}");
     }
     assert!(r.ran(&["zfs", "hold", "rpool/home@b"]).is_empty());
+    let st = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(st.protected["rpool/home"], "c");
+    assert!(st.pending_protect.is_empty(), "{:?}", st.pending_protect);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_base_is_released_while_the_drive_is_listed() {
+    let h = Harness::start("release-early").await;
+    h.allow(true);
+    seed(&h);
+    h.service
+        .ctx
+        .store
+        .update_state("b1", |st| {
+            st.protected.insert("rpool/home".into(), "b".into());
+        })
+        .unwrap();
+    sanoid_took_c(&h, TGT_SNAPS_AB);
+    let r = &h.runner;
+    r.on_instead(
+        &["zfs", "list", "bookmark", "rpool/home"],
+        "rpool/home#coffer_b1_12\t12\t200\t1700003600\n",
+    );
+    r.on(
+        &["zfs", "holds"],
+        "rpool/home@b\tcoffer:b1\tThu Nov 26 10:00 2026\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    assert_eq!(
+        r.ran(&["zfs", "release", "coffer:b1", "rpool/home@b"])
+            .len(),
+        1
+    );
+    assert_eq!(
+        r.ran(&["zfs", "destroy", "rpool/home#coffer_b1_12"]).len(),
+        1
+    );
+    let log = r.argv_log();
+    let last = |f: &dyn Fn(&Vec<String>) -> bool| log.iter().rposition(f).unwrap();
+    let released = last(&|a| a.iter().any(|x| x == "release"));
+    let held = last(&|a| a.iter().any(|x| x == "hold"));
+    // The drive's index, listed after the stream (the one before it comes before the hold).
+    let drive_listed = last(&|a| a.ends_with(&["-d".into(), "1".into(), "backup/home".into()]));
+    assert!(held < released, "{log:?}");
+    // The release started before the drive was listed after the stream, not after it.
+    assert!(released < drive_listed, "{log:?}");
+    // What the destroy removed is known: the source's bookmarks are not listed again.
+    let books = r.ran(&["zfs", "list", "bookmark", "rpool/home"]);
+    assert_eq!(books.len(), 2, "{books:?}");
     let st = h.service.ctx.store.state("b1").unwrap();
     assert_eq!(st.protected["rpool/home"], "c");
     assert!(st.pending_protect.is_empty(), "{:?}", st.pending_protect);

@@ -5,6 +5,7 @@ use coffer_api::options::stage;
 use super::listing::{self, Known, Marks};
 use super::protection::{self, Ahead};
 use super::Totals;
+use crate::engine::protect::is_base_bookmark;
 use crate::engine::{prune_commands, prune_set, verify_replica};
 use crate::ops::pool::Imported;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
@@ -121,8 +122,30 @@ pub(super) async fn finish_dataset(
         )?;
         Ok::<_, OpError>((Some(marks), src, tgt, books))
     };
-    let ((new_marks, mut src_snaps, mut tgt_snaps, src_books), ()) =
-        tokio::try_join!(listed, set_target_properties(ctx, target, imported))?;
+    // Once the streams have arrived, the snapshot protected ahead is on the drive, so the
+    // older protection goes while the drive is listed: its release waits for a transaction
+    // group on the source, which would otherwise hold up the end of every backup.
+    let (early, ahead) = match seen.ahead {
+        Some(a)
+            if seen.sent
+                && a.placed()
+                && promised.as_ref().is_some_and(|p| p.guid == a.newest.guid) =>
+        {
+            (Some(a), None)
+        }
+        other => (None, other),
+    };
+    let releasing = async {
+        match early {
+            Some(a) => Some((a.newest.guid, protection::complete(ctx, a).await)),
+            None => None,
+        }
+    };
+    let (listed, released) = tokio::join!(
+        async { tokio::try_join!(listed, set_target_properties(ctx, target, imported)) },
+        releasing
+    );
+    let ((new_marks, mut src_snaps, mut tgt_snaps, mut src_books), ()) = listed?;
     let marks = new_marks.as_ref().unwrap_or(seen.marks);
     let newest_common = crate::engine::find_common_base(&src_snaps, &src_books, &tgt_snaps);
 
@@ -143,11 +166,22 @@ pub(super) async fn finish_dataset(
         }
         _ => None,
     };
-    let moved = match (to_protect, seen.ahead) {
-        (Some(s), Some(ahead)) if ahead.newest.guid == s.guid => {
+    let moved = match (to_protect, released, ahead) {
+        (Some(s), Some((guid, moved)), _) if guid == s.guid => {
+            let moved = moved?;
+            if moved.complete {
+                // The listing may have raced the destroys; what they removed is known.
+                src_books.retain(|b| !is_base_bookmark(id, &b.name) || b.guid == guid);
+            }
+            Some(protection::Moved {
+                bookmarks_changed: moved.bookmarks_changed && !moved.complete,
+                ..moved
+            })
+        }
+        (Some(s), _, Some(ahead)) if ahead.newest.guid == s.guid => {
             Some(protection::complete(ctx, ahead).await?)
         }
-        (Some(s), _) => {
+        (Some(s), ..) => {
             let src = protection::Source {
                 id,
                 name: source,
@@ -156,7 +190,7 @@ pub(super) async fn finish_dataset(
             };
             Some(protection::protect(ctx, &src, s, protected.as_deref(), &pending).await?)
         }
-        (None, _) => None,
+        (None, ..) => None,
     };
     let src_books = if moved.as_ref().is_some_and(|m| m.bookmarks_changed) {
         zfs_util::bookmarks(ctx, source).await?

@@ -124,6 +124,13 @@ pub(super) async fn protect_ahead(ctx: &Ctx, src: &Source<'_>, newest: &SnapRef)
     }
 }
 
+impl Ahead {
+    /// The bookmark and the hold are in place.
+    pub fn placed(&self) -> bool {
+        self.placed
+    }
+}
+
 /// After the streams of a run that protected ahead: the older protection goes.
 pub(super) async fn complete(ctx: &Ctx, ahead: Ahead) -> Result<Moved, OpError> {
     if !ahead.placed {
