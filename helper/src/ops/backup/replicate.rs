@@ -208,10 +208,11 @@ pub(super) async fn replicate(
                 let details = async {
                     // The rows left out of planning arrive here, with their sizes.
                     listing::read_deferred(ctx, source, &mut detailed, &deferred, true).await?;
-                    if !detailed.iter().any(listing::lacks_details) && deferred.is_empty() {
+                    let lacking = detailed.iter().any(listing::lacks_details);
+                    if !lacking && deferred.is_empty() {
                         return Ok(());
                     }
-                    if detailed.iter().any(listing::lacks_details) {
+                    if lacking {
                         listing::fill_details(ctx, source, &mut detailed).await?;
                     }
                     let size: u64 = steps
