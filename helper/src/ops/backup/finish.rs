@@ -128,7 +128,7 @@ pub(super) async fn finish_dataset(
     let (early, ahead) = match seen.ahead {
         Some(a)
             if seen.sent
-                && a.placed()
+                && a.placed
                 && promised.as_ref().is_some_and(|p| p.guid == a.newest.guid) =>
         {
             (Some(a), None)
@@ -166,6 +166,11 @@ pub(super) async fn finish_dataset(
         }
         _ => None,
     };
+    // An early release for another base than the one found (not expected) still changed the
+    // bookmarks.
+    let released_other = released
+        .as_ref()
+        .is_some_and(|(guid, _)| to_protect.is_none_or(|s| s.guid != *guid));
     let moved = match (to_protect, released, ahead) {
         (Some(s), Some((guid, moved)), _) if guid == s.guid => {
             let moved = moved?;
@@ -192,7 +197,7 @@ pub(super) async fn finish_dataset(
         }
         (None, ..) => None,
     };
-    let src_books = if moved.as_ref().is_some_and(|m| m.bookmarks_changed) {
+    let src_books = if released_other || moved.as_ref().is_some_and(|m| m.bookmarks_changed) {
         zfs_util::bookmarks(ctx, source).await?
     } else {
         src_books

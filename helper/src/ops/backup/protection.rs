@@ -19,7 +19,7 @@ pub(super) struct Ahead {
     /// Releases and destroys of older protection, for once the streams have arrived.
     unprotect: Vec<Cmd>,
     /// The bookmark and the hold are in place.
-    placed: bool,
+    pub placed: bool,
 }
 
 /// What moving the protection did.
@@ -121,13 +121,6 @@ pub(super) async fn protect_ahead(ctx: &Ctx, src: &Source<'_>, newest: &SnapRef)
             tracing::warn!(%source, error = %e, "protecting the snapshot being sent failed");
             None
         }
-    }
-}
-
-impl Ahead {
-    /// The bookmark and the hold are in place.
-    pub fn placed(&self) -> bool {
-        self.placed
     }
 }
 
