@@ -4,7 +4,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::validate::BlockDevices;
+use crate::validate::{BlockDevices, PoolName};
 
 pub trait Host: BlockDevices + Send + Sync {
     /// `/proc/self/mounts`.
@@ -26,6 +26,10 @@ pub trait Host: BlockDevices + Send + Sync {
     fn create_dir(&self, path: &Path) -> io::Result<()>;
     /// The entries of a mounted dataset's `.zfs/snapshot`: its snapshots' names.
     fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>>;
+    /// The state of the imported pool `pool` (`ONLINE`, `SUSPENDED`, ...) as the kernel module
+    /// publishes it (OpenZFS 2.0 and later); `None` when no pool of that name is imported or
+    /// the module does not say. Reading it costs no process, unlike `zpool list`.
+    fn pool_state(&self, pool: &PoolName) -> Option<String>;
 }
 
 /// The real machine.
@@ -128,6 +132,11 @@ impl Host for SystemHost {
         std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_default()
+    }
+
+    fn pool_state(&self, pool: &PoolName) -> Option<String> {
+        let s = std::fs::read_to_string(format!("/proc/spl/kstat/zfs/{pool}/state")).ok()?;
+        Some(s.trim().to_string()).filter(|s| !s.is_empty())
     }
 
     fn create_dir(&self, path: &Path) -> io::Result<()> {

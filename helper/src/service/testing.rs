@@ -51,6 +51,8 @@ pub struct FakeRunner {
     pub log: Mutex<Vec<Vec<String>>>,
     /// The argv of every command run in the background (`Cmd::in_background`).
     pub background: Mutex<Vec<Vec<String>>>,
+    /// Every command's start (`true`) and end, in the order they happened.
+    pub events: Mutex<Vec<(bool, Vec<String>)>>,
     /// Dataset → the snapshot rows its last listing served.
     last_rows: Mutex<std::collections::HashMap<String, String>>,
 }
@@ -100,6 +102,15 @@ impl FakeRunner {
         self.log.lock().unwrap().clone()
     }
 
+    /// Where the first start (`true`) or end of a command with all `tokens` is in `events`.
+    pub fn event_at(&self, start: bool, tokens: &[&str]) -> Option<usize> {
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .position(|(s, a)| *s == start && tokens.iter().all(|t| a.iter().any(|x| x == t)))
+    }
+
     /// Whether a command with all of `tokens` ran in the background.
     pub fn background_ran(&self, tokens: &[&str]) -> bool {
         self.background
@@ -121,10 +132,12 @@ impl Runner for FakeRunner {
         Box::pin(async move {
             let argv = argv(cmd);
             self.log.lock().unwrap().push(argv.clone());
+            self.events.lock().unwrap().push((true, argv.clone()));
             if cmd.background {
                 self.background.lock().unwrap().push(argv.clone());
             }
             if let Some(out) = self.snapshot_rows(&argv) {
+                self.events.lock().unwrap().push((false, argv.clone()));
                 return Ok(out);
             }
             let (out, delay) = {
@@ -152,6 +165,7 @@ impl Runner for FakeRunner {
                 }
             };
             tokio::time::sleep(delay).await;
+            self.events.lock().unwrap().push((false, argv.clone()));
             Ok(self.names_only(&argv, out))
         })
     }
@@ -275,6 +289,8 @@ pub struct FakeHost {
     pub mounts: Mutex<String>,
     /// Mountpoint → the names in its `.zfs/snapshot`.
     pub snapshot_dirs: Mutex<std::collections::HashMap<String, Vec<String>>>,
+    /// Pool name → the state the kernel module would publish for it.
+    pub pool_states: Mutex<std::collections::HashMap<String, String>>,
 }
 
 pub const FAKE_DISK: &str = "/dev/disk/by-id/usb-Fake_Disk-0:0";
@@ -311,6 +327,9 @@ impl Host for FakeHost {
     }
     fn exists(&self, _path: &Path) -> bool {
         true
+    }
+    fn pool_state(&self, pool: &crate::validate::PoolName) -> Option<String> {
+        self.pool_states.lock().unwrap().get(pool.as_str()).cloned()
     }
     fn has_symlink(&self, path: &Path) -> io::Result<bool> {
         Ok(path.to_string_lossy().contains("symlinked"))

@@ -752,3 +752,79 @@ async fn only_the_newest_new_snapshot_is_read_before_sending() {
         .collect();
     assert_eq!(guids, [11, 12, 13, 14]);
 }
+
+/// A backup whose drive's pool `zpool list` takes a while to answer; the kernel says the
+/// pool is `kernel_state`. Returns whether the drive's snapshots were listed before that
+/// answer came, and checks the backup itself went as usual.
+async fn lists_the_drive_before_the_pool_check_ends(
+    name: &str,
+    kernel_state: Option<&str>,
+    last_result: &str,
+) -> bool {
+    let h = Harness::start(name).await;
+    h.allow(true);
+    seed(&h);
+    sanoid_took_c(&h, TGT_SNAPS_AB);
+    if let Some(s) = kernel_state {
+        h.host
+            .pool_states
+            .lock()
+            .unwrap()
+            .insert("backup".into(), s.into());
+    }
+    h.service
+        .ctx
+        .store
+        .update_state("b1", |st| st.last_backup_result = last_result.into())
+        .unwrap();
+    let r = &h.runner;
+    r.rules
+        .lock()
+        .unwrap()
+        .retain(|x| x.tokens != ["zpool", "list"]);
+    r.on_full(
+        &["zpool", "list"],
+        0,
+        "backup\t123\t1000\t10\t990\tONLINE\n",
+        "",
+        Duration::from_millis(300),
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    let streams = h.pipe.log.lock().unwrap().clone();
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    assert!(streams[0].0.windows(2).any(|w| w == ["-I", "rpool/home@b"]));
+    assert_eq!(streams[0].0.last().unwrap(), "rpool/home@c");
+    let st = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(st.protected["rpool/home"], "c");
+    // The marks are read once for planning either way (and once after the stream): what
+    // was read ahead is used, not read again.
+    assert_eq!(
+        r.ran(&["zfs", "get", "snapshots_changed,prevsnap"]).len(),
+        2
+    );
+    let listed = r
+        .event_at(true, &["zfs", "list", "snapshot", "backup/home"])
+        .unwrap();
+    let checked = r.event_at(false, &["zpool", "list"]).unwrap();
+    listed < checked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planning_reads_while_an_imported_pool_is_checked() {
+    assert!(lists_the_drive_before_the_pool_check_ends("ahead", Some("ONLINE"), "ok").await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_doubtful_pool_is_checked_before_it_is_read() {
+    // Not imported, not healthy, or its drive was pulled in the last run: a read could hang.
+    assert!(!lists_the_drive_before_the_pool_check_ends("not-imported", None, "ok").await);
+    assert!(
+        !lists_the_drive_before_the_pool_check_ends("suspended", Some("SUSPENDED"), "ok").await
+    );
+    assert!(
+        !lists_the_drive_before_the_pool_check_ends("yanked", Some("ONLINE"), "DriveRemoved").await
+    );
+}

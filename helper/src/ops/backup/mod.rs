@@ -6,6 +6,7 @@ mod encryption;
 mod finish;
 mod hierarchy;
 mod listing;
+mod planning_reads;
 mod protection;
 mod replicate;
 mod snapshot;
@@ -56,16 +57,33 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     }
     let id = BackupId::parse(&cfg.id)?;
     ctl.stage(stage::IMPORTING, &cfg.pool_name);
-    // The first source's datasets are listed while the drive's pool is found.
-    let (imported, first_tree) = tokio::join!(pool::ensure_imported(ctx, cfg, None), async {
-        match cfg.datasets.first() {
-            Some(pair) => Some(tree_of(ctx, pair).await),
-            None => None,
+    // The first source's datasets are listed while the drive's pool is found, and when the
+    // pool is imported and well, what planning reads too: checking the pool takes two
+    // `zpool` processes, which under emulation cost as much as planning itself.
+    let read_ahead = pool_looks_ready(ctx, cfg);
+    let first = cfg.datasets.first();
+    let (imported, first_tree, prefetched) = tokio::join!(
+        pool::ensure_imported(ctx, cfg, None),
+        async {
+            match first {
+                Some(pair) => Some(tree_of(ctx, pair).await),
+                None => None,
+            }
+        },
+        async {
+            match first {
+                Some(pair) if read_ahead => planning_reads::prefetch(ctx, &id, pair).await,
+                _ => None,
+            }
         }
-    });
+    );
     let imported = imported?;
     let mut totals = Totals::default();
-    let outcome = back_up_all(ctx, ctl, &req, &id, &imported, first_tree, &mut totals).await;
+    let first = FirstDataset {
+        tree: first_tree,
+        prefetched,
+    };
+    let outcome = back_up_all(ctx, ctl, &req, &id, &imported, first, &mut totals).await;
 
     let mut export_error = None;
     // Exporting a pool whose drive is gone would hang; the next run exports it instead.
@@ -113,6 +131,29 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
 /// A source and its descendants, each with its place on the drive (targets::with_descendants).
 type Tree = Vec<(DatasetName, DatasetName, crate::zfs::DatasetInfo)>;
 
+/// Whether the set's pool is imported, healthy and on its drive, so the drive can be read
+/// before the pool has been checked. A pool whose drive was pulled can block any read of
+/// it, so anything doubtful waits for the check (which recovers such a pool first).
+fn pool_looks_ready(ctx: &Ctx, cfg: &crate::state::BackupConfig) -> bool {
+    let Ok(pool) = crate::validate::PoolName::parse(&cfg.pool_name) else {
+        return false;
+    };
+    let online = ctx.host.pool_state(&pool).as_deref() == Some("ONLINE");
+    let yanked = ctx
+        .store
+        .state(&cfg.id)
+        .map_or(true, |s| s.last_backup_result == "DriveRemoved");
+    let drive_there =
+        cfg.drive_by_id.is_empty() || ctx.host.exists(std::path::Path::new(&cfg.drive_by_id));
+    online && !yanked && drive_there
+}
+
+/// What was read about the first dataset of the set while its pool was checked.
+struct FirstDataset {
+    tree: Option<Result<Tree, OpError>>,
+    prefetched: Option<planning_reads::Prefetched>,
+}
+
 async fn tree_of(ctx: &Ctx, pair: &DatasetPair) -> Result<Tree, OpError> {
     let source = DatasetName::parse(&pair.source)?;
     let target = DatasetName::parse(&pair.target)?;
@@ -125,7 +166,7 @@ async fn back_up_all(
     req: &BackupRequest,
     id: &BackupId,
     imported: &Imported,
-    mut first_tree: Option<Result<Tree, OpError>>,
+    mut first: FirstDataset,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
     // One dataset's refusal (say, a modified target) does not keep the others from being
@@ -146,7 +187,7 @@ async fn back_up_all(
             }
             // The dataset and its descendants, parents first (a child needs its parent on
             // the drive), each to the same place under the target.
-            let tree = match first_tree.take() {
+            let tree = match first.tree.take() {
                 Some(tree) => tree?,
                 None => with_descendants(ctx, &source, &target).await?,
             };
@@ -155,7 +196,20 @@ async fn back_up_all(
                 if ctl.is_cancelled() {
                     return Err(cancelled());
                 }
-                match replicate(ctx, ctl, req, id, (&src, src_info), &tgt, imported, totals).await {
+                let prefetched = first.prefetched.take();
+                match replicate(
+                    ctx,
+                    ctl,
+                    req,
+                    id,
+                    (&src, src_info),
+                    &tgt,
+                    imported,
+                    prefetched,
+                    totals,
+                )
+                .await
+                {
                     // A child nobody snapshots yet is not an error of the backup.
                     Err(OpError::NoSnapshots(_)) if src != source => {
                         totals

@@ -7,7 +7,8 @@ use coffer_api::options::stage;
 
 use super::encryption::ensure_encrypted_parent;
 use super::finish::{finish_dataset, on_create, Seen};
-use super::listing::{self, Known, Marks};
+use super::listing;
+use super::planning_reads::{gather, Prefetched};
 use super::protection::{self, protect_ahead, Ahead};
 use super::snapshot::snapshot_if_stale;
 use super::{cancelled, BackupRequest, Totals};
@@ -33,6 +34,7 @@ pub(super) async fn replicate(
     (source, src_info): (&DatasetName, &DatasetInfo),
     target: &DatasetName,
     imported: &Imported,
+    prefetched: Option<Prefetched>,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
     ctl.stage(stage::PLANNING, source.as_str());
@@ -62,76 +64,35 @@ pub(super) async fn replicate(
     // Rows from the last run save reading every snapshot's properties again; a plan they
     // do not confirm is made again from fresh rows.
     let mut fresh = false;
-    let state = ctx.store.state(id.as_str())?;
+    // What was read for this dataset while the drive's pool was checked holds only if nothing
+    // changed the source since: no snapshot was taken and no parent was made for the target.
+    let usable = |p: &Prefetched| {
+        raw && req.config.snapshot_max_age_hours == 0 && p.source == *source && p.target == *target
+    };
+    let (state, mut prefetched) = match prefetched.filter(usable) {
+        Some(p) => (p.state, Some(p.gathered)),
+        None => (ctx.store.state(id.as_str())?, None),
+    };
     loop {
-        let (known_src, known_tgt) = if fresh {
-            (Known::default(), Known::default())
-        } else {
-            let rec = |m: &std::collections::BTreeMap<String, Vec<_>>, ds: &DatasetName| {
-                m.get(ds.as_str())
-                    .map(|r: &Vec<_>| Known::from_records(ds, r))
-                    .unwrap_or_default()
-            };
-            (
-                rec(&state.source_snapshots, source),
-                rec(&state.snapshots, target),
-            )
+        let g = match prefetched.take() {
+            Some(Ok(g)) => g,
+            Some(Err(e)) => {
+                // Read before the pool was known to be fine; reading again decides.
+                tracing::debug!(%source, error = %e, "reading ahead failed; reading again");
+                gather(ctx, &state, source, target, fresh).await?
+            }
+            None => gather(ctx, &state, source, target, fresh).await?,
         };
-        let marks = if fresh {
-            Marks::none()
-        } else {
-            Marks::read(ctx, &[source, target]).await
-        };
-        // Rows from memory (unchanged marks, or the snapshot directory) need the plan's
-        // rows confirmed; a source that had to be listed in full has fresh ones.
-        let src_remembered = !known_src.is_empty();
-        let tgt_remembered =
-            !known_tgt.is_empty() && marks.unchanged(target, state.list_marks.get(target.as_str()));
-        let (src_listed, src_books, tgt_info, tgt_snaps) = tokio::try_join!(
-            listing::snapshots_unless_unchanged(
-                ctx,
-                source,
-                &known_src,
-                &marks,
-                state.list_marks.get(source.as_str()),
-                true,
-            ),
-            zfs_util::bookmarks(ctx, source),
-            async {
-                let info = zfs_util::dataset(ctx, target).await?;
-                let token = match &info {
-                    Some(t) => t.receive_resume_token.clone(),
-                    // A first full receive that was interrupted keeps its token on the
-                    // target name.
-                    None => zfs_util::get(ctx, target, "receive_resume_token")
-                        .await
-                        .unwrap_or(None),
-                };
-                Ok::<_, OpError>((info, token))
-            },
-            async {
-                listing::snapshots_unless_unchanged(
-                    ctx,
-                    target,
-                    &known_tgt,
-                    &marks,
-                    state.list_marks.get(target.as_str()),
-                    false,
-                )
-                .await
-                .map(|(rows, _)| rows)
-            },
-        )?;
-        let (tgt_info, token) = tgt_info;
-        let (mut src_snaps, mut deferred) = src_listed;
+        let (mut src_snaps, mut deferred) = g.src_listed;
+        let (marks, src_books, tgt_snaps) = (g.marks, g.src_books, g.tgt_snaps);
         if !listing::deferral_holds(&src_snaps, &tgt_snaps) {
             listing::read_deferred(ctx, source, &mut src_snaps, &deferred, false).await?;
             deferred.clear();
         }
-        let state = if tgt_info.is_some() || token.is_some() {
+        let state = if g.tgt_info.is_some() || g.token.is_some() {
             TargetState::Present {
                 snapshots: &tgt_snaps,
-                resume_token: token.as_deref(),
+                resume_token: g.token.as_deref(),
             }
         } else {
             TargetState::Missing
@@ -153,8 +114,8 @@ pub(super) async fn replicate(
                 }
                 listing::confirm(
                     ctx,
-                    (source, src_remembered),
-                    (target, tgt_remembered),
+                    (source, g.src_remembered),
+                    (target, g.tgt_remembered),
                     &src_snaps,
                     &plan,
                 )
@@ -588,13 +549,6 @@ const WATCH_INTERVAL: Duration = if cfg!(test) {
     Duration::from_secs(2)
 };
 
-/// The pool's state as the kernel module publishes it (OpenZFS 2.0 and later): reading it
-/// costs nothing, where a `zpool list` is a process that competes with the stream for CPU.
-fn kernel_pool_state(pool: &str) -> Option<String> {
-    let s = std::fs::read_to_string(format!("/proc/spl/kstat/zfs/{pool}/state")).ok()?;
-    Some(s.trim().to_string()).filter(|s| !s.is_empty())
-}
-
 fn unhealthy(health: &str) -> bool {
     matches!(health, "SUSPENDED" | "UNAVAIL" | "FAULTED" | "REMOVED")
 }
@@ -612,7 +566,10 @@ async fn watch_pool(ctx: &Ctx, pool: &str) -> String {
         .map(|b| std::path::PathBuf::from(b.drive_by_id));
     loop {
         tokio::time::sleep(WATCH_INTERVAL).await;
-        if let Some(state) = kernel_pool_state(pool) {
+        let state = crate::validate::PoolName::parse(pool)
+            .ok()
+            .and_then(|p| ctx.host.pool_state(&p));
+        if let Some(state) = state {
             if unhealthy(&state) {
                 return state;
             }

@@ -1,0 +1,123 @@
+//! What a plan rests on, read in one go: the marks, both sides' snapshots, the source's
+//! bookmarks and the target's resume token. The first dataset's reads can start while the
+//! drive's pool is still being checked ([`prefetch`]).
+
+use super::listing::{self, Known, Marks};
+use crate::ops::{zfs_util, Ctx, OpError};
+use crate::state::{BackupState, DatasetPair};
+use crate::validate::{BackupId, DatasetName};
+use crate::zfs::{Bookmark, DatasetInfo, Snapshot};
+
+/// What planning reads about a source and its target, all at once.
+pub(super) struct Gathered {
+    pub marks: Marks,
+    /// The source's rows came partly from memory and the plan's rows need confirming.
+    pub src_remembered: bool,
+    pub tgt_remembered: bool,
+    pub src_listed: listing::Listed,
+    pub src_books: Vec<Bookmark>,
+    pub tgt_info: Option<DatasetInfo>,
+    pub token: Option<String>,
+    pub tgt_snaps: Vec<Snapshot>,
+}
+
+/// Planning's reads for the first dataset, made while the drive's pool is still being
+/// checked (see [`super::run`]); replicating uses them only if they still hold.
+pub(super) struct Prefetched {
+    pub source: DatasetName,
+    pub target: DatasetName,
+    pub state: BackupState,
+    pub gathered: Result<Gathered, OpError>,
+}
+
+pub(super) async fn prefetch(ctx: &Ctx, id: &BackupId, pair: &DatasetPair) -> Option<Prefetched> {
+    let source = DatasetName::parse(&pair.source).ok()?;
+    let target = DatasetName::parse(&pair.target).ok()?;
+    let state = ctx.store.state(id.as_str()).ok()?;
+    let gathered = gather(ctx, &state, &source, &target, false).await;
+    Some(Prefetched {
+        source,
+        target,
+        state,
+        gathered,
+    })
+}
+
+/// Reads what a plan rests on. Rows from the last run save reading every snapshot's
+/// properties again, unless `fresh` asks for everything anew.
+pub(super) async fn gather(
+    ctx: &Ctx,
+    state: &BackupState,
+    source: &DatasetName,
+    target: &DatasetName,
+    fresh: bool,
+) -> Result<Gathered, OpError> {
+    let (known_src, known_tgt) = if fresh {
+        (Known::default(), Known::default())
+    } else {
+        let rec = |m: &std::collections::BTreeMap<String, Vec<_>>, ds: &DatasetName| {
+            m.get(ds.as_str())
+                .map(|r: &Vec<_>| Known::from_records(ds, r))
+                .unwrap_or_default()
+        };
+        (
+            rec(&state.source_snapshots, source),
+            rec(&state.snapshots, target),
+        )
+    };
+    let marks = if fresh {
+        Marks::none()
+    } else {
+        Marks::read(ctx, &[source, target]).await
+    };
+    // Rows from memory (unchanged marks, or the snapshot directory) need the plan's
+    // rows confirmed; a source that had to be listed in full has fresh ones.
+    let src_remembered = !known_src.is_empty();
+    let tgt_remembered =
+        !known_tgt.is_empty() && marks.unchanged(target, state.list_marks.get(target.as_str()));
+    let (src_listed, src_books, (tgt_info, token), tgt_snaps) = tokio::try_join!(
+        listing::snapshots_unless_unchanged(
+            ctx,
+            source,
+            &known_src,
+            &marks,
+            state.list_marks.get(source.as_str()),
+            true,
+        ),
+        zfs_util::bookmarks(ctx, source),
+        async {
+            let info = zfs_util::dataset(ctx, target).await?;
+            let token = match &info {
+                Some(t) => t.receive_resume_token.clone(),
+                // A first full receive that was interrupted keeps its token on the
+                // target name.
+                None => zfs_util::get(ctx, target, "receive_resume_token")
+                    .await
+                    .unwrap_or(None),
+            };
+            Ok::<_, OpError>((info, token))
+        },
+        async {
+            listing::snapshots_unless_unchanged(
+                ctx,
+                target,
+                &known_tgt,
+                &marks,
+                state.list_marks.get(target.as_str()),
+                false,
+            )
+            .await
+            .map(|(rows, _)| rows)
+        },
+    )?;
+    Ok(Gathered {
+        marks,
+        src_remembered,
+        tgt_remembered,
+        src_listed,
+        src_books,
+        tgt_info,
+        token,
+        tgt_snaps,
+    })
+}
