@@ -156,6 +156,8 @@ pub async fn start_job(
         let _ = Manager::job_added(&emitter, path.as_ref(), spec.operation, &spec.backup_id).await;
     }
 
+    // With the stage lines and `job completed`, the journal shows where a job's time went.
+    tracing::info!(job = id, operation = spec.operation, backup = %spec.backup_id, "job started");
     let fut = op(ctl);
     let service = service.clone();
     let conn = conn.clone();
@@ -347,6 +349,7 @@ async fn finish(
         .await;
         let _ = JobObject::completed(&emitter, success, &error_name, &message).await;
     }
+    tracing::info!(job = job.id, success, "job completed");
     if let Ok(emitter) = SignalEmitter::new(conn, OBJECT_PATH) {
         let _ = Manager::job_completed(
             &emitter,

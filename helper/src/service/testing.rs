@@ -203,7 +203,7 @@ impl FakeRunner {
     }
 
     /// `zfs list -t snapshot -o COLUMNS DS@A DS@B ...`: the named rows of the dataset's last
-    /// listing (or of its rule, without using it up).
+    /// listing (or of its rule, without using it up); `None` when it has none of them.
     fn snapshot_rows(&self, argv: &[String]) -> Option<CmdOutput> {
         if argv.len() < 4 || argv[1] != "list" || !argv.iter().any(|a| a == "snapshot") {
             return None;
@@ -228,6 +228,10 @@ impl FakeRunner {
             })
             .map(|l| format!("{l}\n"))
             .collect();
+        // A row the listing did not have may come from a rule for that snapshot.
+        if picked.is_empty() {
+            return None;
+        }
         Some(ok(&picked))
     }
 }

@@ -828,3 +828,58 @@ async fn a_doubtful_pool_is_checked_before_it_is_read() {
         !lists_the_drive_before_the_pool_check_ends("yanked", Some("ONLINE"), "DriveRemoved").await
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_snapshot_is_read_beside_the_marks_after_the_stream() {
+    let h = Harness::start("row-beside-marks").await;
+    h.allow(true);
+    seed(&h);
+    sanoid_took_c(&h, TGT_SNAPS_AB);
+    let r = &h.runner;
+    let marks = |drive_newest: &str| {
+        format!(
+            "rpool/home\tsnapshots_changed\t1700007200\t-\n\
+             rpool/home\tprevsnap\trpool/home@c\t-\n\
+             backup/home\tsnapshots_changed\t1700007200\t-\n\
+             backup/home\tprevsnap\tbackup/home@{drive_newest}\t-\n"
+        )
+    };
+    // Before the stream the drive's newest is `b`, after it `c`.
+    r.on_seq(
+        &["zfs", "get", "snapshots_changed,prevsnap"],
+        vec![ok(&marks("b")), ok(&marks("c"))],
+        Duration::from_millis(200),
+    );
+    r.on(
+        &["zfs", "list", "snapshot", "backup/home@c"],
+        "backup/home@c\t13\t7\t1700007200\t0\t1000\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    // Only the promised row was read after the stream, not the drive's whole list, and it
+    // was read while the marks were: its read started before theirs ended.
+    assert_eq!(r.ran(&["backup/home@c"]).len(), 1, "{:?}", r.argv_log());
+    let drive_lists = r.ran(&["zfs", "list", "snapshot", "-d", "backup/home"]);
+    assert_eq!(drive_lists.len(), 1, "{drive_lists:?}");
+    let events = r.events.lock().unwrap().clone();
+    let row_read = events
+        .iter()
+        .position(|(start, a)| *start && a.iter().any(|x| x == "backup/home@c"))
+        .unwrap();
+    let marks_after_stream = events
+        .iter()
+        .enumerate()
+        .filter(|(_, (start, a))| !*start && a.iter().any(|x| x == "snapshots_changed,prevsnap"))
+        .map(|(i, _)| i)
+        .nth(1)
+        .unwrap();
+    assert!(row_read < marks_after_stream, "{events:?}");
+    let st = h.service.ctx.store.state("b1").unwrap();
+    let names: Vec<&str> = st.snapshots["backup/home"]
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b", "c"]);
+}

@@ -74,7 +74,11 @@ pub(super) async fn finish_dataset(
                 seen.src_books.to_vec(),
             ));
         }
-        let marks = Marks::read(ctx, &[source, target]).await;
+        let both = [source, target];
+        let (marks, mut promised_row) = tokio::join!(
+            Marks::read(ctx, &both),
+            listing::promised_row(ctx, target, seen.received, promised.as_ref())
+        );
         // Only snapshots new since planning are read in full; on the target that is the
         // promised newest one, whose guid proves the stream arrived (a received snapshot
         // carries its source's guid, so the others take the source's rows).
@@ -112,6 +116,7 @@ pub(super) async fn finish_dataset(
                             received,
                             p,
                             &marks,
+                            promised_row.take(),
                         )
                         .await
                     }

@@ -322,8 +322,8 @@ pub(super) async fn list_up_to(
 /// The target's snapshots after streams that created `received` on top of `planned` (its
 /// list when planning), without listing the drive: when `prevsnap` names the promised
 /// snapshot, nothing was created after it, and a receive without `-F` adds nothing
-/// anywhere else. Only the promised row is read, fresh, to prove its guid arrived.
-/// Anything else lists.
+/// anywhere else. Only the promised row is read, fresh, to prove its guid arrived
+/// (`promised_row`: read beside the marks, see [`promised_row`]). Anything else lists.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn after_receive(
     ctx: &Ctx,
@@ -333,6 +333,7 @@ pub(super) async fn after_receive(
     received: &[String],
     promised: &Snapshot,
     marks: &Marks,
+    promised_row: Option<Vec<Snapshot>>,
 ) -> Result<Vec<Snapshot>, OpError> {
     let newest_is_promised = marks.state.newest.get(target.as_str()) == Some(&promised.name);
     if !newest_is_promised || received.last() != Some(&promised.name) {
@@ -343,12 +344,28 @@ pub(super) async fn after_receive(
     let mut names: Vec<String> = before.iter().map(|s| s.name.clone()).collect();
     let had: std::collections::HashSet<String> = names.iter().cloned().collect();
     names.extend(received.iter().filter(|n| !had.contains(*n)).cloned());
-    let fresh: HashMap<String, Snapshot> = zfs_util::snapshot_rows(ctx, target, &[&promised.name])
-        .await?
-        .into_iter()
-        .map(|s| (s.name.clone(), s))
-        .collect();
+    let row = match promised_row {
+        Some(row) => row,
+        None => zfs_util::snapshot_rows(ctx, target, &[&promised.name]).await?,
+    };
+    let fresh: HashMap<String, Snapshot> = row.into_iter().map(|s| (s.name.clone(), s)).collect();
     Ok(assemble(names, &fresh, known))
+}
+
+/// The promised snapshot's row on the target, read beside the marks that [`after_receive`]
+/// needs rather than after them (a process less on the way to the job's end). `None` when
+/// the streams did not end with it, or the read failed: `after_receive` then reads or lists.
+pub(super) async fn promised_row(
+    ctx: &Ctx,
+    target: &DatasetName,
+    received: Option<&[String]>,
+    promised: Option<&Snapshot>,
+) -> Option<Vec<Snapshot>> {
+    let p = promised?;
+    if received?.last() != Some(&p.name) {
+        return None;
+    }
+    zfs_util::snapshot_rows(ctx, target, &[&p.name]).await.ok()
 }
 
 pub(super) fn records(rows: &[Snapshot]) -> Vec<SnapshotRecord> {
