@@ -322,8 +322,9 @@ pub(super) async fn list_up_to(
 /// The target's snapshots after streams that created `received` on top of `planned` (its
 /// list when planning), without listing the drive: when `prevsnap` names the promised
 /// snapshot, nothing was created after it, and a receive without `-F` adds nothing
-/// anywhere else. Only the promised row is read, fresh, to prove its guid arrived
-/// (`promised_row`: read beside the marks, see [`promised_row`]). Anything else lists.
+/// anywhere else. Only the promised row is read, fresh, to prove its guid arrived; it comes
+/// as `promised_row` when [`promised_row`] already read it beside the marks. Anything else
+/// lists.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn after_receive(
     ctx: &Ctx,

@@ -17,7 +17,7 @@ use coffer_api::options::{result as res, stage};
 use super::pool::{self, Imported};
 use super::progress::now_secs;
 use super::{Ctx, JobCtl, JobResult, OpError, Secret};
-use crate::state::{BackupConfig, DatasetPair};
+use crate::state::{BackupConfig, BackupState, DatasetPair};
 use crate::validate::{BackupId, DatasetName};
 
 pub use protection::unprotect_all;
@@ -60,7 +60,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     // The first source's datasets are listed while the drive's pool is found, and when the
     // pool is imported and well, what planning reads too: checking the pool takes two
     // `zpool` processes, which under emulation cost as much as planning itself.
-    let read_ahead = pool_looks_ready(ctx, cfg);
+    let read_ahead = state_if_pool_ready(ctx, cfg);
     let first = cfg.datasets.first();
     let (imported, first_tree, prefetched) = tokio::join!(
         pool::ensure_imported(ctx, cfg, None),
@@ -71,8 +71,8 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
             }
         },
         async {
-            match first {
-                Some(pair) if read_ahead => planning_reads::prefetch(ctx, &id, pair).await,
+            match (first, read_ahead) {
+                (Some(pair), Some(state)) => planning_reads::prefetch(ctx, state, pair).await,
                 _ => None,
             }
         }
@@ -131,21 +131,21 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
 /// A source and its descendants, each with its place on the drive (targets::with_descendants).
 type Tree = Vec<(DatasetName, DatasetName, crate::zfs::DatasetInfo)>;
 
-/// Whether the set's pool is imported, healthy and on its drive, so the drive can be read
-/// before the pool has been checked. A pool whose drive was pulled can block any read of
-/// it, so anything doubtful waits for the check (which recovers such a pool first).
-fn pool_looks_ready(ctx: &Ctx, cfg: &crate::state::BackupConfig) -> bool {
-    let Ok(pool) = crate::validate::PoolName::parse(&cfg.pool_name) else {
-        return false;
-    };
-    let online = ctx.host.pool_state(&pool).as_deref() == Some("ONLINE");
-    let yanked = ctx
-        .store
+/// The set's state, when its pool is imported, healthy and on its drive, so the drive can be
+/// read before the pool has been checked. A pool whose drive was pulled can block any read
+/// of it, so anything doubtful (`None`) waits for the check (which recovers such a pool first).
+fn state_if_pool_ready(ctx: &Ctx, cfg: &crate::state::BackupConfig) -> Option<BackupState> {
+    let pool = crate::validate::PoolName::parse(&cfg.pool_name).ok()?;
+    if ctx.host.pool_state(&pool).as_deref() != Some("ONLINE") {
+        return None;
+    }
+    if !cfg.drive_by_id.is_empty() && !ctx.host.exists(std::path::Path::new(&cfg.drive_by_id)) {
+        return None;
+    }
+    ctx.store
         .state(&cfg.id)
-        .map_or(true, |s| s.last_backup_result == "DriveRemoved");
-    let drive_there =
-        cfg.drive_by_id.is_empty() || ctx.host.exists(std::path::Path::new(&cfg.drive_by_id));
-    online && !yanked && drive_there
+        .ok()
+        .filter(|s| s.last_backup_result != "DriveRemoved")
 }
 
 /// What was read about the first dataset of the set while its pool was checked.

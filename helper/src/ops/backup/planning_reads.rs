@@ -5,7 +5,7 @@
 use super::listing::{self, Known, Marks};
 use crate::ops::{zfs_util, Ctx, OpError};
 use crate::state::{BackupState, DatasetPair};
-use crate::validate::{BackupId, DatasetName};
+use crate::validate::DatasetName;
 use crate::zfs::{Bookmark, DatasetInfo, Snapshot};
 
 /// What planning reads about a source and its target, all at once.
@@ -30,10 +30,14 @@ pub(super) struct Prefetched {
     pub gathered: Result<Gathered, OpError>,
 }
 
-pub(super) async fn prefetch(ctx: &Ctx, id: &BackupId, pair: &DatasetPair) -> Option<Prefetched> {
+/// Reads ahead for `pair` with the set's `state` as it was when the job started.
+pub(super) async fn prefetch(
+    ctx: &Ctx,
+    state: BackupState,
+    pair: &DatasetPair,
+) -> Option<Prefetched> {
     let source = DatasetName::parse(&pair.source).ok()?;
     let target = DatasetName::parse(&pair.target).ok()?;
-    let state = ctx.store.state(id.as_str()).ok()?;
     let gathered = gather(ctx, &state, &source, &target, false).await;
     Some(Prefetched {
         source,

@@ -76,12 +76,13 @@ pub(super) async fn replicate(
     loop {
         let g = match prefetched.take() {
             Some(Ok(g)) => g,
-            Some(Err(e)) => {
+            other => {
                 // Read before the pool was known to be fine; reading again decides.
-                tracing::debug!(%source, error = %e, "reading ahead failed; reading again");
+                if let Some(Err(e)) = other {
+                    tracing::debug!(%source, error = %e, "reading ahead failed; reading again");
+                }
                 gather(ctx, &state, source, target, fresh).await?
             }
-            None => gather(ctx, &state, source, target, fresh).await?,
         };
         let (mut src_snaps, mut deferred) = g.src_listed;
         let (marks, src_books, tgt_snaps) = (g.marks, g.src_books, g.tgt_snaps);
