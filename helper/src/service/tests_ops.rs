@@ -643,11 +643,16 @@ async fn a_mounted_source_lists_only_its_new_snapshots() {
 
 /// Runs a backup that must send `-I @b` up to `newest` without iterating the source, and
 /// returns the saved state.
-async fn backs_up_from_b_to(h: &Harness, newest: &str) -> crate::state::BackupState {
+/// Runs set `b1`'s backup to its end, which must be a success.
+async fn backs_up(h: &Harness) {
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
     let (ok, err, msg) = finish(h, &path).await;
     assert!(ok, "{err}: {msg}");
+}
+
+async fn backs_up_from_b_to(h: &Harness, newest: &str) -> crate::state::BackupState {
+    backs_up(h).await;
     let streams = h.pipe.log.lock().unwrap().clone();
     assert_eq!(streams.len(), 1, "{streams:?}");
     assert!(streams[0].0.windows(2).any(|w| w == ["-I", "rpool/home@b"]));
@@ -789,10 +794,7 @@ async fn lists_the_drive_before_the_pool_check_ends(
         "",
         Duration::from_millis(300),
     );
-    let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
-    assert!(ok, "{err}: {msg}");
+    backs_up(&h).await;
     let streams = h.pipe.log.lock().unwrap().clone();
     assert_eq!(streams.len(), 1, "{streams:?}");
     assert!(streams[0].0.windows(2).any(|w| w == ["-I", "rpool/home@b"]));
@@ -882,4 +884,37 @@ async fn the_new_snapshot_is_read_beside_the_marks_after_the_stream() {
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(names, ["a", "b", "c"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bookmarks_and_the_drives_row_do_not_wait_for_the_marks() {
+    let h = Harness::start("beside-marks").await;
+    h.allow(true);
+    seed(&h);
+    sanoid_took_c(&h, TGT_SNAPS_AB);
+    let r = &h.runner;
+    r.on_full(
+        &["zfs", "get", "snapshots_changed,prevsnap"],
+        0,
+        "",
+        "",
+        Duration::from_millis(300),
+    );
+    backs_up(&h).await;
+    let marks_read = r
+        .event_at(false, &["zfs", "get", "snapshots_changed,prevsnap"])
+        .unwrap();
+    let events = r.events.lock().unwrap().clone();
+    for tokens in [
+        &["zfs", "list", "bookmark", "rpool/home"][..],
+        &["zfs", "list", "filesystem,volume", "backup/home"][..],
+    ] {
+        let started = r.event_at(true, tokens).unwrap();
+        assert!(started < marks_read, "{tokens:?} waited: {events:?}");
+    }
+    // The snapshot lists rest on the marks, so they still come after them.
+    let listed = r
+        .event_at(true, &["zfs", "list", "snapshot", "backup/home"])
+        .unwrap();
+    assert!(marks_read < listed, "{events:?}");
 }

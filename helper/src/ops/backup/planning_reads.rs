@@ -69,51 +69,59 @@ pub(super) async fn gather(
             rec(&state.snapshots, target),
         )
     };
-    let marks = if fresh {
-        Marks::none()
-    } else {
-        Marks::read(ctx, &[source, target]).await
-    };
-    // Rows from memory (unchanged marks, or the snapshot directory) need the plan's
-    // rows confirmed; a source that had to be listed in full has fresh ones.
-    let src_remembered = !known_src.is_empty();
-    let tgt_remembered =
-        !known_tgt.is_empty() && marks.unchanged(target, state.list_marks.get(target.as_str()));
-    let (src_listed, src_books, (tgt_info, token), tgt_snaps) = tokio::try_join!(
-        listing::snapshots_unless_unchanged(
-            ctx,
-            source,
-            &known_src,
-            &marks,
-            state.list_marks.get(source.as_str()),
-            true,
-        ),
-        zfs_util::bookmarks(ctx, source),
-        async {
-            let info = zfs_util::dataset(ctx, target).await?;
-            let token = match &info {
-                Some(t) => t.receive_resume_token.clone(),
-                // A first full receive that was interrupted keeps its token on the
-                // target name.
-                None => zfs_util::get(ctx, target, "receive_resume_token")
-                    .await
-                    .unwrap_or(None),
-            };
-            Ok::<_, OpError>((info, token))
-        },
-        async {
+    // Only the snapshot lists rest on the marks; the bookmarks and the target's row and
+    // token are read beside them from the start (a process less on the way to the plan).
+    let lists = async {
+        let marks = if fresh {
+            Marks::none()
+        } else {
+            Marks::read(ctx, &[source, target]).await
+        };
+        // Rows from memory (unchanged marks, or the snapshot directory) need the plan's
+        // rows confirmed; a source that had to be listed in full has fresh ones.
+        let src_remembered = !known_src.is_empty();
+        let tgt_remembered =
+            !known_tgt.is_empty() && marks.unchanged(target, state.list_marks.get(target.as_str()));
+        let (src_listed, tgt_snaps) = tokio::try_join!(
             listing::snapshots_unless_unchanged(
                 ctx,
-                target,
-                &known_tgt,
+                source,
+                &known_src,
                 &marks,
-                state.list_marks.get(target.as_str()),
-                false,
-            )
-            .await
-            .map(|(rows, _)| rows)
-        },
-    )?;
+                state.list_marks.get(source.as_str()),
+                true,
+            ),
+            async {
+                listing::snapshots_unless_unchanged(
+                    ctx,
+                    target,
+                    &known_tgt,
+                    &marks,
+                    state.list_marks.get(target.as_str()),
+                    false,
+                )
+                .await
+                .map(|(rows, _)| rows)
+            },
+        )?;
+        Ok::<_, OpError>((marks, src_remembered, tgt_remembered, src_listed, tgt_snaps))
+    };
+    let target_row = async {
+        let info = zfs_util::dataset(ctx, target).await?;
+        let token = match &info {
+            Some(t) => t.receive_resume_token.clone(),
+            // A first full receive that was interrupted keeps its token on the target name.
+            None => zfs_util::get(ctx, target, "receive_resume_token")
+                .await
+                .unwrap_or(None),
+        };
+        Ok::<_, OpError>((info, token))
+    };
+    let (
+        (marks, src_remembered, tgt_remembered, src_listed, tgt_snaps),
+        src_books,
+        (tgt_info, token),
+    ) = tokio::try_join!(lists, zfs_util::bookmarks(ctx, source), target_row)?;
     Ok(Gathered {
         marks,
         src_remembered,
