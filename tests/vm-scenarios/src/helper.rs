@@ -1,11 +1,12 @@
 //! The real helper in the guest: installed the way meson installs it (systemd unit, D-Bus
-//! activation, D-Bus policy, polkit actions), but running the binary built on the host, and
-//! driven through `cofferctl` as root or as the unprivileged user `alice`.
+//! activation, D-Bus policy, polkit actions), but with the binaries built on the host (copied
+//! to the guest's disk), and driven through `cofferctl` as root or as the unprivileged user
+//! `alice`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{binary, run};
+use crate::{installed, run};
 
 pub const USER: &str = "alice";
 
@@ -26,9 +27,10 @@ pub fn write(path: &str, text: &str) -> bool {
     true
 }
 
-/// Installs the helper's data files from `data/`, pointing them at the host-built binary.
+/// Installs the helper's data files from `data/`, pointing them at the helper copied from the
+/// host's build.
 pub fn install() {
-    let helper = binary("coffer-helper");
+    let helper = installed("coffer-helper", "/usr/local/libexec");
     let libexec = helper
         .parent()
         .expect("binary folder")
@@ -143,7 +145,7 @@ impl Ctl {
 }
 
 fn ctl(user: Option<&str>, args: &[&str], stdin: Option<&str>) -> Ctl {
-    let ctl = binary("cofferctl");
+    let ctl = cofferctl_path();
     let ctl = ctl.to_str().expect("utf-8");
     let mut cmd = match user {
         Some(u) => {
@@ -232,7 +234,7 @@ pub fn state() -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
-/// The `Dir` where a binary sits is shared read-only over 9p; nothing here writes to it.
-pub fn helper_binary() -> PathBuf {
-    binary("coffer-helper")
+/// `cofferctl` on the guest's own disk, as installed.
+pub fn cofferctl_path() -> PathBuf {
+    installed("cofferctl", "/usr/local/bin")
 }

@@ -71,6 +71,35 @@ pub fn binary(name: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{name} was not built: looked in {candidates:?}"))
 }
 
+/// `name` copied from the host's build to `dir` on the guest's own disk, the way `meson
+/// install` places it, and its path there. Run from the read-only 9p share instead, every
+/// start pages the binary in over 9p again (it keeps no cache). A probe measured, as
+/// medians, `cofferctl backups` at 0.64 s from the share against 0.15 s from the guest's
+/// disk, and a D-Bus activation of the helper at 1.03 s against 0.34 s. A copy as new as the
+/// build is kept.
+pub fn installed(name: &str, dir: &str) -> PathBuf {
+    let built = binary(name);
+    let local = Path::new(dir).join(name);
+    let meta = std::fs::metadata(&built).unwrap_or_else(|e| panic!("{built:?}: {e}"));
+    let current = std::fs::metadata(&local)
+        .is_ok_and(|m| m.len() == meta.len() && m.modified().ok() == meta.modified().ok());
+    if !current {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        // A new file renamed into place: the old one may be running.
+        let tmp = Path::new(dir).join(format!(".{name}.new"));
+        std::fs::copy(&built, &tmp).unwrap_or_else(|e| panic!("copy {built:?}: {e}"));
+        let f = std::fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap_or_else(|e| panic!("{tmp:?}: {e}"));
+        if let Ok(t) = meta.modified() {
+            f.set_modified(t).unwrap_or_else(|e| panic!("{tmp:?}: {e}"));
+        }
+        std::fs::rename(&tmp, &local).unwrap_or_else(|e| panic!("{local:?}: {e}"));
+    }
+    local
+}
+
 /// Output of a command that must succeed.
 #[derive(Debug)]
 pub struct Output {

@@ -11,11 +11,11 @@ use coffer_vm_tests::scenario::{
 use coffer_vm_tests::source::SourcePool;
 use coffer_vm_tests::source::PASSPHRASE;
 use coffer_vm_tests::usb::UsbDisk;
-use coffer_vm_tests::{binary, require_guest, run};
+use coffer_vm_tests::{require_guest, run};
 use serde_json::json;
 
 fn backup_in_background(id: &str) -> Child {
-    Command::new(binary("cofferctl"))
+    Command::new(helper::cofferctl_path())
         .args(["--json", "--no-agent", "backup", id, "--no-power-off"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -67,6 +67,27 @@ def binary(name):
     raise SystemExit(f"{name} not built")
 
 
+def installed(name, folder):
+    """`name` copied to the guest's own disk, as `meson install` places it: run from the 9p
+    share, every start pages it in over 9p again (see `installed` in
+    tests/vm-scenarios/src/lib.rs). A copy as new as the build is kept."""
+    src = binary(name)
+    dst = os.path.join(folder, name)
+    built = os.stat(src)
+    try:
+        have = os.stat(dst)
+        if have.st_size == built.st_size and have.st_mtime_ns == built.st_mtime_ns:
+            return dst
+    except FileNotFoundError:
+        pass
+    os.makedirs(folder, exist_ok=True)
+    # A new file renamed into place: the old one may be running.
+    tmp = os.path.join(folder, f".{name}.new")
+    shutil.copy2(src, tmp)
+    os.rename(tmp, dst)
+    return dst
+
+
 def usb(*words):
     return run(os.path.join(REPO, "tests/vm/guest/usb"), *words)
 
@@ -80,7 +101,7 @@ def by_id():
 
 def install_helper():
     data = os.path.join(REPO, "data")
-    libexec = os.path.dirname(binary("coffer-helper"))
+    libexec = os.path.dirname(installed("coffer-helper", "/usr/local/libexec"))
 
     def put(src, dst, subst=False):
         text = open(os.path.join(data, src)).read()
