@@ -86,20 +86,15 @@ fn parse_args() -> Result<Option<Args>, String> {
     Ok(Some(a))
 }
 
-async fn connect(bus: &Bus) -> zbus::Result<zbus::Connection> {
+fn bus_builder(bus: &Bus) -> zbus::connection::Builder<'_> {
     match bus {
-        Bus::System => zbus::connection::Builder::system().build().await,
-        Bus::Session => zbus::connection::Builder::session().build().await,
-        Bus::Address(a) => zbus::connection::Builder::address(a.as_str()).build().await,
+        Bus::System => zbus::connection::Builder::system(),
+        Bus::Session => zbus::connection::Builder::session(),
+        Bus::Address(a) => zbus::connection::Builder::address(a.as_str()),
     }
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let conn = connect(&args.bus)
-        .await
-        .map_err(|e| format!("cannot connect to the bus: {e}"))?;
-    // UDisks2 lives on the system bus; on a test bus it is simply absent.
-    let udisks = Some(conn.clone());
     let ctx = Ctx {
         runner: Arc::new(SystemRunner),
         pipe: Arc::new(SystemPipe),
@@ -113,20 +108,27 @@ async fn run(args: Args) -> Result<(), String> {
         idle_timeout: (args.idle > 0).then(|| Duration::from_secs(args.idle)),
         linger: Duration::from_secs(args.linger),
     };
-    let authority = Arc::new(PolkitAuthority::new(conn.clone()));
+    // UDisks2 lives on the system bus; on a test bus it is simply absent.
     let svc = Service::new(
         ctx,
-        authority,
+        Arc::new(PolkitAuthority),
         cfg,
-        udisks,
+        true,
         tokio::runtime::Handle::current(),
     );
-    service::export(&conn, svc.clone())
+    // Dropping the connection would close it; it lives until the helper exits.
+    let _conn = service::connect(bus_builder(&args.bus), svc.clone())
         .await
-        .map_err(|e| format!("cannot export the service object: {e}"))?;
-    service::request_name(&conn)
-        .await
-        .map_err(|e| format!("cannot own {}: {e}", coffer_api::names::BUS_NAME))?;
+        .map_err(|e| match e {
+            zbus::Error::NameTaken => format!(
+                "cannot own {}: another helper is running",
+                coffer_api::names::BUS_NAME
+            ),
+            e => format!(
+                "cannot connect to the bus and own {}: {e}",
+                coffer_api::names::BUS_NAME
+            ),
+        })?;
     tracing::info!("coffer-helper ready");
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;

@@ -79,6 +79,7 @@ impl JobObject {
             details.insert("backup_id", self.shared.backup_id.as_str());
             authorize(
                 self.service.authority.as_ref(),
+                conn,
                 &header,
                 self.shared.action,
                 &details,

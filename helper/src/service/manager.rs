@@ -47,10 +47,11 @@ fn invalid(e: impl std::fmt::Display) -> Error {
 }
 
 impl Manager {
-    async fn read(&self, header: &Header<'_>) -> Result<(), Error> {
+    async fn read(&self, conn: &Connection, header: &Header<'_>) -> Result<(), Error> {
         let _call = self.service.call();
         authorize(
             self.service.authority.as_ref(),
+            conn,
             header,
             action::READ,
             &HashMap::new(),
@@ -61,6 +62,7 @@ impl Manager {
 
     async fn privileged(
         &self,
+        conn: &Connection,
         header: &Header<'_>,
         action: &str,
         details: &[(&str, String)],
@@ -69,6 +71,7 @@ impl Manager {
         let details: HashMap<&str, &str> = details.iter().map(|(k, v)| (*k, v.as_str())).collect();
         authorize(
             self.service.authority.as_ref(),
+            conn,
             header,
             action,
             &details,
@@ -90,6 +93,7 @@ impl Manager {
     /// learns nothing about which backup sets exist; then looks the set up.
     async fn authorized_backup(
         &self,
+        conn: &Connection,
         header: &Header<'_>,
         action: &str,
         backup_id: &str,
@@ -99,7 +103,7 @@ impl Manager {
             .as_ref()
             .map(backup_details)
             .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
-        self.privileged(header, action, &details).await?;
+        self.privileged(conn, header, action, &details).await?;
         found
     }
 
@@ -121,8 +125,15 @@ impl Manager {
     /// UDisks2 cannot say in time: one busy with a disk just plugged in once kept a
     /// PrepareDrive waiting until the helper's idle exit. The caller's own checks (mounts,
     /// swap, pools, the root disk) apply either way.
-    async fn udisks_drive(&self, by_id: &str) -> Option<coffer_api::udisks::DriveInfo> {
-        let conn = self.service.udisks.clone()?;
+    async fn udisks_drive(
+        &self,
+        conn: &Connection,
+        by_id: &str,
+    ) -> Option<coffer_api::udisks::DriveInfo> {
+        if !self.service.ask_udisks {
+            return None;
+        }
+        let conn = conn.clone();
         let _call = self.service.call();
         let by_id = by_id.to_string();
         let query = self.service.rt.spawn(async move {
@@ -155,8 +166,12 @@ impl Manager {
 
 #[zbus::interface(name = "io.github.coffer.Helper1")]
 impl Manager {
-    async fn version(&self, #[zbus(header)] header: Header<'_>) -> Result<String, Error> {
-        self.read(&header).await?;
+    async fn version(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> Result<String, Error> {
+        self.read(conn, &header).await?;
         Ok(env!("CARGO_PKG_VERSION").to_string())
     }
 
@@ -164,16 +179,21 @@ impl Manager {
     async fn zfs_version(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
     ) -> Result<(String, String, Vec<String>), Error> {
-        self.read(&header).await?;
+        self.read(conn, &header).await?;
         let ctx = self.service.ctx.clone();
         self.service
             .on_rt(async move { ops::query::zfs_version(&ctx).await })
             .await
     }
 
-    async fn list_sources(&self, #[zbus(header)] header: Header<'_>) -> Result<Vec<Source>, Error> {
-        self.read(&header).await?;
+    async fn list_sources(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> Result<Vec<Source>, Error> {
+        self.read(conn, &header).await?;
         let ctx = self.service.ctx.clone();
         self.service
             .on_rt(async move { ops::query::list_sources(&ctx).await })
@@ -183,8 +203,9 @@ impl Manager {
     async fn list_backups(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
     ) -> Result<Vec<BackupSet>, Error> {
-        self.read(&header).await?;
+        self.read(conn, &header).await?;
         let ctx = self.service.ctx.clone();
         self.service
             .on_rt(async move { ops::query::list_backups(&ctx).await })
@@ -194,9 +215,10 @@ impl Manager {
     async fn list_snapshots(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
         dataset: &str,
     ) -> Result<Vec<Snapshot>, Error> {
-        self.read(&header).await?;
+        self.read(conn, &header).await?;
         let ds = DatasetName::parse(dataset).map_err(invalid)?;
         let ctx = self.service.ctx.clone();
         self.service
@@ -207,10 +229,11 @@ impl Manager {
     async fn diff(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
         snapshot_a: &str,
         snapshot_b: &str,
     ) -> Result<Vec<DiffEntry>, Error> {
-        self.read(&header).await?;
+        self.read(conn, &header).await?;
         let ctx = self.service.ctx.clone();
         let (a, b) = (snapshot_a.to_string(), snapshot_b.to_string());
         self.service
@@ -221,9 +244,10 @@ impl Manager {
     async fn history(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
         backup_id: &str,
     ) -> Result<Vec<HistoryEntry>, Error> {
-        self.read(&header).await?;
+        self.read(conn, &header).await?;
         let b = self.backup(backup_id)?;
         let state = self
             .service
@@ -255,9 +279,10 @@ impl Manager {
         pool_name: &str,
         options: OptionMap,
     ) -> Result<OwnedObjectPath, Error> {
-        let drive = self.udisks_drive(disk_by_id).await;
+        let drive = self.udisks_drive(conn, disk_by_id).await;
         let serial = drive_serial(drive.as_ref(), disk_by_id);
         self.privileged(
+            conn,
             &header,
             action::PREPARE_DRIVE,
             &[
@@ -327,13 +352,14 @@ impl Manager {
         disk_by_id: &str,
         options: OptionMap,
     ) -> Result<OwnedObjectPath, Error> {
-        let drive = self.udisks_drive(disk_by_id).await;
+        let drive = self.udisks_drive(conn, disk_by_id).await;
         let serial = drive_serial(drive.as_ref(), disk_by_id);
         let pool_opt = o::string(&options, opt::adopt::POOL_NAME)
             .ok()
             .flatten()
             .unwrap_or_default();
         self.privileged(
+            conn,
             &header,
             action::CONFIGURE,
             &[
@@ -399,7 +425,7 @@ impl Manager {
         options: OptionMap,
     ) -> Result<OwnedObjectPath, Error> {
         let b = self
-            .authorized_backup(&header, action::BACK_UP, backup_id)
+            .authorized_backup(conn, &header, action::BACK_UP, backup_id)
             .await?;
         o::only_known(
             &options,
@@ -434,7 +460,7 @@ impl Manager {
         backup_id: &str,
     ) -> Result<OwnedObjectPath, Error> {
         let b = self
-            .authorized_backup(&header, action::SCRUB, backup_id)
+            .authorized_backup(conn, &header, action::SCRUB, backup_id)
             .await?;
         let cfg = b.clone();
         self.start_pool_job(
@@ -458,7 +484,7 @@ impl Manager {
     ) -> Result<OwnedObjectPath, Error> {
         let secret = Secret::new(passphrase);
         let b = self
-            .authorized_backup(&header, action::UNLOCK, backup_id)
+            .authorized_backup(conn, &header, action::UNLOCK, backup_id)
             .await?;
         crate::validate::validate_passphrase(secret.bytes()).map_err(invalid)?;
         let cfg = b.clone();
@@ -483,7 +509,7 @@ impl Manager {
         backup_id: &str,
     ) -> Result<OwnedObjectPath, Error> {
         let b = self
-            .authorized_backup(&header, action::UNLOCK, backup_id)
+            .authorized_backup(conn, &header, action::UNLOCK, backup_id)
             .await?;
         let cfg = b.clone();
         self.start_pool_job(
@@ -502,10 +528,12 @@ impl Manager {
     async fn configure(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
         backup_id: &str,
         settings: OptionMap,
     ) -> Result<String, Error> {
         self.privileged(
+            conn,
             &header,
             action::CONFIGURE,
             &[("backup_id", backup_id.to_string())],
@@ -564,9 +592,11 @@ impl Manager {
     async fn forget(
         &self,
         #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
         backup_id: &str,
     ) -> Result<(), Error> {
         self.privileged(
+            conn,
             &header,
             action::CONFIGURE,
             &[("backup_id", backup_id.to_string())],

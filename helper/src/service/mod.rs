@@ -44,8 +44,9 @@ pub struct Service {
     pub authority: Arc<dyn Authority>,
     pub jobs: Jobs,
     pub cfg: ServiceConfig,
-    /// The system bus, for UDisks2 (drive serial, `HintSystem`); `None` when unavailable.
-    pub udisks: Option<Connection>,
+    /// Whether to ask UDisks2, on the service's own bus, for a drive's serial and
+    /// `HintSystem`; test buses have no UDisks2.
+    pub ask_udisks: bool,
     /// zbus runs method handlers on its own executor; processes and timers need tokio.
     pub rt: tokio::runtime::Handle,
     last_activity: Mutex<Instant>,
@@ -68,7 +69,7 @@ impl Service {
         ctx: Ctx,
         authority: Arc<dyn Authority>,
         cfg: ServiceConfig,
-        udisks: Option<Connection>,
+        ask_udisks: bool,
         rt: tokio::runtime::Handle,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -76,7 +77,7 @@ impl Service {
             authority,
             jobs: Jobs::default(),
             cfg,
-            udisks,
+            ask_udisks,
             rt,
             last_activity: Mutex::new(Instant::now()),
             in_flight: AtomicUsize::new(0),
@@ -125,13 +126,23 @@ pub async fn caller_uid(conn: &Connection, sender: &UniqueName<'_>) -> zbus::Res
     Ok(dbus.get_connection_unix_user(sender.clone().into()).await?)
 }
 
-/// Exports the manager object on `conn`. The caller requests the bus name afterwards, so no
-/// call can arrive before the object exists.
-pub async fn export(conn: &Connection, service: Arc<Service>) -> zbus::Result<()> {
-    conn.object_server()
-        .at(coffer_api::names::OBJECT_PATH, Manager { service })
-        .await?;
-    Ok(())
+/// Connects through `bus` with the manager object served and the bus name owned.
+///
+/// zbus's builder starts dispatching calls before it reads the socket and asks for the name.
+/// Serving on a built connection (`object_server().at`) subscribes the dispatcher on a task
+/// of its own instead, and a call that arrives first is dropped unanswered: the call that
+/// D-Bus-activated the helper, or a test's first call (seen under load, 30 s lost each time).
+pub async fn connect(
+    bus: zbus::connection::Builder<'_>,
+    service: Arc<Service>,
+) -> zbus::Result<Connection> {
+    bus.serve_at(coffer_api::names::OBJECT_PATH, Manager { service })
+        .name(coffer_api::names::BUS_NAME)
+        // One helper at a time: a second one fails with NameTaken instead of queueing.
+        .allow_name_replacements(false)
+        .replace_existing_names(false)
+        .build()
+        .await
 }
 
 /// Resolves when the service has been idle for its timeout (never without one).
@@ -157,19 +168,6 @@ pub async fn shut_down(service: &Service, grace: Duration) {
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline && service.jobs.cancel_all() > 0 {
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Owns `io.github.coffer.Helper1`; fails if another helper has it.
-pub async fn request_name(conn: &Connection) -> zbus::Result<()> {
-    use zbus::fdo::RequestNameFlags;
-    use zbus::fdo::RequestNameReply;
-    match conn
-        .request_name_with_flags(coffer_api::names::BUS_NAME, RequestNameFlags::DO_NOT_QUEUE)
-        .await?
-    {
-        RequestNameReply::PrimaryOwner | RequestNameReply::AlreadyOwner => Ok(()),
-        _ => Err(zbus::Error::NameTaken),
     }
 }
 

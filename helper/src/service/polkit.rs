@@ -13,10 +13,12 @@ use zbus_polkit::policykit1::{AuthorityProxy, CheckAuthorizationFlags, Subject};
 /// What an authority answers; any `Err` is treated as "no" (fail closed).
 pub type AuthFuture<'a> = Pin<Box<dyn Future<Output = Result<bool, String>> + Send + 'a>>;
 
-/// One polkit question: may the sender of `header` perform `action`?
+/// One polkit question: may the sender of `header` perform `action`? `conn` is the bus the
+/// call came in on, where the sender's name means something.
 pub trait Authority: Send + Sync {
     fn check<'a>(
         &'a self,
+        conn: &'a Connection,
         header: &'a Header<'a>,
         action: &'a str,
         details: &'a HashMap<&'a str, &'a str>,
@@ -24,20 +26,13 @@ pub trait Authority: Send + Sync {
     ) -> AuthFuture<'a>;
 }
 
-/// The system's polkitd, reached over `conn` (the system bus in production).
-pub struct PolkitAuthority {
-    conn: Connection,
-}
-
-impl PolkitAuthority {
-    pub fn new(conn: Connection) -> Self {
-        Self { conn }
-    }
-}
+/// The system's polkitd, asked over the bus the call came in on (the system bus in production).
+pub struct PolkitAuthority;
 
 impl Authority for PolkitAuthority {
     fn check<'a>(
         &'a self,
+        conn: &'a Connection,
         header: &'a Header<'a>,
         action: &'a str,
         details: &'a HashMap<&'a str, &'a str>,
@@ -46,7 +41,7 @@ impl Authority for PolkitAuthority {
         Box::pin(async move {
             let subject = Subject::new_for_message_header(header).map_err(|e| e.to_string())?;
             // No property cache: that would cost a GetAll round trip per check.
-            let proxy = AuthorityProxy::builder(&self.conn)
+            let proxy = AuthorityProxy::builder(conn)
                 .cache_properties(zbus::proxy::CacheProperties::No)
                 .build()
                 .await
@@ -68,12 +63,16 @@ impl Authority for PolkitAuthority {
 /// Asks `authority` and turns every "no" and every failure into `NotAuthorized`.
 pub async fn authorize(
     authority: &dyn Authority,
+    conn: &Connection,
     header: &Header<'_>,
     action: &str,
     details: &HashMap<&str, &str>,
     interactive: bool,
 ) -> Result<(), coffer_api::Error> {
-    match authority.check(header, action, details, interactive).await {
+    match authority
+        .check(conn, header, action, details, interactive)
+        .await
+    {
         Ok(true) => Ok(()),
         Ok(false) => Err(coffer_api::Error::NotAuthorized(format!(
             "You are not allowed to do this (polkit action {action}). Ask an administrator, or \

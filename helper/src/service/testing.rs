@@ -387,6 +387,7 @@ pub struct MockAuthority {
 impl Authority for MockAuthority {
     fn check<'a>(
         &'a self,
+        _conn: &'a zbus::Connection,
         header: &'a Header<'a>,
         action: &'a str,
         details: &'a HashMap<&'a str, &'a str>,
@@ -444,6 +445,18 @@ impl Drop for PrivateBus {
     }
 }
 
+/// `COFFER_TEST_LOG=<filter>` (such as `zbus=trace,coffer_helper=debug`) logs the service and
+/// zbus to stderr, uncaptured: zbus logs from its own thread, which belongs to no one test.
+fn log_for_tests() {
+    if let Ok(filter) = std::env::var("COFFER_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .with_thread_names(true)
+            .try_init();
+    }
+}
+
 /// The real service on a private bus with fakes behind it, and a client connection.
 #[allow(dead_code)] // Fields kept alive for the harness lifetime.
 pub struct Harness {
@@ -460,6 +473,7 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(tag: &str) -> Self {
+        log_for_tests();
         let bus = PrivateBus::start().expect("dbus-daemon");
         let dir = std::env::temp_dir().join(format!("coffer-svc-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -476,10 +490,6 @@ impl Harness {
                 run_root: dir.join("run"),
             },
         };
-        let service_conn = zbus::connection::Builder::address(bus.address.as_str())
-            .build()
-            .await
-            .expect("service connection");
         let service = Service::new(
             ctx,
             authority.clone(),
@@ -487,15 +497,16 @@ impl Harness {
                 idle_timeout: None,
                 linger: Duration::from_secs(60),
             },
-            None,
+            false,
             tokio::runtime::Handle::current(),
         );
-        super::export(&service_conn, service.clone())
-            .await
-            .expect("export");
-        super::request_name(&service_conn).await.expect("name");
-        // A call that never gets its reply fails the test with its name instead of hanging it
-        // (seen once on a host whose two cores were busy with a CI run).
+        let service_conn = super::connect(
+            zbus::connection::Builder::address(bus.address.as_str()),
+            service.clone(),
+        )
+        .await
+        .expect("service connection");
+        // A call that never gets its reply fails the test with its name instead of hanging it.
         let client = zbus::connection::Builder::address(bus.address.as_str())
             .method_timeout(Duration::from_secs(30))
             .build()

@@ -65,25 +65,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     fixtures::make_trees(&root)?;
     let state = Arc::new(Mutex::new(state::State::new(&scenario, &root, tick)?));
 
+    // Served through the builder, which starts dispatching before it reads the socket: objects
+    // added to a built connection can miss the first calls (see coffer-helper's `connect`).
     let conn = zbus::connection::Builder::address(address.as_str())
-        .build()
-        .await?;
-    let server = conn.object_server();
-    server
-        .at(
+        .serve_at(
             coffer_api::names::OBJECT_PATH,
             helper::Helper::new(state.clone()),
         )
-        .await?;
-    server
-        .at(
+        .serve_at(
             control::PATH,
             control::Control {
                 state: state.clone(),
             },
         )
+        .serve_at(udisks::ROOT, zbus::fdo::ObjectManager)
+        .build()
         .await?;
-    server.at(udisks::ROOT, zbus::fdo::ObjectManager).await?;
     let plugged = state.lock().await.plugged;
     if plugged {
         udisks::plug(&conn, &state).await?;
