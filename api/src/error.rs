@@ -12,6 +12,10 @@ pub enum Error {
     DriveNotFound(String),
     /// The disk is mounted, swap, in an imported pool or otherwise in use.
     DriveInUse(String),
+    /// The drive plugged in is not the one the backup set was made on: its pool guid was
+    /// found on another disk, or its pool lacks the set's stamp. Moving a backup to another
+    /// disk goes through AdoptDrive.
+    DriveMismatch(String),
     /// The disk holds the running system, or UDisks2 marks it as a system disk.
     SystemDisk(String),
     /// No backup set with that id.

@@ -67,6 +67,7 @@ impl Failure {
             "NotAuthorized" => gettext("Not Allowed"),
             "DriveNotFound" => gettext("Backup Drive Not Found"),
             "DriveInUse" => gettext("Drive in Use"),
+            "DriveMismatch" => gettext("Not the Backup Drive"),
             "SystemDisk" => gettext("This Is a System Disk"),
             "PoolNotFound" => gettext("No Backup on This Drive"),
             "Busy" => gettext("The Drive Is Busy"),

@@ -25,7 +25,7 @@ impl Failure {
         let short = ApiError::short_name(name);
         let code = match short {
             "NotAuthorized" => 3,
-            "DriveNotFound" | "BackupNotFound" | "PoolNotFound" => 4,
+            "DriveNotFound" | "BackupNotFound" | "PoolNotFound" | "DriveMismatch" => 4,
             "Busy" => 5,
             "TargetModified" | "TargetHasNewerSnapshots" => 6,
             "WrongPassphrase" | "NeedsPassphrase" => 7,

@@ -153,9 +153,10 @@ fn one_malloc_arena() {
 }
 
 fn main() -> ExitCode {
-    // The unit's UMask=0077 would make the directories `zfs mount` creates under
-    // /run/coffer/<id> root-only, so the user could not browse an unlocked backup. Files the
-    // helper writes itself get explicit modes (state.json 0600).
+    // The unit's UMask=0077 would make the mount folders Unlock creates below
+    // /run/coffer/users/<uid> root-only, so the user could not browse an unlocked backup; that
+    // folder itself keeps everyone else out (ops::mounts). Files the helper writes itself get
+    // explicit modes (state.json 0600).
     // SAFETY: umask only sets the process's file-creation mask.
     unsafe {
         libc::umask(0o022);

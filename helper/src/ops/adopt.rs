@@ -10,7 +10,7 @@ use coffer_api::options::{result as res, stage};
 use super::progress::now_usec;
 use super::{pool, zfs_util, Ctx, JobCtl, JobResult, OpError};
 use crate::state::DatasetPair;
-use crate::validate::{BackupId, DatasetName, DiskById, PoolName};
+use crate::validate::{BackupId, DatasetName, DiskById, MountPath, PoolName};
 use crate::zfs::list::{parse_snapshots, SNAPSHOT_COLUMNS};
 use crate::zfs::pool::BY_ID_DIR;
 use crate::zfs::{Cmd, Snapshot};
@@ -110,17 +110,43 @@ async fn find_and_import(ctx: &Ctx, req: &AdoptRequest) -> Result<(PoolName, u64
     match candidates.as_slice() {
         [p] => {
             let name = PoolName::parse(&p.name)?;
-            pool::import(ctx, p.guid, None).await?;
+            let devices: Vec<String> = p
+                .devices
+                .iter()
+                .filter(|d| on_disk(d))
+                .map(|d| format!("{BY_ID_DIR}/{}", d.rsplit('/').next().unwrap_or(d)))
+                .collect();
+            let altroot = MountPath::parse(
+                &ctx.paths
+                    .run_root
+                    .join("pools")
+                    .join("adopting")
+                    .to_string_lossy(),
+            )?;
+            pool::import(ctx, p.guid, &altroot, &devices).await?;
             Ok((name, p.guid, true))
         }
         [] => {
-            // Maybe it is imported already.
+            // Maybe it is imported already; then only if it lives on this very disk, so an
+            // imported system or data pool can never be taken for a backup drive.
             if let Some(name) = &req.pool_name {
                 if let Some(p) = zfs_util::pools(ctx)
                     .await?
                     .into_iter()
                     .find(|p| p.name == name.as_str())
                 {
+                    let disk = ctx.host.resolve(std::path::Path::new(req.disk.as_str()));
+                    let devices = pool::imported_devices(ctx, name).await?;
+                    let on_this_disk = disk.is_ok_and(|disk| {
+                        !devices.is_empty() && pool::not_on_disk(ctx, &disk, &devices).is_empty()
+                    });
+                    if !on_this_disk {
+                        return Err(OpError::DriveMismatch(format!(
+                            "The imported pool {name} is not on {}; only a pool on that drive \
+                             can be adopted.",
+                            req.disk
+                        )));
+                    }
                     return Ok((name.clone(), p.guid, false));
                 }
             }

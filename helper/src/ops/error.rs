@@ -15,6 +15,8 @@ pub enum OpError {
     #[error("{0}")]
     DriveInUse(String),
     #[error("{0}")]
+    DriveMismatch(String),
+    #[error("{0}")]
     SystemDisk(String),
     #[error("{0}")]
     BackupNotFound(String),
@@ -60,6 +62,7 @@ impl OpError {
             Self::InvalidArgument(_) => "InvalidArgument",
             Self::DriveNotFound(_) => "DriveNotFound",
             Self::DriveInUse(_) => "DriveInUse",
+            Self::DriveMismatch(_) => "DriveMismatch",
             Self::SystemDisk(_) => "SystemDisk",
             Self::BackupNotFound(_) => "BackupNotFound",
             Self::PoolNotFound(_) => "PoolNotFound",
@@ -186,6 +189,7 @@ impl From<OpError> for coffer_api::Error {
             OpError::InvalidArgument(_) => E::InvalidArgument(msg),
             OpError::DriveNotFound(_) => E::DriveNotFound(msg),
             OpError::DriveInUse(_) => E::DriveInUse(msg),
+            OpError::DriveMismatch(_) => E::DriveMismatch(msg),
             OpError::SystemDisk(_) => E::SystemDisk(msg),
             OpError::BackupNotFound(_) => E::BackupNotFound(msg),
             OpError::PoolNotFound(_) => E::PoolNotFound(msg),

@@ -22,8 +22,14 @@ pub trait Host: BlockDevices + Send + Sync {
     /// in a mounted dataset to redirect the next mount onto a system directory.
     fn has_symlink(&self, path: &Path) -> io::Result<bool>;
     fn hostname(&self) -> String;
-    /// Creates a directory (and its parents) with mode 0755, for altroots under /run/coffer.
+    /// Creates a directory (and its parents) with mode 0755, for mount points under
+    /// /run/coffer.
     fn create_dir(&self, path: &Path) -> io::Result<()>;
+    /// Creates a directory (and its parents) that only root may enter, or, with `Some(uid)`,
+    /// root and that user (read and search through an ACL; the directory stays root's).
+    fn create_private_dir(&self, path: &Path, uid: Option<u32>) -> io::Result<()>;
+    /// True when `path` is a directory (following no symlink in its last component).
+    fn is_dir(&self, path: &Path) -> bool;
     /// The entries of a mounted dataset's `.zfs/snapshot`: its snapshots' names.
     fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>>;
     /// The state of the imported pool `pool` (`ONLINE`, `SUSPENDED`, ...) as the kernel module
@@ -145,5 +151,80 @@ impl Host for SystemHost {
             .recursive(true)
             .mode(0o755)
             .create(path)
+    }
+
+    fn create_private_dir(&self, path: &Path, uid: Option<u32>) -> io::Result<()> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        // The folder of users' folders must be traversable (0711) for each to reach their own.
+        let parent_mode = if uid.is_some() { 0o711 } else { 0o700 };
+        if let Some(parent) = path.parent() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(parent_mode)
+                .create(parent)?;
+        }
+        match std::fs::DirBuilder::new().mode(0o700).create(path) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+            _ => {}
+        }
+        let meta = std::fs::symlink_metadata(path)?;
+        // A directory someone else made (or a symlink) is never taken over.
+        if !meta.file_type().is_dir() || meta.uid() != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{} is not a directory of root's", path.display()),
+            ));
+        }
+        match uid {
+            None | Some(0) => {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            }
+            Some(uid) => grant_read_and_search(path, uid),
+        }
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir())
+    }
+}
+
+/// Gives `uid` read and search on `path` through a POSIX ACL (`u::rwx,u:UID:r-x,g::---,
+/// m::r-x,o::---`), written as the kernel's `system.posix_acl_access` xattr
+/// (linux/posix_acl_xattr.h: a version, then tag/perm/id entries sorted by tag). The mode
+/// becomes 0750 with the group bits as the mask; the owning group gets nothing.
+fn grant_read_and_search(path: &Path, uid: u32) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    const UNDEFINED_ID: u32 = u32::MAX;
+    let entries: [(u16, u16, u32); 5] = [
+        (0x01, 0o7, UNDEFINED_ID), // ACL_USER_OBJ
+        (0x02, 0o5, uid),          // ACL_USER
+        (0x04, 0o0, UNDEFINED_ID), // ACL_GROUP_OBJ
+        (0x10, 0o5, UNDEFINED_ID), // ACL_MASK
+        (0x20, 0o0, UNDEFINED_ID), // ACL_OTHER
+    ];
+    let mut value = Vec::with_capacity(4 + entries.len() * 8);
+    value.extend_from_slice(&2u32.to_le_bytes());
+    for (tag, perm, id) in entries {
+        value.extend_from_slice(&tag.to_le_bytes());
+        value.extend_from_slice(&perm.to_le_bytes());
+        value.extend_from_slice(&id.to_le_bytes());
+    }
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: both strings are NUL-terminated and the value pointer and length describe
+    // `value`, which outlives the call.
+    let rc = unsafe {
+        libc::lsetxattr(
+            c_path.as_ptr(),
+            c"system.posix_acl_access".as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }

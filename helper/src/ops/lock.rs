@@ -2,31 +2,39 @@
 
 use coffer_api::options::stage;
 
-use super::{pool, zfs_util, Ctx, JobCtl, JobResult, OpError};
+use super::{mounts, pool, zfs_util, Ctx, JobCtl, JobResult, OpError};
 use crate::state::BackupConfig;
-use crate::validate::{DatasetName, PoolName};
+use crate::validate::{BackupId, DatasetName, PoolName};
 use crate::zfs::list::KeyStatus;
-use crate::zfs::manage::{unload_key, unmount};
+use crate::zfs::manage::unload_key;
+use crate::zfs::Cmd;
 
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResult, OpError> {
     let pool = PoolName::parse(&cfg.pool_name)?;
+    let id = BackupId::parse(&cfg.id)?;
     let imported = zfs_util::pools(ctx)
         .await?
         .into_iter()
         .any(|p| p.name == pool.as_str() && p.guid.to_string() == cfg.pool_guid);
+    let mut warnings = Vec::new();
     if imported {
         ctl.stage(stage::UNMOUNTING, pool.as_str());
-        let root = DatasetName::from(pool.clone());
-        let all = zfs_util::datasets_under(ctx, &root).await?;
-        // Children first.
-        let mut names: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
-        names.sort_by_key(|n| std::cmp::Reverse(n.matches('/').count()));
-        for n in &names {
-            let ds = DatasetName::parse(n)?;
-            if super::unlock::mounted_at(ctx, &ds)?.is_some() {
-                zfs_util::run(ctx, &unmount(&ds)).await?;
+        // From the kernel's table, deepest first: every mount of the pool goes, whatever its
+        // dataset is named (a name Coffer refuses must not keep the drive mounted).
+        let mut mounted = mounts::mounts_of_pool(ctx, &pool)?;
+        mounted.sort_by_key(|(_, path)| std::cmp::Reverse(path.matches('/').count()));
+        for (ds, path) in &mounted {
+            let out = zfs_util::run_unchecked(ctx, &Cmd::new("umount").arg(path)).await?;
+            if !out.success() {
+                return Err(OpError::DriveInUse(format!(
+                    "{ds} is in use at {path}, so the backup cannot be locked. Close the files \
+                     and folders opened from it and try again. ({})",
+                    out.stderr_text().trim()
+                )));
             }
         }
+        let root = DatasetName::from(pool.clone());
+        let all = zfs_util::datasets_under(ctx, &root).await?;
         let mut roots: Vec<&str> = all
             .iter()
             .filter(|d| d.is_encryption_root() && d.key_status == KeyStatus::Available)
@@ -34,17 +42,49 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
             .collect();
         roots.sort_by_key(|n| std::cmp::Reverse(n.matches('/').count()));
         for r in roots {
-            zfs_util::run(ctx, &unload_key(&DatasetName::parse(r)?)).await?;
+            match DatasetName::parse(r) {
+                Ok(ds) => {
+                    zfs_util::run(ctx, &unload_key(&ds)).await?;
+                }
+                // Exporting the pool unloads its keys as well.
+                Err(e) => warnings.push(format!("{r:?}: {e}")),
+            }
         }
         ctl.stage(stage::EXPORTING, pool.as_str());
         pool::release(ctx, cfg, &pool).await?;
     }
-    ctx.store.update_state(&cfg.id, |s| s.mounts.clear())?;
-    let altroot = ctx.paths.run_root.join(&cfg.id);
-    let _ = std::fs::remove_dir(&altroot);
+    let before = ctx.store.state(&cfg.id)?;
+    ctx.store.update_state(&cfg.id, |s| {
+        s.mounts.clear();
+        s.unlocked_by = None;
+    })?;
+    // The mount folders are Coffer's own, in /run; tidying them is not a safety matter, so
+    // one that will not go (not empty, say) is only logged.
+    if let Some(uid) = before.unlocked_by {
+        let base = mounts::unlock_dir(ctx, uid, &id);
+        let mut dirs: Vec<std::path::PathBuf> = before
+            .mounts
+            .iter()
+            .map(|(_, p)| std::path::PathBuf::from(p))
+            .filter(|p| p.starts_with(&base))
+            .flat_map(|p| p.ancestors().map(|a| a.to_path_buf()).collect::<Vec<_>>())
+            .filter(|p| p.starts_with(&base))
+            .collect();
+        dirs.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+        dirs.dedup();
+        for d in dirs {
+            if let Err(e) = std::fs::remove_dir(&d) {
+                tracing::debug!(dir = %d.display(), error = %e, "folder not removed");
+            }
+        }
+    }
     ctl.stage(stage::DONE, "");
-    Ok(JobResult {
+    let mut r = JobResult {
         message: "The backup drive is locked and can be unplugged.".into(),
         ..Default::default()
-    })
+    };
+    if !warnings.is_empty() {
+        r.set(coffer_api::options::result::WARNINGS, warnings);
+    }
+    Ok(r)
 }

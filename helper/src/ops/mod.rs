@@ -8,6 +8,7 @@ pub mod disk;
 pub mod error;
 pub mod host;
 pub mod lock;
+pub mod mounts;
 pub mod pipe;
 pub mod pool;
 pub mod prepare;
@@ -33,7 +34,8 @@ use crate::zfs::cmd::Runner;
 /// Where the helper puts things on the host.
 #[derive(Clone, Debug)]
 pub struct Paths {
-    /// Unlocked backups are imported with altroot `<run_root>/<backup-id>`.
+    /// Pools are imported under `<run_root>/pools/<backup-id>` and unlocked backups are
+    /// mounted under `<run_root>/users/<uid>/<backup-id>` (ops::mounts).
     pub run_root: PathBuf,
 }
 

@@ -2,10 +2,13 @@
 
 use std::time::Duration;
 
+use coffer_api::names::zfs_prop;
+
+use super::adopt::{parse_importable, Importable};
 use super::{zfs_util, Ctx, OpError};
 use crate::state::BackupConfig;
-use crate::validate::{MountPath, PoolName};
-use crate::zfs::pool::{zpool_export, zpool_import, ImportPool};
+use crate::validate::{BackupId, DatasetName, MountPath, PoolName};
+use crate::zfs::pool::{zpool_export, zpool_import, ImportPool, BY_ID_DIR};
 use crate::zfs::pool_status::{parse_zpool_status, VdevStatus};
 use crate::zfs::Cmd;
 
@@ -26,15 +29,16 @@ fn pool_guid(cfg: &BackupConfig) -> Result<u64, OpError> {
     })
 }
 
-/// Imports the set's pool unless it is already imported. A pool of the same name but another
-/// guid is someone else's and is refused.
-pub async fn ensure_imported(
-    ctx: &Ctx,
-    cfg: &BackupConfig,
-    altroot: Option<&MountPath>,
-) -> Result<Imported, OpError> {
+/// Imports the set's pool unless it is already imported, always by guid, with `-N` and under
+/// the set's altroot (ops::mounts), and only from the set's own disk. A pool of the same name
+/// but another guid is someone else's and is refused; so is a pool with the set's guid on any
+/// other disk, or without the set's stamp (guids are public and `zpool reguid -g` copies one
+/// onto any stick).
+pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, OpError> {
     let pool = PoolName::parse(&cfg.pool_name)?;
     let guid = pool_guid(cfg)?;
+    let id = BackupId::parse(&cfg.id)?;
+    let altroot = super::mounts::altroot(ctx, &id)?;
     // The altroot is read alongside the list, on the guess that the pool is imported (it is
     // for the app's and an unlocked drive's backups); when it is not, the read just fails.
     let (pools, altroot_now) = tokio::join!(
@@ -43,26 +47,28 @@ pub async fn ensure_imported(
     );
     let pools = pools?;
     if let Some(p) = pools.iter().find(|p| p.guid == guid) {
+        if p.name != pool.as_str() {
+            return Err(OpError::DriveMismatch(format!(
+                "The pool with this backup's guid is imported under another name ({}), not \
+                 {pool}. Export it first.",
+                p.name
+            )));
+        }
         // A drive yanked mid-job and plugged back in keeps its pool imported with the old,
         // dead device open; `zpool clear` reopens it (zed would, where it runs).
         let yanked = ctx.store.state(&cfg.id)?.last_backup_result == "DriveRemoved";
         if yanked || (!p.is_online() && p.health != "DEGRADED") {
             recover(ctx, &pool, &p.health).await?;
         }
-        if p.name != pool.as_str() {
-            return Err(OpError::PoolNotFound(format!(
-                "The backup drive's pool is imported under another name ({}). Export it first.",
-                p.name
-            )));
-        }
-        let altroot = altroot_now.unwrap_or(None);
+        check_on_recorded_disk(ctx, cfg, &imported_devices(ctx, &pool).await?)?;
+        check_stamp(ctx, cfg, &pool).await?;
         // A helper that was killed or crashed leaves its import behind; the pool is still ours
         // to export, unless it is unlocked for restoring right now.
         let state = ctx.store.state(&cfg.id)?;
         return Ok(Imported {
             pool,
             by_us: state.helper_imported && state.mounts.is_empty(),
-            altroot,
+            altroot: altroot_now.unwrap_or(None),
         });
     }
     if pools.iter().any(|p| p.name == pool.as_str()) {
@@ -71,21 +77,166 @@ pub async fn ensure_imported(
              it or rename the backup pool."
         )));
     }
-    import(ctx, guid, altroot).await?;
+    // A stick with a copied guid may be plugged in beside the drive: only the pool on the
+    // recorded disk counts, and the import searches its devices alone.
+    let candidates = importable(ctx, guid).await?;
+    let Some(found) = candidates
+        .iter()
+        .find(|p| check_on_recorded_disk(ctx, cfg, &p.devices).is_ok())
+    else {
+        let first = candidates
+            .first()
+            .map(|p| p.devices.as_slice())
+            .unwrap_or(&[]);
+        check_on_recorded_disk(ctx, cfg, first)?;
+        return Err(OpError::DriveNotFound(
+            "The backup drive was not found. Plug it in, wait a few seconds, and try again.".into(),
+        ));
+    };
+    if found.name != pool.as_str() {
+        return Err(OpError::DriveMismatch(format!(
+            "The drive's pool is named {:?}, not {pool}. Nothing was changed on it.",
+            found.name
+        )));
+    }
+    import(ctx, guid, &altroot, &found.devices).await?;
     ctx.store
         .update_state(&cfg.id, |s| s.helper_imported = true)?;
+    if let Err(e) = check_stamp(ctx, cfg, &pool).await {
+        release(ctx, cfg, &pool).await?;
+        return Err(e);
+    }
     Ok(Imported {
         pool,
         by_us: true,
-        altroot: altroot.map(|a| a.as_str().to_string()),
+        altroot: Some(altroot.as_str().to_string()),
     })
 }
 
-pub async fn import(ctx: &Ctx, guid: u64, altroot: Option<&MountPath>) -> Result<(), OpError> {
+/// The pools with `guid` that `zpool import` offers (more than one when a guid was copied),
+/// with their devices as paths.
+async fn importable(ctx: &Ctx, guid: u64) -> Result<Vec<Importable>, OpError> {
+    let out = zfs_util::run_unchecked(ctx, &Cmd::zpool().args(["import", "-d", BY_ID_DIR])).await?;
+    let mut found: Vec<Importable> = parse_importable(&out.stdout_text())
+        .into_iter()
+        .filter(|p| p.guid == guid)
+        .collect();
+    if found.is_empty() {
+        return Err(OpError::DriveNotFound(
+            "The backup drive was not found. Plug it in, wait a few seconds, and try again.".into(),
+        ));
+    }
+    for d in found.iter_mut().flat_map(|p| p.devices.iter_mut()) {
+        if !d.starts_with('/') {
+            *d = format!("{BY_ID_DIR}/{d}");
+        }
+    }
+    Ok(found)
+}
+
+/// The disks of an imported pool, from `zpool status -P`.
+pub async fn imported_devices(ctx: &Ctx, pool: &PoolName) -> Result<Vec<String>, OpError> {
+    let cmd = Cmd::zpool().args(["status", "-P", "-p"]).arg(pool.as_str());
+    let out = zfs_util::run(ctx, &cmd).await?;
+    Ok(parse_zpool_status(&out.stdout_text())
+        .map(|s| leaf_vdevs(&s.vdevs))
+        .unwrap_or_default())
+}
+
+/// Every device of the pool must be the set's recorded disk or one of its partitions. The
+/// kernel names are compared, so `/dev/sdb1` and `/dev/disk/by-id/usb-X-part1` agree.
+fn check_on_recorded_disk(
+    ctx: &Ctx,
+    cfg: &BackupConfig,
+    devices: &[String],
+) -> Result<(), OpError> {
+    let mismatch = |why: String| {
+        OpError::DriveMismatch(format!(
+            "This is not the backup's drive: {why}. If you moved the backup to another disk on \
+             purpose, adopt that disk (Use existing backup) as an administrator."
+        ))
+    };
+    if cfg.drive_by_id.is_empty() {
+        return Err(mismatch(
+            "the backup set does not record which disk it is on".into(),
+        ));
+    }
+    // The recorded disk unplugged while a pool with its guid is offered elsewhere is just as
+    // much a mismatch.
+    let disk = ctx
+        .host
+        .resolve(std::path::Path::new(&cfg.drive_by_id))
+        .ok();
+    let elsewhere = match &disk {
+        Some(disk) => not_on_disk(ctx, disk, devices),
+        None => devices.iter().collect(),
+    };
+    if devices.is_empty() || !elsewhere.is_empty() {
+        return Err(mismatch(format!(
+            "the pool with its guid is on {}, not on {}{}",
+            if elsewhere.is_empty() {
+                "no disk Coffer can name".to_string()
+            } else {
+                elsewhere
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+            cfg.drive_by_id,
+            if disk.is_none() {
+                " (which is not plugged in)"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// The devices that are neither the disk `disk` (a kernel name) nor one of its partitions.
+pub fn not_on_disk<'a>(ctx: &Ctx, disk: &str, devices: &'a [String]) -> Vec<&'a String> {
+    let partitions = ctx.host.partitions(disk).unwrap_or_default();
+    devices
+        .iter()
+        .filter(|d| {
+            ctx.host
+                .resolve(std::path::Path::new(d))
+                .map_or(true, |k| k != disk && !partitions.contains(&k))
+        })
+        .collect()
+}
+
+/// The pool's root must carry the set's id, which Prepare and Adopt stamp on it.
+async fn check_stamp(ctx: &Ctx, cfg: &BackupConfig, pool: &PoolName) -> Result<(), OpError> {
+    let stamp = zfs_util::get(ctx, &DatasetName::from(pool.clone()), zfs_prop::BACKUP_ID).await?;
+    if stamp.as_deref() == Some(cfg.id.as_str()) {
+        return Ok(());
+    }
+    Err(OpError::DriveMismatch(format!(
+        "The pool {pool} on this drive does not carry this backup's stamp ({} is {}, not {}). \
+         If you moved the backup to another disk on purpose, adopt that disk (Use existing \
+         backup) as an administrator.",
+        zfs_prop::BACKUP_ID,
+        stamp.map_or_else(|| "not set".to_string(), |s| format!("{s:?}")),
+        cfg.id
+    )))
+}
+
+/// Imports by guid, from exactly `devices` (so a second pool with the same guid elsewhere is
+/// never picked up), under `altroot`.
+pub async fn import(
+    ctx: &Ctx,
+    guid: u64,
+    altroot: &MountPath,
+    devices: &[String],
+) -> Result<(), OpError> {
+    super::mounts::prepare_altroot(ctx, altroot)?;
     let cmd = zpool_import(&ImportPool {
         guid,
-        altroot,
+        altroot: Some(altroot),
         readonly: false,
+        devices,
     });
     let out = zfs_util::run_unchecked(ctx, &cmd).await?;
     if out.success() {

@@ -18,7 +18,7 @@ const POLL: Duration = Duration::from_secs(2);
 
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResult, OpError> {
     ctl.stage(stage::IMPORTING, &cfg.pool_name);
-    let imported = pool::ensure_imported(ctx, cfg, None).await?;
+    let imported = pool::ensure_imported(ctx, cfg).await?;
     let outcome = scrub(ctx, ctl, &imported.pool).await;
     let drive_gone = matches!(outcome, Err(OpError::DriveRemoved(_)));
     if imported.by_us && !drive_gone {

@@ -1,91 +1,272 @@
-//! Unlock: walkthrough section 9, made safe. The pool is imported with `-N` under an altroot
-//! in /run/coffer/<id>, so whatever mountpoint a (possibly hostile) drive's datasets carry,
-//! they land below that directory; they are mounted read-only, nosuid, nodev, noexec.
+//! Unlock: walkthrough section 9, made safe against a drive that lies. The pool is imported
+//! with `-N` under its altroot; the backup is checked to still be the one Coffer wrote
+//! (encrypted with a passphrase, the snapshots the last backup left); the passphrase must open
+//! every key; each dataset is mounted read-only, nosuid, nodev, noexec at a path computed from
+//! its name under the caller's own directory (ops::mounts), never at its `mountpoint`.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
 
 use coffer_api::options::{result as res, stage};
 
+use super::mounts::{self, MountOutcome};
 use super::pool;
 use super::{zfs_util, Ctx, JobCtl, JobResult, OpError, Secret};
 use crate::state::BackupConfig;
-use crate::validate::{DatasetName, MountPath};
+use crate::validate::{BackupId, DatasetName, PoolName};
 use crate::zfs::list::{KeyStatus, Mountpoint};
-use crate::zfs::manage::{load_key, mount_readonly, unmount};
+use crate::zfs::manage::{check_key, load_key};
+use crate::zfs::DatasetInfo;
+
+/// Pinned on every dataset Unlock mounts, for the snapshots the kernel automounts below
+/// `.zfs/snapshot`: those mounts take their options from these properties.
+const PINNED: [(&str, &str); 3] = [("setuid", "off"), ("devices", "off"), ("exec", "off")];
 
 pub async fn run(
     ctx: &Ctx,
     ctl: &JobCtl,
     cfg: &BackupConfig,
     passphrase: Secret,
+    uid: u32,
 ) -> Result<JobResult, OpError> {
-    let altroot = MountPath::parse(&format!("{}/{}", ctx.paths.run_root.display(), cfg.id))?;
+    let id = BackupId::parse(&cfg.id)?;
     ctl.stage(stage::IMPORTING, &cfg.pool_name);
-    let mut imported = pool::ensure_imported(ctx, cfg, Some(&altroot)).await?;
-    if imported.altroot.as_deref() != Some(altroot.as_str()) {
-        // Imported without our altroot (e.g. a backup kept it): re-import under it, so no
-        // mountpoint can reach a system path.
-        pool::release(ctx, cfg, &imported.pool).await?;
-        imported = pool::ensure_imported(ctx, cfg, Some(&altroot)).await?;
-    }
-    ctx.host
-        .create_dir(altroot.as_path())
-        .map_err(|e| OpError::Internal(format!("cannot create {altroot}: {e}")))?;
+    let imported = pool::ensure_imported(ctx, cfg).await?;
+    let base = mounts::prepare_unlock_dir(ctx, uid, &id)?;
 
-    let result = load_and_mount(ctx, ctl, cfg, &altroot, &passphrase).await;
+    let state = ctx.store.state(&cfg.id)?;
+    if !state.mounts.is_empty() {
+        return still_open(ctx, &state, uid);
+    }
+
+    let mut mounted = Vec::new();
+    let result = load_and_mount(ctx, ctl, cfg, &base, &passphrase, &mut mounted).await;
     drop(passphrase);
-    let mounts = match result {
-        Ok(m) => m,
+    let warnings = match result {
+        Ok(w) => w,
         Err(e) => {
-            if imported.by_us {
-                let _ = pool::release(ctx, cfg, &imported.pool).await;
-            }
-            return Err(e);
+            return match clean_up(ctx, cfg, &imported, &mounted).await {
+                Ok(()) => Err(e),
+                Err(c) => Err(OpError::Internal(format!(
+                    "{e} Cleaning up failed too: {c}"
+                ))),
+            };
         }
     };
-    let recorded = mounts.clone();
-    ctx.store.update_state(&cfg.id, |s| s.mounts = recorded)?;
+    let recorded = mounted.clone();
+    ctx.store.update_state(&cfg.id, |s| {
+        s.mounts = recorded;
+        s.unlocked_by = Some(uid);
+    })?;
     ctl.stage(stage::DONE, "");
     let mut r = JobResult {
         message: "The backup is open for reading.".into(),
         ..Default::default()
     };
-    r.set(res::MOUNTS, mounts);
+    r.set(res::MOUNTS, mounted);
+    r.set(res::WARNINGS, warnings);
     Ok(r)
+}
+
+/// A set that is unlocked already: its user gets the same mounts again; anyone else must wait
+/// for Lock, since the mounts are inside the first user's own directory.
+fn still_open(
+    ctx: &Ctx,
+    state: &crate::state::BackupState,
+    uid: u32,
+) -> Result<JobResult, OpError> {
+    let all_there = state.mounts.iter().all(|(ds, path)| {
+        DatasetName::parse(ds)
+            .ok()
+            .and_then(|d| mounts::mounted_at(ctx, &d).ok().flatten())
+            .is_some_and(|at| at == *path)
+    });
+    if state.unlocked_by != Some(uid) || !all_there {
+        return Err(OpError::Busy(
+            "The backup is open already, for another user or in a state Coffer does not \
+             expect. Lock it first."
+                .into(),
+        ));
+    }
+    let mut r = JobResult {
+        message: "The backup is open for reading.".into(),
+        ..Default::default()
+    };
+    r.set(res::MOUNTS, state.mounts.clone());
+    Ok(r)
+}
+
+/// Undoes a failed Unlock. A mount that will not go is detached; if even that fails, the pool
+/// is exported by force. Whatever still failed is the job's error: never ignored.
+async fn clean_up(
+    ctx: &Ctx,
+    cfg: &BackupConfig,
+    imported: &pool::Imported,
+    mounted: &[(String, String)],
+) -> Result<(), OpError> {
+    let unmounted = mounts::unmount_all(ctx, mounted).await;
+    if let Err(e) = &unmounted {
+        tracing::error!(error = %e, "clean-up after a failed unlock could not unmount");
+        mounts::force_export(ctx, &imported.pool)
+            .await
+            .map_err(|f| {
+                OpError::Internal(format!(
+                    "Unlocking failed, and cleaning up failed too: {e} Forcing the export of \
+                 {} failed as well: {f}",
+                    imported.pool
+                ))
+            })?;
+        ctx.store
+            .update_state(&cfg.id, |s| s.helper_imported = false)?;
+        return Ok(());
+    }
+    if imported.by_us {
+        pool::release(ctx, cfg, &imported.pool).await?;
+    }
+    Ok(())
 }
 
 async fn load_and_mount(
     ctx: &Ctx,
     ctl: &JobCtl,
     cfg: &BackupConfig,
-    altroot: &MountPath,
+    base: &std::path::Path,
     passphrase: &Secret,
-) -> Result<Vec<(String, String)>, OpError> {
+    mounted: &mut Vec<(String, String)>,
+) -> Result<Vec<String>, OpError> {
+    let mut warnings = Vec::new();
     let targets: Vec<DatasetName> = cfg
         .datasets
         .iter()
         .map(|d| DatasetName::parse(&d.target))
         .collect::<Result<_, _>>()?;
+    let pool = PoolName::parse(&cfg.pool_name)?;
     ctl.stage(stage::LOADING_KEY, &cfg.pool_name);
-    let mut infos = Vec::new();
-    for t in &targets {
+    let mut infos: Vec<(DatasetName, DatasetInfo)> = Vec::new();
+    for (t, pair) in targets.iter().zip(&cfg.datasets) {
+        if t.pool() != pool.as_str() {
+            return Err(OpError::InvalidArgument(format!(
+                "{t} is not on the backup drive's pool {pool}."
+            )));
+        }
         if zfs_util::dataset(ctx, t).await?.is_none() {
             return Err(OpError::InvalidArgument(format!(
                 "{t} is not on the backup drive; back up first."
             )));
         }
+        check_snapshots(ctx, cfg, t, &pair.source).await?;
         // Child datasets were backed up too; they open with the same passphrase.
-        infos.extend(zfs_util::datasets_under(ctx, t).await?);
+        for info in zfs_util::datasets_under(ctx, t).await? {
+            match DatasetName::parse(&info.name) {
+                Ok(ds) if infos.iter().all(|(d, _)| *d != ds) => infos.push((ds, info)),
+                Ok(_) => {}
+                // A name Coffer cannot carry safely is left alone, not a reason to fail.
+                Err(e) => warnings.push(format!(
+                    "{:?} on the backup drive was not opened: {e}",
+                    info.name
+                )),
+            }
+        }
     }
-    infos.dedup_by(|a, b| a.name == b.name);
-    let mut roots: Vec<String> = infos
+    check_encrypted(&infos)?;
+    load_keys(ctx, &infos, passphrase).await?;
+
+    for (ds, info) in &infos {
+        if info.kind != crate::zfs::list::DatasetType::Filesystem {
+            continue;
+        }
+        zfs_util::set(ctx, ds, &PINNED).await?;
+    }
+
+    ctl.stage(stage::MOUNTING, &cfg.pool_name);
+    // Parents before children, so a child's directory is looked for in its mounted parent.
+    let mut order: Vec<&(DatasetName, DatasetInfo)> = infos
         .iter()
-        .filter(|i| i.key_status == KeyStatus::Unavailable)
-        .filter_map(|i| i.encryption_root.clone())
+        .filter(|(_, i)| i.kind == crate::zfs::list::DatasetType::Filesystem)
         .collect();
+    order.sort_by_key(|(d, _)| d.as_str().matches('/').count());
+    for (ds, info) in order {
+        let path = mounts::mount_path(base, ds);
+        let inside_mount = mounted.iter().any(|(m, _)| {
+            ds.as_str()
+                .strip_prefix(m.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+        });
+        let legacy = info.mountpoint == Mountpoint::Legacy;
+        match mounts::mount(ctx, ds, &path, legacy, inside_mount).await {
+            Ok(MountOutcome::Mounted) => {
+                mounted.push((ds.to_string(), path_string(path)));
+            }
+            Ok(MountOutcome::NoDirectory) => {
+                tracing::warn!(%ds, "child not mounted: its parent has no directory for it");
+                warnings.push(format!(
+                    "{ds} was not opened: its parent on the drive has no folder for it."
+                ));
+            }
+            Err(e) => {
+                // Anything mounted by a failed attempt is cleaned up with the rest.
+                if let Ok(Some(at)) = mounts::mounted_at(ctx, ds) {
+                    mounted.push((ds.to_string(), at));
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(warnings)
+}
+
+fn path_string(p: PathBuf) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Coffer writes only encrypted datasets to a drive (raw copies of encrypted sources, and
+/// unencrypted sources inside the encrypted container), each under a passphrase. Anything
+/// else was put there by someone else, and would open with any passphrase.
+fn check_encrypted(infos: &[(DatasetName, DatasetInfo)]) -> Result<(), OpError> {
+    for (ds, info) in infos {
+        let passphrase_key = info.is_encrypted()
+            && info.encryption_root.is_some()
+            && info.key_format.as_deref() == Some("passphrase");
+        if !passphrase_key {
+            return Err(OpError::TargetModified(format!(
+                "{ds} on the backup drive is not encrypted with a passphrase, and Coffer never \
+                 writes such a copy. The drive may have been tampered with; nothing was opened."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Loads every encryption root's key with the passphrase; a key that is loaded already is
+/// checked against it (`load-key -n`), so the passphrase opens nothing it does not unlock.
+async fn load_keys(
+    ctx: &Ctx,
+    infos: &[(DatasetName, DatasetInfo)],
+    passphrase: &Secret,
+) -> Result<(), OpError> {
+    let mut roots: Vec<(String, bool)> = Vec::new();
+    for (_, info) in infos {
+        if let Some(root) = &info.encryption_root {
+            if roots.iter().all(|(r, _)| r != root) {
+                roots.push((root.clone(), info.key_status == KeyStatus::Available));
+            }
+        }
+    }
+    // A root's key status is the root's own; take it from its row when it is listed.
+    for (root, loaded) in &mut roots {
+        if let Some((_, i)) = infos.iter().find(|(d, _)| d.as_str() == root) {
+            *loaded = i.key_status == KeyStatus::Available;
+        }
+    }
     roots.sort();
-    roots.dedup();
-    for root in &roots {
+    for (root, loaded) in &roots {
         let ds = DatasetName::parse(root)?;
-        zfs_util::run_with_secret(ctx, &load_key(&ds), passphrase)
+        let cmd = if *loaded {
+            check_key(&ds)
+        } else {
+            load_key(&ds)
+        };
+        zfs_util::run_with_secret(ctx, &cmd, passphrase)
             .await
             .map_err(|e| match e {
                 OpError::WrongPassphrase(_) => OpError::WrongPassphrase(format!(
@@ -94,73 +275,59 @@ async fn load_and_mount(
                 other => other,
             })?;
     }
+    Ok(())
+}
 
-    ctl.stage(stage::MOUNTING, &cfg.pool_name);
-    let prefix = format!("{}/", altroot.as_str().trim_end_matches('/'));
-    let mut mounts = Vec::new();
-    // Parents before children, so each check below sees what the earlier mounts brought.
-    infos.sort_by_key(|i| match &i.mountpoint {
-        Mountpoint::Path(p) => p.len(),
-        _ => 0,
-    });
-    for info in &infos {
-        let ds = DatasetName::parse(&info.name)?;
-        let Mountpoint::Path(planned) = &info.mountpoint else {
-            continue;
-        };
-        // Refuse before mounting anything outside the altroot or through a symlink.
-        let through_symlink = ctx
-            .host
-            .has_symlink(std::path::Path::new(planned))
-            .unwrap_or(true);
-        if !planned.starts_with(&prefix) || through_symlink {
-            return Err(OpError::Internal(format!(
-                "{ds} would be mounted at {planned}, outside {altroot} or through a symbolic \
-                 link; refusing. The drive may have been tampered with."
-            )));
-        }
-        let out = zfs_util::run_unchecked(ctx, &mount_readonly(&ds)).await?;
-        if !out.success() && !out.stderr_text().contains("already mounted") {
-            if !targets.contains(&ds) {
-                // A child whose mountpoint directory is missing in its read-only parent:
-                // the rest stays browsable.
-                tracing::warn!(%ds, stderr = %out.stderr_text().trim(), "child not mounted");
-                continue;
-            }
-            out.check(&mount_readonly(&ds))?;
-        }
-        // Trust the kernel's mount table, not the property, for where it really went.
-        let path = mounted_at(ctx, &ds)?;
-        match path {
-            Some(p) if p.starts_with(&prefix) => mounts.push((ds.to_string(), p)),
-            Some(p) => {
-                let _ = zfs_util::run_unchecked(ctx, &unmount(&ds)).await;
-                return Err(OpError::Internal(format!(
-                    "{ds} mounted at {p}, outside {altroot}; it was unmounted again."
-                )));
-            }
-            None => {
-                return Err(OpError::Internal(format!("{ds} did not get mounted.")));
+/// The drive's copy must still be what backups left: every snapshot the last backup recorded,
+/// and nothing but those and snapshots of the local source (a backup stopped before it could
+/// record what it sent); and nothing written since its newest snapshot.
+async fn check_snapshots(
+    ctx: &Ctx,
+    cfg: &BackupConfig,
+    target: &DatasetName,
+    source: &str,
+) -> Result<(), OpError> {
+    let state = ctx.store.state(&cfg.id)?;
+    let recorded = state.snapshots.get(target.as_str());
+    let on_drive = zfs_util::snapshot_index(ctx, target)
+        .await?
+        .unwrap_or_default();
+    let mut allowed: HashSet<u64> = recorded.into_iter().flatten().map(|s| s.guid).collect();
+    let mut changes = Vec::new();
+    if let Some(recorded) = recorded {
+        let have: HashSet<(&str, u64)> =
+            on_drive.iter().map(|s| (s.name.as_str(), s.guid)).collect();
+        changes.extend(
+            recorded
+                .iter()
+                .filter(|r| !have.contains(&(r.name.as_str(), r.guid)))
+                .map(|r| format!("@{} is gone or replaced", r.name)),
+        );
+        if let Ok(src) = DatasetName::parse(source) {
+            if let Some(snaps) = zfs_util::snapshot_index(ctx, &src).await? {
+                allowed.extend(snaps.iter().map(|s| s.guid));
             }
         }
+        changes.extend(
+            on_drive
+                .iter()
+                .filter(|s| !allowed.contains(&s.guid))
+                .map(|s| format!("@{} was not made by a backup", s.name)),
+        );
     }
-    Ok(mounts)
-}
-
-/// Where the kernel has `ds` mounted, from the mount table.
-pub fn mounted_at(ctx: &Ctx, ds: &DatasetName) -> Result<Option<String>, OpError> {
-    let table = ctx
-        .host
-        .mounts()
-        .map_err(|e| OpError::Internal(format!("cannot read the mount table: {e}")))?;
-    Ok(table.lines().find_map(|l| {
-        let mut f = l.split_whitespace();
-        let (dev, dir, fstype) = (f.next()?, f.next()?, f.next()?);
-        (dev == ds.as_str() && fstype == "zfs").then(|| unescape_mount_path(dir))
-    }))
-}
-
-/// `/proc/mounts` escapes space, tab, newline and backslash as octal.
-fn unescape_mount_path(s: &str) -> String {
-    String::from_utf8_lossy(&crate::zfs::parse_util::decode_octal_escapes(s)).into_owned()
+    let written = zfs_util::get(ctx, target, "written")
+        .await?
+        .and_then(|w| w.parse::<u64>().ok())
+        .unwrap_or(0);
+    if written > 0 {
+        changes.push(format!("{written} bytes were written to it"));
+    }
+    if changes.is_empty() {
+        return Ok(());
+    }
+    Err(OpError::TargetModified(format!(
+        "The copy of {target} on the backup drive is not what the last backup left: {}. \
+         Nothing was opened.",
+        changes.join("; ")
+    )))
 }

@@ -487,6 +487,8 @@ impl Manager {
             .authorized_backup(conn, &header, action::UNLOCK, backup_id)
             .await?;
         crate::validate::validate_passphrase(secret.bytes()).map_err(invalid)?;
+        // The mounts go into the caller's own directory, which only they may enter.
+        let uid = self.uid(conn, &header).await?;
         let cfg = b.clone();
         self.start_pool_job(
             conn,
@@ -496,7 +498,7 @@ impl Manager {
             action::UNLOCK,
             false,
             move |ctx, ctl| {
-                Box::pin(async move { ops::unlock::run(&ctx, &ctl, &cfg, secret).await })
+                Box::pin(async move { ops::unlock::run(&ctx, &ctl, &cfg, secret, uid).await })
             },
         )
         .await

@@ -291,6 +291,8 @@ impl SendReceive for FakePipe {
 #[derive(Default)]
 pub struct FakeHost {
     pub mounts: Mutex<String>,
+    /// Mount tables served in turn before `mounts` (as mounts come and go during a job).
+    pub mount_tables: Mutex<std::collections::VecDeque<String>>,
     /// Mountpoint → the names in its `.zfs/snapshot`.
     pub snapshot_dirs: Mutex<std::collections::HashMap<String, Vec<String>>>,
     /// Pool name → the state the kernel module would publish for it.
@@ -298,6 +300,26 @@ pub struct FakeHost {
 }
 
 pub const FAKE_DISK: &str = "/dev/disk/by-id/usb-Fake_Disk-0:0";
+
+/// The set `b1`'s drive as the helper checks it: pool `backup` (guid 123) offered for import
+/// on [`FAKE_DISK`]'s partition, imported there, and stamped with `b1`.
+pub fn drive_is_the_sets(runner: &FakeRunner) {
+    runner.on(
+        &["zpool", "import", "-d", "/dev/disk/by-id"],
+        "   pool: backup\n     id: 123\n  state: ONLINE\n action: The pool can be imported.\n \
+         config:\n\n\tbackup                   ONLINE\n\t  usb-Fake_Disk-0:0-part1  ONLINE\n",
+    );
+    runner.on(
+        &["zpool", "status", "-P"],
+        "  pool: backup\n state: ONLINE\nconfig:\n\n\tNAME  STATE  READ WRITE CKSUM\n\tbackup  \
+         ONLINE  0 0 0\n\t  /dev/disk/by-id/usb-Fake_Disk-0:0-part1  ONLINE  0 0 0\n\nerrors: \
+         No known data errors\n",
+    );
+    runner.on(
+        &["zfs", "get", "io.github.coffer:backup-id", "backup"],
+        "backup\tio.github.coffer:backup-id\tb1\tlocal\n",
+    );
+}
 
 impl BlockDevices for FakeHost {
     fn kernel_name(&self, link: &Path) -> io::Result<String> {
@@ -315,6 +337,9 @@ impl BlockDevices for FakeHost {
 
 impl Host for FakeHost {
     fn mounts(&self) -> io::Result<String> {
+        if let Some(t) = self.mount_tables.lock().unwrap().pop_front() {
+            return Ok(t);
+        }
         Ok(self.mounts.lock().unwrap().clone())
     }
     fn swaps(&self) -> io::Result<String> {
@@ -343,6 +368,12 @@ impl Host for FakeHost {
     }
     fn create_dir(&self, _path: &Path) -> io::Result<()> {
         Ok(())
+    }
+    fn create_private_dir(&self, _path: &Path, _uid: Option<u32>) -> io::Result<()> {
+        Ok(())
+    }
+    fn is_dir(&self, path: &Path) -> bool {
+        !path.to_string_lossy().contains("missing")
     }
     fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>> {
         self.snapshot_dirs

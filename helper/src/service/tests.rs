@@ -158,6 +158,7 @@ fn seed_backup(h: &Harness) {
             ..Default::default()
         })
         .unwrap();
+    super::testing::drive_is_the_sets(&h.runner);
 }
 
 const STATUS_DONE: &str = "  pool: backup

@@ -8,7 +8,7 @@ use zbus::OwnedObjectPath;
 
 use coffer_api::{HelperProxy, JobProxy};
 
-use super::testing::{fail, ok, Harness, FAKE_DISK};
+use super::testing::{drive_is_the_sets, fail, ok, Harness, FAKE_DISK};
 use crate::state::{BackupConfig, DatasetPair};
 
 const SRC_ROW: &str = "rpool/home\tfilesystem\taes-256-gcm\trpool/home\tavailable\tpassphrase\t-\toff\t/home\ton\t1000\t5000\n";
@@ -36,6 +36,7 @@ fn seed(h: &Harness) {
             ..Default::default()
         })
         .unwrap();
+    drive_is_the_sets(&h.runner);
 }
 
 fn imported(h: &Harness) {
@@ -53,10 +54,6 @@ fn imported_with(h: &Harness, src_snaps: &str) {
     r.on(&["zfs", "list", "filesystem,volume", "rpool/home"], SRC_ROW);
     r.on(&["zfs", "list", "snapshot", "rpool/home"], src_snaps);
     r.on(&["zfs", "list", "bookmark", "rpool/home"], "");
-    r.on(
-        &["zfs", "get", "mountpoint", "backup"],
-        "backup\tmountpoint\t/mnt/backup\tlocal\n",
-    );
 }
 
 /// The source has `a`, `b` and a new `c`; the drive has `on_drive`, then also `c` after the
@@ -176,22 +173,12 @@ async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
     assert!(send1.contains(&"-w".to_string()), "{send1:?}");
     assert!(!send1.contains(&"-I".to_string()) && !send1.contains(&"-i".to_string()));
     assert_eq!(send1.last().unwrap(), "rpool/home@a");
-    // The receive that creates the target sets its properties (walkthrough §5.1–5.2).
+    // The receive that creates the target sets its properties (walkthrough §5.1–5.2), and
+    // pins what keeps it from being mounted, run or shared.
     assert_eq!(
-        recv1,
-        &[
-            "zfs",
-            "receive",
-            "-s",
-            "-u",
-            "-o",
-            "readonly=on",
-            "-o",
-            "snapdir=visible",
-            "-o",
-            "canmount=on",
-            "backup/home"
-        ]
+        recv1.join(" "),
+        "zfs receive -s -u -o readonly=on -o snapdir=visible -o canmount=noauto \
+         -o setuid=off -o devices=off -o exec=off -o sharenfs=off -o sharesmb=off backup/home"
     );
     let (send2, recv2) = &streams[1];
     assert_eq!(recv2, &["zfs", "receive", "-s", "-u", "backup/home"]);
@@ -210,11 +197,20 @@ async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
     for p in [
         "readonly=on",
         "snapdir=visible",
-        "canmount=on",
-        "mountpoint=/mnt/backup/home",
+        "canmount=noauto",
+        "setuid=off",
+        "devices=off",
+        "exec=off",
+        "sharenfs=off",
+        "sharesmb=off",
     ] {
         assert!(set[0].contains(&p.to_string()), "{p}: {set:?}");
     }
+    // Setting a mountpoint mounts a dataset whose key is loaded; nothing sets one.
+    assert!(
+        !set[0].iter().any(|a| a.starts_with("mountpoint=")),
+        "{set:?}"
+    );
     assert!(r.ran(&["zfs", "destroy"]).is_empty());
     // Imported by someone else: left imported.
     assert!(r.ran(&["zpool", "export"]).is_empty());
@@ -290,29 +286,141 @@ async fn incremental_backup_prunes_what_left_the_source() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unlock_refuses_a_hostile_mountpoint() {
+async fn unlock_mounts_where_coffer_says_never_where_the_drive_says() {
     let h = Harness::start("hostile").await;
     h.allow(true);
     seed(&h);
     let r = &h.runner;
     // Not imported yet: the helper imports it under its altroot.
     r.on(&["zpool", "list"], "");
-    // A hostile drive: the property says /etc, not <altroot>/...
-    let hostile = "backup/home\tfilesystem\taes-256-gcm\tbackup/home\tavailable\tpassphrase\t-\ton\t/etc\ton\t1000\t5000\n";
+    // A hostile drive: the property climbs out of any altroot.
+    let hostile = "backup/home\tfilesystem\taes-256-gcm\tbackup/home\tunavailable\tpassphrase\t-\ton\t/../../../etc\ton\t1000\t5000\n";
     r.on(
         &["zfs", "list", "filesystem,volume", "backup/home"],
         hostile,
     );
+    let run_root = h.service.ctx.paths.run_root.clone();
+    let uid = nix_uid();
+    let want = run_root.join(format!("users/{uid}/b1/home"));
+    // Before the mount the table has nothing of the drive; after it, the mount Coffer made.
+    h.host.mount_tables.lock().unwrap().extend([
+        String::new(),
+        format!(
+            "backup/home {} zfs ro,nosuid,nodev,noexec 0 0\n",
+            want.display()
+        ),
+    ]);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.unlock("b1", "correct horse").await.unwrap();
-    let (ok, _, msg) = finish(&h, &path).await;
-    assert!(!ok);
-    assert!(msg.contains("refusing"), "{msg}");
-    let import = r.ran(&["zpool", "import"]);
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    let import = r.ran(&["zpool", "import", "-N"]);
     assert_eq!(import.len(), 1);
-    assert!(import[0].contains(&"-N".to_string()) && import[0].contains(&"-R".to_string()));
-    assert!(r.ran(&["zfs", "mount"]).is_empty());
+    let altroot = run_root.join("pools/b1");
+    assert!(
+        import[0]
+            .windows(2)
+            .any(|w| w[0] == "-R" && w[1] == altroot.to_string_lossy()),
+        "{import:?}"
+    );
+    assert!(
+        import[0].contains(&format!("{FAKE_DISK}-part1")),
+        "{import:?}"
+    );
+    assert!(
+        !r.argv_log()
+            .iter()
+            .any(|a| a.starts_with(&["zfs".into(), "mount".into()])),
+        "never zfs mount"
+    );
+    let mounts = r.ran(&["mount", "-t", "zfs"]);
+    assert_eq!(
+        mounts,
+        vec![vec![
+            "mount".to_string(),
+            "-t".into(),
+            "zfs".into(),
+            "-o".into(),
+            "zfsutil,ro,nosuid,nodev,noexec".into(),
+            "backup/home".into(),
+            want.to_string_lossy().into_owned(),
+        ]]
+    );
+    assert!(!r.argv_log().iter().flatten().any(|a| a.contains("etc")));
+    // Snapshots the kernel automounts take these from the dataset.
+    let set = r.ran(&["zfs", "set", "backup/home"]);
+    assert!(set.iter().any(|s| s.contains(&"setuid=off".to_string())
+        && s.contains(&"exec=off".to_string())
+        && s.contains(&"devices=off".to_string())));
+    let st = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(
+        st.mounts,
+        vec![("backup/home".into(), want.to_string_lossy().into_owned())]
+    );
+    assert_eq!(st.unlocked_by, Some(uid));
+}
+
+fn nix_uid() -> u32 {
+    // SAFETY: getuid cannot fail and touches no memory.
+    unsafe { libc::getuid() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unlock_refuses_a_copy_coffer_never_wrote() {
+    let h = Harness::start("plainunlock").await;
+    h.allow(true);
+    seed(&h);
+    let r = &h.runner;
+    r.on(&["zpool", "list"], "");
+    // Unencrypted: it would "open" with any passphrase.
+    let plain =
+        "backup/home\tfilesystem\toff\t-\t-\tnone\t-\ton\t/mnt/backup/home\ton\t1000\t5000\n";
+    r.on(&["zfs", "list", "filesystem,volume", "backup/home"], plain);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.unlock("b1", "anything at all").await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(!ok);
+    assert_eq!(err, "io.github.coffer.Error.TargetModified", "{msg}");
+    assert!(r.ran(&["mount"]).is_empty());
+    assert!(r.ran(&["zfs", "load-key"]).is_empty());
     assert_eq!(r.ran(&["zpool", "export", "backup"]).len(), 1);
+
+    // Encrypted, but with a snapshot no backup made, and the one the last backup left gone.
+    let h = Harness::start("swapped").await;
+    h.allow(true);
+    seed(&h);
+    h.service
+        .ctx
+        .store
+        .update_state("b1", |st| {
+            st.snapshots.insert(
+                "backup/home".into(),
+                vec![crate::state::SnapshotRecord {
+                    name: "a".into(),
+                    guid: 11,
+                    ..Default::default()
+                }],
+            );
+        })
+        .unwrap();
+    let r = &h.runner;
+    r.on(&["zpool", "list"], "");
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        TGT_ROW,
+    );
+    r.on(&["zfs", "list", "snapshot", "rpool/home"], SRC_SNAPS);
+    r.on(
+        &["zfs", "list", "snapshot", "backup/home"],
+        "backup/home@a\t99\t5\t1700000000\t0\t1000\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.unlock("b1", "correct horse").await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(!ok);
+    assert_eq!(err, "io.github.coffer.Error.TargetModified", "{msg}");
+    assert!(msg.contains("@a"), "{msg}");
+    assert!(r.ran(&["mount"]).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,7 +498,7 @@ async fn cancel_stops_the_send_and_still_exports() {
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.Cancelled", "{msg}");
-    assert_eq!(r.ran(&["zpool", "import"]).len(), 1);
+    assert_eq!(r.ran(&["zpool", "import", "-N"]).len(), 1);
     assert_eq!(r.ran(&["zpool", "export", "backup"]).len(), 1);
     // Nothing was aborted or destroyed: the partial receive stays resumable.
     assert!(r.ran(&["zfs", "receive", "-A"]).is_empty());

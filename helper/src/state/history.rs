@@ -70,6 +70,8 @@ pub struct BackupState {
     pub list_marks: BTreeMap<String, ListMark>,
     /// (dataset, path) mounted by Unlock and not yet locked.
     pub mounts: Vec<(String, String)>,
+    /// The uid whose directory the mounts are in.
+    pub unlocked_by: Option<u32>,
     /// The helper imported the pool and has not exported it yet. A helper killed mid-job
     /// leaves this set, so the next job knows to export the pool when it is done.
     pub helper_imported: bool,

@@ -86,6 +86,14 @@ pub fn load_key(dataset: &DatasetName) -> Cmd {
         .arg(dataset.as_str())
 }
 
+/// `zfs load-key -n -L prompt DATASET`: checks the passphrase on stdin against a key that
+/// may be loaded already, loading nothing.
+pub fn check_key(dataset: &DatasetName) -> Cmd {
+    Cmd::zfs()
+        .args(["load-key", "-n", "-L", "prompt"])
+        .arg(dataset.as_str())
+}
+
 /// `zfs unload-key DATASET`
 pub fn unload_key(dataset: &DatasetName) -> Cmd {
     Cmd::zfs().arg("unload-key").arg(dataset.as_str())

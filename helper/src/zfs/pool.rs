@@ -104,14 +104,24 @@ pub struct ImportPool<'a> {
     pub guid: u64,
     pub altroot: Option<&'a MountPath>,
     pub readonly: bool,
+    /// Search only these devices; empty searches all of /dev/disk/by-id.
+    pub devices: &'a [String],
 }
 
-/// `zpool import -N -d /dev/disk/by-id -o cachefile=none [-R ALTROOT] [-o readonly=on] GUID`.
+/// `zpool import -N -d /dev/disk/by-id|-d DEVICE... -o cachefile=none [-R ALTROOT]
+/// [-o readonly=on] GUID`.
 ///
 /// `-N` mounts nothing; the service mounts only what it needs. `cachefile=none` keeps a
 /// removable drive out of `/etc/zfs/zpool.cache`, so boot never auto-imports it.
 pub fn zpool_import(p: &ImportPool<'_>) -> Cmd {
-    let mut c = Cmd::zpool().args(["import", "-N", "-d", BY_ID_DIR, "-o", "cachefile=none"]);
+    let mut c = Cmd::zpool().args(["import", "-N"]);
+    if p.devices.is_empty() {
+        c = c.args(["-d", BY_ID_DIR]);
+    }
+    for d in p.devices {
+        c = c.arg("-d").arg(d);
+    }
+    c = c.args(["-o", "cachefile=none"]);
     if let Some(root) = p.altroot {
         c = c.arg("-R").arg(root.as_str());
     }
@@ -180,10 +190,22 @@ mod tests {
             guid: 1234567890123,
             altroot: Some(&root),
             readonly: true,
+            devices: &[],
         });
         assert_eq!(
             c.argv_lossy().join(" "),
             "import -N -d /dev/disk/by-id -o cachefile=none -R /run/coffer/root -o readonly=on 1234567890123"
+        );
+        let on_disk = ["/dev/disk/by-id/usb-X-0:0-part1".to_string()];
+        let c = zpool_import(&ImportPool {
+            guid: 7,
+            altroot: Some(&root),
+            devices: &on_disk,
+            ..Default::default()
+        });
+        assert_eq!(
+            c.argv_lossy().join(" "),
+            "import -N -d /dev/disk/by-id/usb-X-0:0-part1 -o cachefile=none -R /run/coffer/root 7"
         );
         let c = zpool_import(&ImportPool {
             guid: 7,

@@ -7,18 +7,26 @@ use super::protection::{self, Ahead};
 use super::Totals;
 use crate::engine::protect::is_base_bookmark;
 use crate::engine::{prune_commands, prune_set, verify_replica};
-use crate::ops::pool::Imported;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
 use crate::validate::{BackupId, DatasetName, PropertyName};
 use crate::zfs::manage::DESTROY_BATCH_MAX_ARG;
 use crate::zfs::receive::ReceiveOptions;
 use crate::zfs::{Bookmark, Snapshot};
 
-/// Walkthrough §5.1–5.2, besides the mountpoint: read-only, visible snapshots, mountable.
-const TARGET_PROPERTIES: [(&str, &str); 3] = [
+/// Walkthrough §5.1–5.2 (read-only, visible snapshots), and what keeps the drive's copy from
+/// ever being mounted, run or shared by anything but Unlock: `canmount=noauto` (nothing mounts
+/// it on import, and setting it never mounts), no setuid, device nodes or execution (the
+/// kernel's automounts of `.zfs/snapshot` take these), no sharing. The `mountpoint` is left
+/// alone: Unlock mounts at paths of its own.
+pub(crate) const TARGET_PROPERTIES: [(&str, &str); 8] = [
     ("readonly", "on"),
     ("snapdir", "visible"),
-    ("canmount", "on"),
+    ("canmount", "noauto"),
+    ("setuid", "off"),
+    ("devices", "off"),
+    ("exec", "off"),
+    ("sharenfs", "off"),
+    ("sharesmb", "off"),
 ];
 
 /// The target's properties, given to the receive that creates it.
@@ -56,7 +64,6 @@ pub(super) async fn finish_dataset(
     id: &BackupId,
     source: &DatasetName,
     target: &DatasetName,
-    imported: &Imported,
     seen: Seen<'_>,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
@@ -147,7 +154,7 @@ pub(super) async fn finish_dataset(
         }
     };
     let (listed, released) = tokio::join!(
-        async { tokio::try_join!(listed, set_target_properties(ctx, target, imported)) },
+        async { tokio::try_join!(listed, set_target_properties(ctx, target)) },
         releasing
     );
     let ((new_marks, mut src_snaps, mut tgt_snaps, mut src_books), ()) = listed?;
@@ -329,46 +336,14 @@ async fn confirm_doomed(
         .collect())
 }
 
-/// Walkthrough §5.1–5.2: read-only, visible snapshots, mountable under the pool's mountpoint.
-async fn set_target_properties(
-    ctx: &Ctx,
-    target: &DatasetName,
-    imported: &Imported,
-) -> Result<(), OpError> {
-    let root = DatasetName::parse(target.pool())?;
-    let strip_altroot = |v: String| match imported.altroot.as_deref().filter(|a| *a != "/") {
-        // With an altroot the property reads with the altroot in front; compare without.
-        Some(alt) => match v.strip_prefix(alt) {
-            Some("") => "/".to_string(),
-            Some(rest) if rest.starts_with('/') => rest.to_string(),
-            _ => v,
-        },
-        None => v,
-    };
-    let (base, mut current) = tokio::try_join!(
-        zfs_util::get(ctx, &root, "mountpoint"),
-        zfs_util::get_many(
-            ctx,
-            target,
-            &["readonly", "snapdir", "canmount", "mountpoint"]
-        ),
-    )?;
-    let base = base
-        .map(strip_altroot)
-        .filter(|b| b.starts_with('/'))
-        .unwrap_or_else(|| format!("/mnt/{}", target.pool()));
-    let rel = target.as_str().strip_prefix(target.pool()).unwrap_or("");
-    let mountpoint = format!("{}{}", base.trim_end_matches('/'), rel);
-    crate::validate::MountPath::parse(&mountpoint)?;
-    let wanted = TARGET_PROPERTIES
+/// Pins [`TARGET_PROPERTIES`] on a target, setting only what differs: `zfs set` waits for a
+/// transaction group even when nothing changes (every backup after the first). A value the
+/// drive changed (say `setuid=on`) is reset here.
+async fn set_target_properties(ctx: &Ctx, target: &DatasetName) -> Result<(), OpError> {
+    let names: Vec<&str> = TARGET_PROPERTIES.iter().map(|(p, _)| *p).collect();
+    let current = zfs_util::get_many(ctx, target, &names).await?;
+    let changes: Vec<(&str, &str)> = TARGET_PROPERTIES
         .into_iter()
-        .chain([("mountpoint", mountpoint.as_str())]);
-    // `zfs set` waits for a transaction group even when nothing changes; skip it when the
-    // properties are already right (every backup after the first).
-    if let Some(mp) = current.remove("mountpoint") {
-        current.insert("mountpoint".into(), strip_altroot(mp));
-    }
-    let changes: Vec<(&str, &str)> = wanted
         .filter(|(p, want)| current.get(*p).map(String::as_str) != Some(*want))
         .collect();
     if changes.is_empty() {

@@ -194,7 +194,7 @@ async fn from_snapshot_dir(
     if known.is_empty() || known.0.values().any(|(_, foreign)| *foreign) {
         return Ok(None);
     }
-    let Ok(Some(mountpoint)) = crate::ops::unlock::mounted_at(ctx, ds) else {
+    let Ok(Some(mountpoint)) = crate::ops::mounts::mounted_at(ctx, ds) else {
         return Ok(None);
     };
     let Ok(names) = ctx

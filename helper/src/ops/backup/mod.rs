@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     let read_ahead = state_if_pool_ready(ctx, cfg);
     let first = cfg.datasets.first();
     let (imported, first_tree, prefetched) = tokio::join!(
-        pool::ensure_imported(ctx, cfg, None),
+        pool::ensure_imported(ctx, cfg),
         async {
             match first {
                 Some(pair) => Some(tree_of(ctx, pair).await),
@@ -204,7 +204,6 @@ async fn back_up_all(
                     id,
                     (&src, src_info),
                     &tgt,
-                    imported,
                     prefetched,
                     totals,
                 )

@@ -18,7 +18,6 @@ use crate::engine::{
     StreamCommands, StreamSettings, TargetChange, TargetState,
 };
 use crate::ops::pipe::PipeOutput;
-use crate::ops::pool::Imported;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
 use crate::validate::{BackupId, DatasetName, ResumeToken};
 use crate::zfs::receive::{receive_abort, ReceiveOptions};
@@ -33,7 +32,6 @@ pub(super) async fn replicate(
     id: &BackupId,
     (source, src_info): (&DatasetName, &DatasetInfo),
     target: &DatasetName,
-    imported: &Imported,
     prefetched: Option<Prefetched>,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
@@ -239,7 +237,7 @@ pub(super) async fn replicate(
             marks: &marks,
             ahead: ahead.take(),
         };
-        finish_dataset(ctx, ctl, id, source, target, imported, seen, totals).await?;
+        finish_dataset(ctx, ctl, id, source, target, seen, totals).await?;
         return Ok(());
     }
 }
