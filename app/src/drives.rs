@@ -26,14 +26,24 @@ pub async fn watch(conn: Connection, on_change: impl Fn(Vec<DriveInfo>)) -> zbus
     Ok(())
 }
 
-/// The drive holding the pool with this guid, if plugged in.
-pub fn find_by_guid<'a>(drives: &'a [DriveInfo], guid: &str) -> Option<&'a DriveInfo> {
-    if guid.is_empty() {
+/// The set's own drive. A pool guid is public (UDisks2 shows it to everyone) and `zpool reguid`
+/// copies it onto any stick, so the drive must also be the disk the set recorded: its
+/// by-id link and its serial. A set that recorded neither has no drive to recognise.
+pub fn find_for_set<'a>(
+    drives: &'a [DriveInfo],
+    set: &coffer_api::BackupSet,
+) -> Option<&'a DriveInfo> {
+    if set.pool_guid.is_empty() || (set.drive_serial.is_empty() && set.drive_by_id.is_empty()) {
         return None;
     }
-    drives
-        .iter()
-        .find(|d| d.zfs_pool().is_some_and(|(_, g)| g == guid))
+    drives.iter().find(|d| {
+        d.zfs_pool().is_some_and(|(_, g)| g == set.pool_guid)
+            && (set.drive_serial.is_empty() || d.serial == set.drive_serial)
+            && (set.drive_by_id.is_empty()
+                || d.disk
+                    .as_ref()
+                    .is_some_and(|b| b.symlinks.contains(&set.drive_by_id)))
+    })
 }
 
 /// Drives a user may pick as a backup drive: external ones only, never system disks.
@@ -103,10 +113,33 @@ mod tests {
     }
 
     #[test]
-    fn finds_by_guid() {
-        let drives = vec![drive(false, "usb", "123")];
-        assert!(find_by_guid(&drives, "123").is_some());
-        assert!(find_by_guid(&drives, "").is_none());
+    fn a_copied_guid_is_not_the_sets_drive() {
+        let set = coffer_api::BackupSet {
+            pool_guid: "123".into(),
+            drive_serial: "X1".into(),
+            drive_by_id: "/dev/disk/by-id/usb-Seagate_X1".into(),
+            ..Default::default()
+        };
+        let mut stick = drive(false, "usb", "123");
+        stick.serial = "EVIL".into();
+        stick.disk.as_mut().unwrap().symlinks = vec!["/dev/disk/by-id/usb-Evil_EVIL".into()];
+        assert!(find_for_set(std::slice::from_ref(&stick), &set).is_none());
+        let real = drive(false, "usb", "123");
+        let both = [stick, real];
+        assert_eq!(
+            find_for_set(&both, &set).map(|d| d.serial.as_str()),
+            Some("X1")
+        );
+        let unrecorded = coffer_api::BackupSet {
+            pool_guid: "123".into(),
+            ..Default::default()
+        };
+        assert!(find_for_set(&both, &unrecorded).is_none());
+    }
+
+    #[test]
+    fn confirm_name_leaves_the_serial_out() {
+        let drives = [drive(false, "usb", "123")];
         assert_eq!(confirm_name(&drives[0]), "Seagate Expansion");
     }
 }

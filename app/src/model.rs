@@ -102,9 +102,9 @@ impl Model {
         self.backups.borrow().iter().find(|b| b.id == id).cloned()
     }
 
-    /// The plugged-in drive holding this set's pool, matched by pool guid.
+    /// The set's own drive, when plugged in (drives::find_for_set).
     pub fn drive_for(&self, set: &BackupSet) -> Option<DriveInfo> {
-        crate::drives::find_by_guid(&self.drives.borrow(), &set.pool_guid).cloned()
+        crate::drives::find_for_set(&self.drives.borrow(), set).cloned()
     }
 }
 

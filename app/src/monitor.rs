@@ -55,8 +55,9 @@ fn has_visible_window(app: &gio::Application) -> bool {
 fn drives_changed(app: &gio::Application, before: &[DriveInfo], after: &[DriveInfo]) {
     let model = model::get();
     for set in model.backups.borrow().iter() {
-        let was = crate::drives::find_by_guid(before, &set.pool_guid).is_some();
-        let is = crate::drives::find_by_guid(after, &set.pool_guid).is_some();
+        // Only the set's own drive counts: a stick with a copied guid starts nothing.
+        let was = crate::drives::find_for_set(before, set).is_some();
+        let is = crate::drives::find_for_set(after, set).is_some();
         if was && !is {
             notify::withdraw(app, &notify::plugged_id(&set.id));
         }
@@ -224,7 +225,7 @@ pub fn back_up_headless(app: &gio::Application, backup_id: String) {
         let outcome = crate::operations::finish(&path, |_| {}).await;
         if outcome.is_ok() {
             if let Some(set) = model::get().backup(&backup_id) {
-                let _ = crate::operations::power_off(&set.pool_guid).await;
+                let _ = crate::operations::power_off(&set).await;
             }
         }
         model::get().refresh().await;

@@ -65,12 +65,12 @@ pub async fn cancel(path: &str) -> Result<(), Failure> {
     Ok(job::cancel(&c.conn, path).await?)
 }
 
-/// Powers off the drive holding `pool_guid`, as the user, once the helper has exported the
-/// pool. Ok(false) when the drive was already gone or cannot be powered off.
-pub async fn power_off(pool_guid: &str) -> Result<bool, Failure> {
+/// Powers off the set's drive, as the user, once the helper has exported the pool. Ok(false)
+/// when the drive was already gone or cannot be powered off.
+pub async fn power_off(set: &coffer_api::BackupSet) -> Result<bool, Failure> {
     let c = client::get().await?;
     let drives = coffer_api::udisks::drives(&c.conn).await?;
-    let Some(drive) = crate::drives::find_by_guid(&drives, pool_guid) else {
+    let Some(drive) = crate::drives::find_for_set(&drives, set) else {
         return Ok(false);
     };
     if !drive.can_power_off {

@@ -125,8 +125,8 @@ impl super::Onboarding {
                 };
                 let path = operations::start_back_up(&id, &opts).await?;
                 operations::finish(&path, |s| this.show_progress(s)).await?;
-                let guid = model::get().backup(&id).map(|b| b.pool_guid).unwrap_or_default();
-                Ok::<bool, Failure>(operations::power_off(&guid).await.unwrap_or(false))
+                let set = model::get().backup(&id).unwrap_or_default();
+                Ok::<bool, Failure>(operations::power_off(&set).await.unwrap_or(false))
             }
             .await;
             match outcome {

@@ -175,7 +175,7 @@ impl Overview {
             let Some(set) = model::get().current() else {
                 return;
             };
-            if crate::drives::find_by_guid(after, &set.pool_guid).is_some() {
+            if crate::drives::find_for_set(after, &set).is_some() {
                 this.imp().safe_to_unplug.set(false);
             }
         });

@@ -169,11 +169,8 @@ impl super::Overview {
             &[&format::size(bytes), &format::duration(seconds)],
         );
         // The helper exported the pool; now power off as the user so polkit judges them.
-        let guid = model::get()
-            .backup(id)
-            .map(|b| b.pool_guid)
-            .unwrap_or_default();
-        match operations::power_off(&guid).await {
+        let set = model::get().backup(id).unwrap_or_default();
+        match operations::power_off(&set).await {
             Ok(true) => {
                 self.imp().safe_to_unplug.set(true);
                 self.show_result(true, &gettext("Backup Complete"), &summary, &details);
