@@ -26,6 +26,17 @@ pub async fn check_disk(
             "{by_id} is an optical drive, not a disk. Choose the USB drive to use for backups."
         )));
     }
+    // Virtual block devices have by-id links and /sys/block entries too (dm-name-*, md-*):
+    // an LVM volume, a RAID, a loop file, a zvol or a network disk is never a backup drive,
+    // and UDisks2 has no drive for them to say so.
+    const VIRTUAL: [&str; 7] = ["dm-", "md", "loop", "zd", "nbd", "zram", "ram"];
+    if VIRTUAL.iter().any(|v| disk.kernel_name.starts_with(v)) {
+        return Err(OpError::InvalidArgument(format!(
+            "{by_id} is a virtual device ({}), not a disk. Choose the USB drive to use for \
+             backups.",
+            disk.kernel_name
+        )));
+    }
     if hint_system == Some(true) {
         return Err(OpError::SystemDisk(format!(
             "{by_id} is an internal system disk; Coffer only erases external drives."

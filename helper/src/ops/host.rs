@@ -30,12 +30,68 @@ pub trait Host: BlockDevices + Send + Sync {
     fn create_private_dir(&self, path: &Path, uid: Option<u32>) -> io::Result<()>;
     /// True when `path` is a directory (following no symlink in its last component).
     fn is_dir(&self, path: &Path) -> bool;
+    /// Opens the whole disk `dev` exclusively ([`DiskClaim`]).
+    fn claim_disk(&self, dev: &Path) -> io::Result<Box<dyn DiskClaim>>;
+    /// (start, length) in bytes of each partition of the whole disk `disk` (a kernel name).
+    fn partition_ranges(&self, disk: &str) -> io::Result<Vec<(u64, u64)>>;
     /// The entries of a mounted dataset's `.zfs/snapshot`: its snapshots' names.
     fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>>;
     /// The state of the imported pool `pool` (`ONLINE`, `SUSPENDED`, ...) as the kernel module
     /// publishes it (OpenZFS 2.0 and later); `None` when no pool of that name is imported or
     /// the module does not say. Reading it costs no process, unlike `zpool list`.
     fn pool_state(&self, pool: &PoolName) -> Option<String>;
+}
+
+/// A whole disk opened with `O_EXCL`. While it is held the kernel refuses to mount the disk or
+/// its partitions, to put it in a pool, a RAID or a device-mapper table, and every other
+/// exclusive open: the atomic "nobody uses it" that a check of mounts and holders cannot give.
+pub trait DiskClaim: Send {
+    /// The disk's size in bytes.
+    fn size(&self) -> u64;
+    /// Discards every block (`BLKDISCARD`); an error for disks without TRIM.
+    fn discard(&mut self) -> io::Result<()>;
+    /// Writes `len` zero bytes at `offset`, and flushes them to the disk.
+    fn zero(&mut self, offset: u64, len: u64) -> io::Result<()>;
+}
+
+/// linux/fs.h: `_IOR(0x12, 114, size_t)` and `_IO(0x12, 119)`.
+const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
+const BLKDISCARD: libc::c_ulong = 0x1277;
+
+struct ExclusiveDisk {
+    file: std::fs::File,
+    size: u64,
+}
+
+impl DiskClaim for ExclusiveDisk {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn discard(&mut self) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let range: [u64; 2] = [0, self.size];
+        // SAFETY: BLKDISCARD reads two u64 (start, length) from the pointer, which points at
+        // `range` for the whole call.
+        let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), BLKDISCARD, range.as_ptr()) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    fn zero(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt;
+        let chunk = vec![0u8; 1 << 20];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(chunk.len() as u64) as usize;
+            self.file.write_all_at(&chunk[..n], offset + done)?;
+            done += n as u64;
+        }
+        self.file.sync_data()
+    }
 }
 
 /// The real machine.
@@ -185,6 +241,40 @@ impl Host for SystemHost {
 
     fn is_dir(&self, path: &Path) -> bool {
         std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir())
+    }
+
+    fn claim_disk(&self, dev: &Path) -> io::Result<Box<dyn DiskClaim>> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_EXCL)
+            .open(dev)?;
+        let mut size: u64 = 0;
+        // SAFETY: BLKGETSIZE64 writes one u64 through the pointer, which points at `size`.
+        let rc = unsafe { libc::ioctl(file.as_raw_fd(), BLKGETSIZE64, &mut size as *mut u64) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Box::new(ExclusiveDisk { file, size }))
+    }
+
+    fn partition_ranges(&self, disk: &str) -> io::Result<Vec<(u64, u64)>> {
+        let sectors = |p: PathBuf| -> io::Result<u64> {
+            std::fs::read_to_string(&p)?
+                .trim()
+                .parse::<u64>()
+                .map(|s| s * 512)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+        };
+        self.partitions(disk)?
+            .into_iter()
+            .map(|part| {
+                let dir = Path::new("/sys/block").join(disk).join(part);
+                Ok((sectors(dir.join("start"))?, sectors(dir.join("size"))?))
+            })
+            .collect()
     }
 }
 

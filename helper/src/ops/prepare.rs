@@ -27,29 +27,31 @@ pub struct PrepareRequest {
     pub drive_serial: String,
 }
 
+/// How much is zeroed at each end of the disk and of each old partition: GPT (34 sectors at
+/// each end), ZFS (two 256 KiB labels at each end), MD, LVM and file system signatures all
+/// live within it.
+const WIPE_BYTES: u64 = 4 << 20;
+
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResult, OpError> {
     let disk = req.disk.by_id.clone();
     let dev = req.disk.dev_path();
     let dev_str = dev.to_string_lossy().to_string();
 
-    ctl.stage(stage::DISCARDING, disk.as_str());
-    // Drives without TRIM answer "Operation not supported"; that is fine (walkthrough §3).
-    let out = zfs_util::run_unchecked(ctx, &Cmd::new("blkdiscard").arg("-f").arg(&dev_str)).await?;
-    if !out.success() {
-        tracing::info!(stderr = %out.stderr_text().trim(), "blkdiscard failed; continuing");
+    // The name is checked before anything is erased: `zpool create` would fail only after.
+    if zfs_util::pools(ctx)
+        .await?
+        .iter()
+        .any(|p| p.name == req.pool.as_str())
+    {
+        return Err(OpError::InvalidArgument(format!(
+            "A pool named {} is already imported on this computer. Choose another name for \
+             the backup drive's pool.",
+            req.pool
+        )));
     }
 
-    ctl.stage(stage::WIPING, disk.as_str());
-    // Old partitions first: their ZFS labels would otherwise survive under the new partition.
-    for part in ctx
-        .host
-        .partitions(&req.disk.kernel_name)
-        .unwrap_or_default()
-    {
-        let p = format!("/dev/{part}");
-        let _ = zfs_util::run_unchecked(ctx, &Cmd::new("wipefs").args(["-a", &p])).await?;
-    }
-    zfs_util::run(ctx, &Cmd::new("wipefs").args(["-a", &dev_str])).await?;
+    ctl.stage(stage::DISCARDING, disk.as_str());
+    erase(ctx, ctl, &req).await?;
 
     ctl.stage(stage::PARTITIONING, disk.as_str());
     zfs_util::run(
@@ -76,17 +78,19 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResu
     wait_for(ctx, &part).await?;
 
     ctl.stage(stage::CREATING_POOL, req.pool.as_str());
+    // The new partition usually has no label to clear, and labelclear then fails: only the
+    // label that may be there matters, and `zpool create` refuses over a live one anyway.
     let _ = zfs_util::run_unchecked(ctx, &Cmd::zpool().args(["labelclear", "-f", part.as_str()]))
         .await?;
     let mountpoint = MountPath::parse(&format!("/mnt/{}", req.pool))?;
     // An altroot keeps the new pool's mount out of /mnt while we work, and out of the cache
     // file so that boot never imports a removable drive.
     let altroot = MountPath::parse(&format!(
-        "{}/prepare-{}",
+        "{}/pools/prepare-{}",
         ctx.paths.run_root.display(),
         req.pool
     ))?;
-    let _ = ctx.host.create_dir(altroot.as_path());
+    super::mounts::prepare_altroot(ctx, &altroot)?;
     zfs_util::run(
         ctx,
         &zpool_create(&CreatePool {
@@ -101,7 +105,10 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResu
     let result = label_and_record(ctx, ctl, &req, &disk).await;
     ctl.stage(stage::EXPORTING, req.pool.as_str());
     let exported = pool::export(ctx, &req.pool).await;
-    let _ = std::fs::remove_dir(altroot.as_path());
+    // An empty folder of Coffer's own in /run: not worth failing a prepared drive over.
+    if let Err(e) = std::fs::remove_dir(altroot.as_path()) {
+        tracing::debug!(error = %e, "altroot not removed");
+    }
     let (id, guid) = result?;
     exported?;
     ctl.stage(stage::DONE, "");
@@ -112,6 +119,54 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResu
     r.set(res::BACKUP_ID, id);
     r.set(res::POOL_GUID, guid);
     Ok(r)
+}
+
+/// Discards and wipes the disk while holding it open exclusively, so nothing can mount it or
+/// take it into a pool between the check that it is unused and the erase. The check is made
+/// again under the claim.
+async fn erase(ctx: &Ctx, ctl: &JobCtl, req: &PrepareRequest) -> Result<(), OpError> {
+    let dev = req.disk.dev_path();
+    let mut claim = ctx.host.claim_disk(&dev).map_err(|e| {
+        if e.raw_os_error() == Some(libc::EBUSY) {
+            OpError::DriveInUse(format!(
+                "{} is in use (mounted, in a pool, or held by RAID, LVM or encryption). Stop \
+                 that first.",
+                req.disk.by_id
+            ))
+        } else {
+            OpError::Internal(format!("cannot open {}: {e}", dev.display()))
+        }
+    })?;
+    let again = super::disk::check_disk(ctx, req.disk.by_id.as_str(), None).await?;
+    if again.kernel_name != req.disk.kernel_name {
+        return Err(OpError::DriveNotFound(format!(
+            "{} is another device now ({}, not {}). Nothing was erased.",
+            req.disk.by_id, again.kernel_name, req.disk.kernel_name
+        )));
+    }
+    // Drives without TRIM refuse; that is fine (walkthrough §3).
+    if let Err(e) = claim.discard() {
+        tracing::info!(error = %e, "discard not done; continuing");
+    }
+    ctl.stage(stage::WIPING, req.disk.by_id.as_str());
+    // Old partitions' ends too: their ZFS labels would otherwise survive under the new
+    // partition and show up in `zpool import`.
+    let size = claim.size();
+    let mut ranges = ctx
+        .host
+        .partition_ranges(&req.disk.kernel_name)
+        .map_err(|e| OpError::Internal(format!("cannot read the partitions: {e}")))?;
+    ranges.push((0, size));
+    for (start, len) in ranges {
+        let n = WIPE_BYTES.min(len);
+        let end = (start + len).min(size);
+        for offset in [start, end.saturating_sub(n)] {
+            claim
+                .zero(offset, n.min(size.saturating_sub(offset)))
+                .map_err(|e| OpError::Internal(format!("cannot wipe {}: {e}", dev.display())))?;
+        }
+    }
+    Ok(())
 }
 
 /// Waits up to 10 s for udev to create the partition's by-id link.

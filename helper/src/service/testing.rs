@@ -293,6 +293,9 @@ pub struct FakeHost {
     pub mounts: Mutex<String>,
     /// Mount tables served in turn before `mounts` (as mounts come and go during a job).
     pub mount_tables: Mutex<std::collections::VecDeque<String>>,
+    /// What was done to claimed disks, in order: `claim DEV`, `discard`, `zero OFFSET LEN`,
+    /// `release`.
+    pub disk_ops: Arc<Mutex<Vec<String>>>,
     /// Mountpoint → the names in its `.zfs/snapshot`.
     pub snapshot_dirs: Mutex<std::collections::HashMap<String, Vec<String>>>,
     /// Pool name → the state the kernel module would publish for it.
@@ -305,7 +308,7 @@ pub const FAKE_DISK: &str = "/dev/disk/by-id/usb-Fake_Disk-0:0";
 /// on [`FAKE_DISK`]'s partition, imported there, and stamped with `b1`.
 pub fn drive_is_the_sets(runner: &FakeRunner) {
     runner.on(
-        &["zpool", "import", "-d", "/dev/disk/by-id"],
+        &["zpool", "import", "-d", FAKE_DISK],
         "   pool: backup\n     id: 123\n  state: ONLINE\n action: The pool can be imported.\n \
          config:\n\n\tbackup                   ONLINE\n\t  usb-Fake_Disk-0:0-part1  ONLINE\n",
     );
@@ -345,8 +348,12 @@ impl Host for FakeHost {
     fn swaps(&self) -> io::Result<String> {
         Ok("Filename Type Size Used Priority\n".into())
     }
-    fn partitions(&self, _disk: &str) -> io::Result<Vec<String>> {
-        Ok(Vec::new())
+    fn partitions(&self, disk: &str) -> io::Result<Vec<String>> {
+        Ok(if disk == "sdz" {
+            vec!["sdz1".into()]
+        } else {
+            Vec::new()
+        })
     }
     fn holders(&self, _name: &str) -> io::Result<Vec<String>> {
         Ok(Vec::new())
@@ -375,6 +382,16 @@ impl Host for FakeHost {
     fn is_dir(&self, path: &Path) -> bool {
         !path.to_string_lossy().contains("missing")
     }
+    fn claim_disk(&self, dev: &Path) -> io::Result<Box<dyn crate::ops::host::DiskClaim>> {
+        self.disk_ops
+            .lock()
+            .unwrap()
+            .push(format!("claim {}", dev.display()));
+        Ok(Box::new(FakeClaim(self.disk_ops.clone())))
+    }
+    fn partition_ranges(&self, _disk: &str) -> io::Result<Vec<(u64, u64)>> {
+        Ok(vec![(1 << 20, 1 << 30)])
+    }
     fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>> {
         self.snapshot_dirs
             .lock()
@@ -382,6 +399,29 @@ impl Host for FakeHost {
             .get(mountpoint.to_string_lossy().as_ref())
             .cloned()
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no .zfs"))
+    }
+}
+
+/// A claimed disk of 2 GiB that records what is done to it.
+struct FakeClaim(Arc<Mutex<Vec<String>>>);
+
+impl crate::ops::host::DiskClaim for FakeClaim {
+    fn size(&self) -> u64 {
+        2 << 30
+    }
+    fn discard(&mut self) -> io::Result<()> {
+        self.0.lock().unwrap().push("discard".into());
+        Ok(())
+    }
+    fn zero(&mut self, offset: u64, len: u64) -> io::Result<()> {
+        self.0.lock().unwrap().push(format!("zero {offset} {len}"));
+        Ok(())
+    }
+}
+
+impl Drop for FakeClaim {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().push("release".into());
     }
 }
 

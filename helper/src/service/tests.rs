@@ -316,6 +316,27 @@ async fn errors_are_named() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_refuses_a_pool_name_in_use_before_erasing_anything() {
+    let h = Harness::start("nametaken").await;
+    h.allow(true);
+    h.runner
+        .on(&["zpool", "list"], "backup\t9\t1000\t10\t990\tONLINE\n");
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy
+        .prepare_drive(FAKE_DISK, "backup", HashMap::new())
+        .await
+        .unwrap();
+    let (ok, err, msg) = wait_completed(&h, &path).await;
+    assert!(!ok);
+    assert_eq!(err, "io.github.coffer.Error.InvalidArgument", "{msg}");
+    assert!(
+        h.host.disk_ops.lock().unwrap().is_empty(),
+        "nothing claimed"
+    );
+    assert!(h.runner.ran(&["parted"]).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prepare_drive_runs_the_walkthrough_steps_in_order() {
     let h = Harness::start("prepare").await;
     h.allow(true);
@@ -339,8 +360,25 @@ async fn prepare_drive_runs_the_walkthrough_steps_in_order() {
             .position(|x| x.starts_with(p))
             .unwrap_or_else(|| panic!("{p} not run: {programs:?}"))
     };
-    assert!(pos("blkdiscard") < pos("wipefs"));
-    assert!(pos("wipefs") < pos("parted"));
+    // Discarded and wiped through one exclusive open, released before partitioning; no
+    // `blkdiscard -f`, which turns the kernel's exclusive-open guard off.
+    assert!(!programs
+        .iter()
+        .any(|p| p.starts_with("blkdiscard") || p.starts_with("wipefs")));
+    let ops = h.host.disk_ops.lock().unwrap().clone();
+    let two_gib = 2u64 << 30;
+    assert_eq!(
+        ops,
+        [
+            "claim /dev/sdz".to_string(),
+            "discard".into(),
+            format!("zero {} {}", 1 << 20, 4 << 20),
+            format!("zero {} {}", (1u64 << 20) + (1 << 30) - (4 << 20), 4 << 20),
+            format!("zero 0 {}", 4 << 20),
+            format!("zero {} {}", two_gib - (4 << 20), 4 << 20),
+            "release".into(),
+        ]
+    );
     assert!(pos("parted") < pos("partprobe"));
     assert!(pos("partprobe") < pos("udevadm settle"));
     assert!(pos("udevadm settle") < pos("zpool create"));
