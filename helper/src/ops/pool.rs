@@ -77,29 +77,31 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
              it or rename the backup pool."
         )));
     }
-    // A stick with a copied guid may be plugged in beside the drive: only the pool on the
-    // recorded disk counts, and the import searches its devices alone.
-    let candidates = importable(ctx, guid).await?;
-    let Some(found) = candidates
-        .iter()
-        .find(|p| check_on_recorded_disk(ctx, cfg, &p.devices).is_ok())
-    else {
-        let first = candidates
-            .first()
-            .map(|p| p.devices.as_slice())
-            .unwrap_or(&[]);
-        check_on_recorded_disk(ctx, cfg, first)?;
+    // A stick with a copied guid may be plugged in beside the drive, and `zpool import` shows
+    // one of two pools with the same guid: only the recorded disk's devices are searched.
+    let on_disk = recorded_devices(ctx, cfg);
+    let found = match on_disk.is_empty() {
+        true => None,
+        false => importable(ctx, guid, &on_disk).await?.into_iter().next(),
+    };
+    let Some(found) = found else {
+        // Not on the set's disk: say where it is, when it is anywhere.
+        let elsewhere = importable(ctx, guid, &[BY_ID_DIR.to_string()]).await?;
+        if let Some(p) = elsewhere.first() {
+            check_on_recorded_disk(ctx, cfg, &p.devices)?;
+        }
         return Err(OpError::DriveNotFound(
             "The backup drive was not found. Plug it in, wait a few seconds, and try again.".into(),
         ));
     };
+    check_on_recorded_disk(ctx, cfg, &found.devices)?;
     if found.name != pool.as_str() {
         return Err(OpError::DriveMismatch(format!(
             "The drive's pool is named {:?}, not {pool}. Nothing was changed on it.",
             found.name
         )));
     }
-    import(ctx, guid, &altroot, &found.devices).await?;
+    import(ctx, guid, &altroot, &on_disk).await?;
     ctx.store
         .update_state(&cfg.id, |s| s.helper_imported = true)?;
     if let Err(e) = check_stamp(ctx, cfg, &pool).await {
@@ -113,19 +115,43 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
     })
 }
 
-/// The pools with `guid` that `zpool import` offers (more than one when a guid was copied),
-/// with their devices as paths.
-async fn importable(ctx: &Ctx, guid: u64) -> Result<Vec<Importable>, OpError> {
-    let out = zfs_util::run_unchecked(ctx, &Cmd::zpool().args(["import", "-d", BY_ID_DIR])).await?;
+/// The recorded disk's partitions (and the disk itself) as by-id paths; empty when the disk
+/// is not plugged in.
+fn recorded_devices(ctx: &Ctx, cfg: &BackupConfig) -> Vec<String> {
+    if cfg.drive_by_id.is_empty() {
+        return Vec::new();
+    }
+    let Ok(disk) = ctx.host.resolve(std::path::Path::new(&cfg.drive_by_id)) else {
+        return Vec::new();
+    };
+    let mut devices: Vec<String> = ctx
+        .host
+        .partitions(&disk)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| {
+            // `sdb1`, `nvme0n1p1`: the partition number is the name's trailing digits.
+            let digits = p.len() - p.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            (digits > 0).then(|| format!("{}-part{}", cfg.drive_by_id, &p[p.len() - digits..]))
+        })
+        .filter(|d| ctx.host.exists(std::path::Path::new(d)))
+        .collect();
+    devices.push(cfg.drive_by_id.clone());
+    devices
+}
+
+/// The pools with `guid` that `zpool import -d DIR|DEVICE...` offers, with their devices as
+/// paths.
+async fn importable(ctx: &Ctx, guid: u64, search: &[String]) -> Result<Vec<Importable>, OpError> {
+    let mut cmd = Cmd::zpool().arg("import");
+    for s in search {
+        cmd = cmd.arg("-d").arg(s);
+    }
+    let out = zfs_util::run_unchecked(ctx, &cmd).await?;
     let mut found: Vec<Importable> = parse_importable(&out.stdout_text())
         .into_iter()
         .filter(|p| p.guid == guid)
         .collect();
-    if found.is_empty() {
-        return Err(OpError::DriveNotFound(
-            "The backup drive was not found. Plug it in, wait a few seconds, and try again.".into(),
-        ));
-    }
     for d in found.iter_mut().flat_map(|p| p.devices.iter_mut()) {
         if !d.starts_with('/') {
             *d = format!("{BY_ID_DIR}/{d}");
