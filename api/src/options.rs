@@ -36,6 +36,7 @@ pub mod settings {
     pub const AUTO_BACKUP: &str = "auto_backup";
     pub const SNAPSHOT_MAX_AGE_HOURS: &str = "snapshot_max_age_hours";
     pub const SCRUB_INTERVAL_DAYS: &str = "scrub_interval_days";
+    pub const AUTO_LOCK_MINUTES: &str = "auto_lock_minutes";
 }
 
 /// Values of a job's `Stage` property, in the order a job goes through them.

@@ -43,6 +43,9 @@ pub struct BackupSet {
     /// Take a `coffer_<timestamp>` snapshot when the newest is older than this; 0 never.
     pub snapshot_max_age_hours: u32,
     pub scrub_interval_days: u32,
+    /// An unlocked backup locks after this many minutes unused (and when the user who
+    /// unlocked it logs out); 0 never.
+    pub auto_lock_minutes: u32,
     /// Seconds since the epoch; 0 never.
     pub last_backup: i64,
     /// Empty when never run, `ok`, or the short error name.

@@ -164,6 +164,7 @@ fn backup_json(s: &BackupSet) -> Value {
         "datasets": s.datasets, "auto_backup": s.auto_backup,
         "snapshot_max_age_hours": s.snapshot_max_age_hours,
         "scrub_interval_days": s.scrub_interval_days,
+        "auto_lock_minutes": s.auto_lock_minutes,
         "last_backup": s.last_backup, "last_backup_result": s.last_backup_result,
         "last_backup_message": s.last_backup_message, "last_backup_bytes": s.last_backup_bytes,
         "last_scrub": s.last_scrub, "last_scrub_result": s.last_scrub_result,
@@ -524,12 +525,12 @@ fn configure(ctx: &Ctx) -> Result<(), Failure> {
             options::settings::AUTO_BACKUP => {
                 Variant::from(matches!(v, "true" | "yes" | "on" | "1"))
             }
-            options::settings::SNAPSHOT_MAX_AGE_HOURS | options::settings::SCRUB_INTERVAL_DAYS => {
-                Variant::from(
-                    v.parse::<u32>()
-                        .map_err(|_| Failure::new(2, format!("{k} takes a whole number")))?,
-                )
-            }
+            options::settings::SNAPSHOT_MAX_AGE_HOURS
+            | options::settings::SCRUB_INTERVAL_DAYS
+            | options::settings::AUTO_LOCK_MINUTES => Variant::from(
+                v.parse::<u32>()
+                    .map_err(|_| Failure::new(2, format!("{k} takes a whole number")))?,
+            ),
             options::settings::DATASETS => {
                 Variant::from(v.split(',').map(str::to_string).collect::<Vec<_>>())
             }
@@ -540,6 +541,7 @@ fn configure(ctx: &Ctx) -> Result<(), Failure> {
             options::settings::AUTO_BACKUP => options::settings::AUTO_BACKUP,
             options::settings::SNAPSHOT_MAX_AGE_HOURS => options::settings::SNAPSHOT_MAX_AGE_HOURS,
             options::settings::SCRUB_INTERVAL_DAYS => options::settings::SCRUB_INTERVAL_DAYS,
+            options::settings::AUTO_LOCK_MINUTES => options::settings::AUTO_LOCK_MINUTES,
             options::settings::DATASETS => options::settings::DATASETS,
             _ => options::settings::LABEL,
         };

@@ -95,11 +95,21 @@ fn bus_builder(bus: &Bus) -> zbus::connection::Builder<'_> {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    let store = Store::new(args.config, args.state);
+    // Earlier versions wrote backups.json 0644; it names every set's drive and datasets.
+    match store.restrict_modes() {
+        Ok(changed) => {
+            for path in changed {
+                tracing::info!(path = %path.display(), "made readable by root alone (0600)");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot restrict the state files' modes"),
+    }
     let ctx = Ctx {
         runner: Arc::new(SystemRunner),
         pipe: Arc::new(SystemPipe),
         host: Arc::new(SystemHost),
-        store: Arc::new(Store::new(args.config, args.state)),
+        store: Arc::new(store),
         paths: Paths {
             run_root: args.run_dir,
         },
@@ -117,7 +127,7 @@ async fn run(args: Args) -> Result<(), String> {
         tokio::runtime::Handle::current(),
     );
     // Dropping the connection would close it; it lives until the helper exits.
-    let _conn = service::connect(bus_builder(&args.bus), svc.clone())
+    let conn = service::connect(bus_builder(&args.bus), svc.clone())
         .await
         .map_err(|e| match e {
             zbus::Error::NameTaken => format!(
@@ -130,6 +140,7 @@ async fn run(args: Args) -> Result<(), String> {
             ),
         })?;
     tracing::info!("coffer-helper ready");
+    tokio::spawn(service::auto_lock::watch(svc.clone(), conn.clone()));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| format!("cannot watch SIGTERM: {e}"))?;
     tokio::select! {

@@ -34,6 +34,11 @@ pub trait Host: BlockDevices + Send + Sync {
     fn claim_disk(&self, dev: &Path) -> io::Result<Box<dyn DiskClaim>>;
     /// (start, length) in bytes of each partition of the whole disk `disk` (a kernel name).
     fn partition_ranges(&self, disk: &str) -> io::Result<Vec<(u64, u64)>>;
+    /// True while `uid` has a login session (systemd-logind's `/run/systemd/users/<uid>`).
+    fn user_has_session(&self, uid: u32) -> bool;
+    /// True when a process has its working or root directory, or an open file, below one of
+    /// `dirs`.
+    fn in_use(&self, dirs: &[String]) -> bool;
     /// The entries of a mounted dataset's `.zfs/snapshot`: its snapshots' names.
     fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>>;
     /// The state of the imported pool `pool` (`ONLINE`, `SUSPENDED`, ...) as the kernel module
@@ -258,6 +263,36 @@ impl Host for SystemHost {
             return Err(io::Error::last_os_error());
         }
         Ok(Box::new(ExclusiveDisk { file, size }))
+    }
+
+    fn user_has_session(&self, uid: u32) -> bool {
+        Path::new("/run/systemd/users")
+            .join(uid.to_string())
+            .exists()
+    }
+
+    fn in_use(&self, dirs: &[String]) -> bool {
+        let below = |p: &Path| dirs.iter().any(|d| p.starts_with(d));
+        let Ok(procs) = std::fs::read_dir("/proc") else {
+            // Unknown counts as in use: locking under someone's feet is the worse mistake.
+            return true;
+        };
+        for proc in procs.filter_map(Result::ok) {
+            let pid = proc.path();
+            let links = ["cwd", "root"].into_iter().map(|l| pid.join(l));
+            let fds = std::fs::read_dir(pid.join("fd"))
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .map(|e| e.path());
+            if links
+                .chain(fds)
+                .any(|l| std::fs::read_link(&l).is_ok_and(|t| below(&t)))
+            {
+                return true;
+            }
+        }
+        false
     }
 
     fn partition_ranges(&self, disk: &str) -> io::Result<Vec<(u64, u64)>> {

@@ -57,6 +57,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
     ctx.store.update_state(&cfg.id, |s| {
         s.mounts.clear();
         s.unlocked_by = None;
+        s.unlocked_in_session = false;
     })?;
     // The mount folders are Coffer's own, in /run; tidying them is not a safety matter, so
     // one that will not go (not empty, say) is only logged.

@@ -123,6 +123,7 @@ pub async fn list_backups(ctx: &Ctx) -> Result<Vec<BackupSet>, OpError> {
             auto_backup: b.auto_backup,
             snapshot_max_age_hours: b.snapshot_max_age_hours,
             scrub_interval_days: b.scrub_interval_days,
+            auto_lock_minutes: b.auto_lock_minutes,
             last_backup: st.last_backup,
             last_backup_result: st.last_backup_result,
             last_backup_message: st.last_backup_message,

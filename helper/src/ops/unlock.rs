@@ -54,9 +54,11 @@ pub async fn run(
         }
     };
     let recorded = mounted.clone();
+    let in_session = ctx.host.user_has_session(uid);
     ctx.store.update_state(&cfg.id, |s| {
         s.mounts = recorded;
         s.unlocked_by = Some(uid);
+        s.unlocked_in_session = in_session;
     })?;
     ctl.stage(stage::DONE, "");
     let mut r = JobResult {

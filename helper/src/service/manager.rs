@@ -550,6 +550,7 @@ impl Manager {
                 s::AUTO_BACKUP,
                 s::SNAPSHOT_MAX_AGE_HOURS,
                 s::SCRUB_INTERVAL_DAYS,
+                s::AUTO_LOCK_MINUTES,
             ],
         )?;
         let mut b = if backup_id.is_empty() {
@@ -572,6 +573,9 @@ impl Manager {
         }
         if let Some(v) = o::uint(&settings, s::SCRUB_INTERVAL_DAYS)? {
             b.scrub_interval_days = v;
+        }
+        if let Some(v) = o::uint(&settings, s::AUTO_LOCK_MINUTES)? {
+            b.auto_lock_minutes = v;
         }
         if let Some(pairs) = o::dataset_pairs(&settings, s::DATASETS)? {
             let pairs = parse_sources(Some(pairs))?;

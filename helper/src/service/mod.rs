@@ -1,6 +1,7 @@
 //! The D-Bus face of the helper: the `io.github.coffer.Helper1` manager object, the
 //! `io.github.coffer.Job1` job objects, polkit checks and error mapping.
 
+pub mod auto_lock;
 pub mod details;
 pub mod job;
 pub mod jobs;
@@ -111,12 +112,14 @@ impl Service {
         }
     }
 
-    /// True when no job exists (running or lingering) and no call came for `timeout`.
+    /// True when no job exists (running or lingering), no call came for `timeout`, and no
+    /// backup is unlocked (the helper locks those in time: auto_lock).
     pub fn idle_for(&self, timeout: Duration) -> bool {
         let last = *self.last_activity.lock().unwrap_or_else(|e| e.into_inner());
         self.jobs.is_empty()
             && self.in_flight.load(Ordering::SeqCst) == 0
             && last.elapsed() >= timeout
+            && !auto_lock::anything_unlocked(self)
     }
 }
 

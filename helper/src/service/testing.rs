@@ -296,6 +296,10 @@ pub struct FakeHost {
     /// What was done to claimed disks, in order: `claim DEV`, `discard`, `zero OFFSET LEN`,
     /// `release`.
     pub disk_ops: Arc<Mutex<Vec<String>>>,
+    /// Uids with a login session.
+    pub sessions: Mutex<Vec<u32>>,
+    /// Whether anything uses an unlocked backup's mounts.
+    pub busy: AtomicBool,
     /// Mountpoint → the names in its `.zfs/snapshot`.
     pub snapshot_dirs: Mutex<std::collections::HashMap<String, Vec<String>>>,
     /// Pool name → the state the kernel module would publish for it.
@@ -391,6 +395,12 @@ impl Host for FakeHost {
     }
     fn partition_ranges(&self, _disk: &str) -> io::Result<Vec<(u64, u64)>> {
         Ok(vec![(1 << 20, 1 << 30)])
+    }
+    fn user_has_session(&self, uid: u32) -> bool {
+        self.sessions.lock().unwrap().contains(&uid)
+    }
+    fn in_use(&self, _dirs: &[String]) -> bool {
+        self.busy.load(Ordering::SeqCst)
     }
     fn snapshot_dir_names(&self, mountpoint: &Path) -> io::Result<Vec<String>> {
         self.snapshot_dirs

@@ -10,7 +10,7 @@ pub struct DatasetPair {
 }
 
 /// A configured backup set, as saved in `backups.json`.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 #[serde(default)]
 pub struct BackupConfig {
     pub id: String,
@@ -24,6 +24,30 @@ pub struct BackupConfig {
     pub auto_backup: bool,
     pub snapshot_max_age_hours: u32,
     pub scrub_interval_days: u32,
+    /// Lock an unlocked backup after this many minutes in which nothing used it; 0 never.
+    pub auto_lock_minutes: u32,
+}
+
+/// An unlocked backup left open is readable for as long as it stays so; half an hour without
+/// use is long enough to restore from it and short enough not to be forgotten open.
+pub const DEFAULT_AUTO_LOCK_MINUTES: u32 = 30;
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            label: String::new(),
+            pool_name: String::new(),
+            pool_guid: String::new(),
+            drive_serial: String::new(),
+            drive_by_id: String::new(),
+            datasets: Vec::new(),
+            auto_backup: false,
+            snapshot_max_age_hours: 0,
+            scrub_interval_days: 0,
+            auto_lock_minutes: DEFAULT_AUTO_LOCK_MINUTES,
+        }
+    }
 }
 
 /// The whole `backups.json` file.
