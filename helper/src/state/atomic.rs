@@ -3,11 +3,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Replaces `path` with `bytes` atomically. The file gets mode `mode` (the temporary file is
-/// created with it, so the content is never readable more widely).
+/// created with it, so the content is never readable more widely, and set to it again, so
+/// neither the umask nor a temporary file left by a crash changes it).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -29,6 +30,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
             .truncate(true)
             .mode(mode)
             .open(&tmp)?;
+        // A temporary file left over from a crash keeps its old mode through `open`.
+        f.set_permissions(fs::Permissions::from_mode(mode))?;
         f.write_all(bytes)?;
         f.sync_all()?;
         drop(f);
@@ -65,6 +68,24 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn the_file_gets_its_mode_whatever_was_there() {
+        let d = tempdir("mode");
+        let p = d.join("x.json");
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+        fs::write(&p, b"old").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        // A temporary file a crashed write left behind, world-readable.
+        let stale = d.join(format!(".x.json.tmp-{}", std::process::id()));
+        fs::write(&stale, b"").unwrap();
+        fs::set_permissions(&stale, fs::Permissions::from_mode(0o644)).unwrap();
+        write_atomic(&p, b"new", 0o600).unwrap();
+        assert_eq!(mode(&p), 0o600);
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert!(!stale.exists());
         fs::remove_dir_all(&d).unwrap();
     }
 

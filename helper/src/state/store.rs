@@ -2,6 +2,7 @@
 //! small), so an administrator's edit is picked up, and every change is written atomically under
 //! one lock so that concurrent jobs never lose each other's updates.
 
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -35,6 +36,11 @@ pub enum StoreError {
         source: serde_json::Error,
     },
 }
+
+/// Mode of both files: root's alone. The configuration names the drives (pool guid, by-id
+/// link, serial) and the datasets of every set, which other local users have no need to read.
+pub const CONFIG_MODE: u32 = 0o600;
+pub const STATE_MODE: u32 = 0o600;
 
 pub struct Store {
     config_path: PathBuf,
@@ -82,6 +88,43 @@ impl Store {
         self.lock.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Takes group and other permissions away from the files where an earlier version (or an
+    /// administrator) left them, so an existing 0644 `backups.json` is 0600 from the helper's
+    /// start, not only from its next write. Returns the files that were changed. A symlink is
+    /// left alone (never followed); so is a missing file.
+    pub fn restrict_modes(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let _g = self.guard();
+        let mut changed = Vec::new();
+        for (path, mode) in [
+            (&self.config_path, CONFIG_MODE),
+            (&self.state_path, STATE_MODE),
+        ] {
+            let write_err = |source| StoreError::Write {
+                path: path.to_owned(),
+                source,
+            };
+            let file = match std::fs::File::options()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(path)
+            {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                // ELOOP: a symlink, such as a link into a read-only store.
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => continue,
+                Err(e) => return Err(write_err(e)),
+            };
+            let meta = file.metadata().map_err(write_err)?;
+            if !meta.is_file() || meta.mode() & 0o7777 == mode {
+                continue;
+            }
+            file.set_permissions(std::fs::Permissions::from_mode(mode))
+                .map_err(write_err)?;
+            changed.push(path.clone());
+        }
+        Ok(changed)
+    }
+
     pub fn backups(&self) -> Result<Vec<BackupConfig>, StoreError> {
         let _g = self.guard();
         Ok(load::<ConfigFile>(&self.config_path)?.backups)
@@ -99,7 +142,7 @@ impl Store {
             Some(b) => *b = backup,
             None => file.backups.push(backup),
         }
-        save(&self.config_path, &file, 0o644)
+        save(&self.config_path, &file, CONFIG_MODE)
     }
 
     /// Removes a set and its history; returns whether it existed.
@@ -111,10 +154,10 @@ impl Store {
         if file.backups.len() == before {
             return Ok(false);
         }
-        save(&self.config_path, &file, 0o644)?;
+        save(&self.config_path, &file, CONFIG_MODE)?;
         let mut state: StateFile = load(&self.state_path)?;
         if state.backups.remove(id).is_some() {
-            save(&self.state_path, &state, 0o600)?;
+            save(&self.state_path, &state, STATE_MODE)?;
         }
         Ok(true)
     }
@@ -136,7 +179,7 @@ impl Store {
         let _g = self.guard();
         let mut file: StateFile = load(&self.state_path)?;
         change(file.backups.entry(id.to_string()).or_default());
-        save(&self.state_path, &file, 0o600)
+        save(&self.state_path, &file, STATE_MODE)
     }
 }
 
@@ -203,6 +246,73 @@ mod tests {
             std::fs::read(d.join("etc/backups.json")).unwrap(),
             b"{ half"
         );
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    fn mode_of(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn the_configuration_is_written_for_root_alone() {
+        let (s, d) = store("mode");
+        let config = d.join("etc/backups.json");
+        s.upsert_backup(BackupConfig {
+            id: "b1".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(mode_of(&config), 0o600);
+
+        // A file an earlier version wrote 0644 is 0600 after the next write of either kind.
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        s.upsert_backup(BackupConfig {
+            id: "b2".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(mode_of(&config), 0o600);
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(s.remove_backup("b2").unwrap());
+        assert_eq!(mode_of(&config), 0o600);
+        s.update_state("b1", |st| st.last_backup = 1).unwrap();
+        assert_eq!(mode_of(&d.join("lib/state.json")), 0o600);
+        let _ = std::fs::remove_dir_all(d);
+    }
+
+    #[test]
+    fn modes_are_restricted_at_start_without_a_write() {
+        let (s, d) = store("restrict");
+        assert!(
+            s.restrict_modes().unwrap().is_empty(),
+            "no files, no change"
+        );
+        std::fs::create_dir_all(d.join("etc")).unwrap();
+        std::fs::create_dir_all(d.join("lib")).unwrap();
+        let config = d.join("etc/backups.json");
+        std::fs::write(&config, b"{\"backups\": []}\n").unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let state = d.join("lib/state.json");
+        std::fs::write(&state, b"{}").unwrap();
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(s.restrict_modes().unwrap(), vec![config.clone()]);
+        assert_eq!(mode_of(&config), 0o600);
+        assert_eq!(mode_of(&state), 0o600);
+        assert_eq!(
+            std::fs::read(&config).unwrap(),
+            b"{\"backups\": []}\n",
+            "content kept"
+        );
+        assert!(s.restrict_modes().unwrap().is_empty(), "nothing left to do");
+
+        // A symlink (a link into a read-only store, say) is neither followed nor changed.
+        let elsewhere = d.join("elsewhere.json");
+        std::fs::write(&elsewhere, b"{}").unwrap();
+        std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::remove_file(&config).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &config).unwrap();
+        assert!(s.restrict_modes().unwrap().is_empty());
+        assert_eq!(mode_of(&elsewhere), 0o644);
         let _ = std::fs::remove_dir_all(d);
     }
 
