@@ -246,13 +246,16 @@ async fn match_and_record(
     let previous_id = zfs_util::get(ctx, &root, zfs_prop::BACKUP_ID)
         .await?
         .filter(|id| BackupId::parse(id).is_ok());
-    // The drive's own record wins; else a set that already knows this pool (adopting again).
-    let id = previous_id
+    // A set that already knows this pool (adopting again) keeps its id. The drive's stamp is
+    // the drive's word: it names the set only when no other pool's set has that id, so a drive
+    // can never take over someone else's set (its holds, polkit rules, automatic backups).
+    let guid_s = guid.to_string();
+    let id = existing
+        .iter()
+        .find(|b| b.pool_guid == guid_s)
+        .map(|b| b.id.clone())
         .or_else(|| {
-            existing
-                .iter()
-                .find(|b| b.pool_guid == guid.to_string())
-                .map(|b| b.id.clone())
+            previous_id.filter(|p| !existing.iter().any(|b| b.id == *p && b.pool_guid != guid_s))
         })
         .unwrap_or_else(new_backup_id);
     let mut cfg = existing
@@ -263,8 +266,11 @@ async fn match_and_record(
     if !req.label.is_empty() {
         cfg.label = req.label.clone();
     } else if cfg.label.is_empty() {
+        // Shown in notifications: a label the drive carries must pass the same check as one a
+        // user types.
         cfg.label = zfs_util::get(ctx, &root, zfs_prop::LABEL)
             .await?
+            .filter(|l| crate::validate::validate_property_value(l).is_ok())
             .unwrap_or_else(|| pool.to_string());
     }
     cfg.pool_name = pool.to_string();

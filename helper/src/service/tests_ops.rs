@@ -555,6 +555,48 @@ async fn adopting_a_walkthrough_drive_matches_targets_by_guid() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drive_stamped_with_another_pools_set_gets_a_set_of_its_own() {
+    let h = Harness::start("adoptstamp").await;
+    h.allow(true);
+    // Someone's existing set, on another pool.
+    h.service
+        .ctx
+        .store
+        .upsert_backup(BackupConfig {
+            id: "b-theirs".into(),
+            pool_name: "other".into(),
+            pool_guid: "999".into(),
+            auto_backup: true,
+            ..Default::default()
+        })
+        .unwrap();
+    let r = &h.runner;
+    r.on(
+        &["zpool", "import", "-d"],
+        "   pool: backup\n     id: 4242\n  state: ONLINE\n action: The pool can be imported.\n config:\n\n\tbackup                   ONLINE\n\t  usb-Fake_Disk-0:0-part1  ONLINE\n",
+    );
+    // The drive claims that set, and a label with a control character.
+    r.on(
+        &["zfs", "get", "io.github.coffer:backup-id"],
+        "backup\tio.github.coffer:backup-id\tb-theirs\tlocal\n",
+    );
+    r.on(
+        &["zfs", "get", "io.github.coffer:label"],
+        "backup\tio.github.coffer:label\tHome\u{7}\tlocal\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.adopt_drive(FAKE_DISK, HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    let backups = h.service.ctx.store.backups().unwrap();
+    let theirs = backups.iter().find(|b| b.id == "b-theirs").unwrap();
+    assert_eq!(theirs.pool_guid, "999", "the other set is untouched");
+    let adopted = backups.iter().find(|b| b.pool_guid == "4242").unwrap();
+    assert_ne!(adopted.id, "b-theirs");
+    assert_eq!(adopted.label, "backup", "a label that fails the check is not taken");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_yanked_drive_ends_the_backup_without_hanging() {
     let h = Harness::start("yank").await;
     h.allow(true);
