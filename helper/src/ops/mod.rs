@@ -80,7 +80,10 @@ impl Secret {
 
     /// The form `zfs load-key`/`zfs create` read on stdin: one line.
     pub fn line(&self) -> Secret {
-        let mut v = self.0.clone();
+        // Sized for the newline up front: a push that grows the buffer would free the old
+        // allocation with the passphrase still in it.
+        let mut v = Vec::with_capacity(self.0.len() + 1);
+        v.extend_from_slice(&self.0);
         v.push(b'\n');
         Secret(v)
     }
