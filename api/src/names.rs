@@ -11,6 +11,8 @@ pub const ERROR_PREFIX: &str = "io.github.coffer.Error";
 /// Polkit action ids, one per privilege level (see docs/polkit.md).
 pub mod action {
     pub const READ: &str = "io.github.coffer.read";
+    /// `Diff` and `ListSnapshots` of a dataset that is in no backup set and not the caller's.
+    pub const READ_ANY: &str = "io.github.coffer.read-any";
     pub const PREPARE_DRIVE: &str = "io.github.coffer.prepare-drive";
     pub const BACK_UP: &str = "io.github.coffer.back-up";
     pub const SCRUB: &str = "io.github.coffer.scrub";

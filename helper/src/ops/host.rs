@@ -45,6 +45,9 @@ pub trait Host: BlockDevices + Send + Sync {
     /// publishes it (OpenZFS 2.0 and later); `None` when no pool of that name is imported or
     /// the module does not say. Reading it costs no process, unlike `zpool list`.
     fn pool_state(&self, pool: &PoolName) -> Option<String>;
+    /// The uid owning `path` itself (a symlink is not followed): who owns a mounted dataset's
+    /// root directory, for the read methods' "the caller's own dataset".
+    fn owner_uid(&self, path: &Path) -> io::Result<u32>;
 }
 
 /// A whole disk opened with `O_EXCL`. While it is held the kernel refuses to mount the disk or
@@ -204,6 +207,11 @@ impl Host for SystemHost {
     fn pool_state(&self, pool: &PoolName) -> Option<String> {
         let s = std::fs::read_to_string(format!("/proc/spl/kstat/zfs/{pool}/state")).ok()?;
         Some(s.trim().to_string()).filter(|s| !s.is_empty())
+    }
+
+    fn owner_uid(&self, path: &Path) -> io::Result<u32> {
+        use std::os::unix::fs::MetadataExt;
+        Ok(std::fs::symlink_metadata(path)?.uid())
     }
 
     fn create_dir(&self, path: &Path) -> io::Result<()> {

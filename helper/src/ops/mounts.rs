@@ -203,6 +203,23 @@ pub fn mounted_at(ctx: &Ctx, ds: &DatasetName) -> Result<Option<String>, OpError
     }))
 }
 
+/// Every place the kernel has `ds` mounted (a bind mount of it too), from the mount table.
+pub fn mounts_of(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<String>, OpError> {
+    let table = ctx
+        .host
+        .mounts()
+        .map_err(|e| OpError::Internal(format!("cannot read the mount table: {e}")))?;
+    Ok(table
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (dev, dir, fstype) = (f.next()?, f.next()?, f.next()?);
+            (unescape_mount_path(dev) == ds.as_str() && fstype == "zfs")
+                .then(|| unescape_mount_path(dir))
+        })
+        .collect())
+}
+
 /// `/proc/mounts` escapes space, tab, newline and backslash as octal.
 fn unescape_mount_path(s: &str) -> String {
     String::from_utf8_lossy(&crate::zfs::parse_util::decode_octal_escapes(s)).into_owned()

@@ -184,6 +184,50 @@ pub async fn list_snapshots(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<ApiSnapsh
     )))
 }
 
+/// Whether `ds` belongs to a configured backup set: a source or a target of one, or a
+/// dataset below one.
+pub fn in_backup_sets(ctx: &Ctx, ds: &DatasetName) -> Result<bool, OpError> {
+    let within = |top: &str| {
+        !top.is_empty()
+            && ds
+                .as_str()
+                .strip_prefix(top)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    Ok(ctx.store.backups()?.iter().any(|b| {
+        b.datasets
+            .iter()
+            .any(|d| within(&d.source) || within(&d.target))
+    }))
+}
+
+/// Whether `uid` owns `ds`: it is mounted, and `uid` owns the root directory of every mount
+/// of it. A dataset that is not mounted belongs to no one here (root included), since its
+/// files' owners cannot be seen without mounting it.
+pub fn owned_by(ctx: &Ctx, ds: &DatasetName, uid: u32) -> Result<bool, OpError> {
+    let mounts = super::mounts::mounts_of(ctx, ds)?;
+    Ok(!mounts.is_empty()
+        && mounts
+            .iter()
+            .all(|m| ctx.host.owner_uid(std::path::Path::new(m)).ok() == Some(uid)))
+}
+
+/// The datasets a `Diff` of `a` and `b` reads, validated: `a` is a snapshot, `b` a snapshot
+/// or a filesystem (the live state).
+pub fn diff_datasets(a: &str, b: &str) -> Result<Vec<DatasetName>, OpError> {
+    let from = SnapshotName::parse(a)?.dataset();
+    let to = if b.contains('@') {
+        SnapshotName::parse(b)?.dataset()
+    } else {
+        DatasetName::parse(b)?
+    };
+    Ok(if from == to {
+        vec![from]
+    } else {
+        vec![from, to]
+    })
+}
+
 /// `zfs diff -H -F A B`; B may be a snapshot or the live filesystem.
 pub async fn diff(ctx: &Ctx, a: &str, b: &str) -> Result<Vec<DiffEntry>, OpError> {
     let from = SnapshotName::parse(a)?;

@@ -1,6 +1,8 @@
 //! The `io.github.coffer.Helper1` object. Every method asks polkit first (read-only ones with
 //! `io.github.coffer.read`, the others with their own action and user interaction allowed),
-//! then validates its arguments, then either answers or starts a job.
+//! then validates its arguments, then either answers or starts a job. `Diff` and
+//! `ListSnapshots` of a dataset that is neither in a backup set nor the caller's ask polkit a
+//! second time, for `io.github.coffer.read-any`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,8 +49,12 @@ fn invalid(e: impl std::fmt::Display) -> Error {
 }
 
 impl Manager {
-    async fn read(&self, conn: &Connection, header: &Header<'_>) -> Result<(), Error> {
+    /// Asks polkit for the read action; returns the caller's uid. The uid comes first, so a
+    /// caller whose connection is already gone is refused before polkit hears of it (polkitd
+    /// once mistook such a caller for root: CVE-2021-3560).
+    async fn read(&self, conn: &Connection, header: &Header<'_>) -> Result<u32, Error> {
         let _call = self.service.call();
+        let uid = self.uid(conn, header).await?;
         authorize(
             self.service.authority.as_ref(),
             conn,
@@ -56,6 +62,46 @@ impl Manager {
             action::READ,
             &HashMap::new(),
             false,
+        )
+        .await?;
+        Ok(uid)
+    }
+
+    /// `Diff` and `ListSnapshots` show file names and snapshot lists that, without Coffer, only
+    /// the dataset's owner (or root) could see. They answer without more for the datasets of
+    /// configured backup sets and for the caller's own (see [`ops::query::owned_by`]); for
+    /// any other dataset an administrator must agree (`io.github.coffer.read-any`, with the
+    /// datasets as the `dataset` detail).
+    async fn may_read_datasets(
+        &self,
+        conn: &Connection,
+        header: &Header<'_>,
+        uid: u32,
+        datasets: &[DatasetName],
+    ) -> Result<(), Error> {
+        let ctx = &self.service.ctx;
+        // Anything that cannot be checked (a damaged backups.json, an unreadable mount table)
+        // counts as foreign: the administrator decides.
+        let foreign: Vec<&str> = datasets
+            .iter()
+            .filter(|ds| {
+                !ops::query::in_backup_sets(ctx, ds).unwrap_or(false)
+                    && !ops::query::owned_by(ctx, ds, uid).unwrap_or(false)
+            })
+            .map(DatasetName::as_str)
+            .collect();
+        if foreign.is_empty() {
+            return Ok(());
+        }
+        let _call = self.service.call();
+        let shown = foreign.join(" ");
+        authorize(
+            self.service.authority.as_ref(),
+            conn,
+            header,
+            action::READ_ANY,
+            &HashMap::from([("dataset", shown.as_str())]),
+            true,
         )
         .await
     }
@@ -68,6 +114,8 @@ impl Manager {
         details: &[(&str, String)],
     ) -> Result<(), Error> {
         let _call = self.service.call();
+        // As in `read`: a caller who is gone is refused before polkit is asked.
+        self.uid(conn, header).await?;
         let details: HashMap<&str, &str> = details.iter().map(|(k, v)| (*k, v.as_str())).collect();
         authorize(
             self.service.authority.as_ref(),
@@ -218,8 +266,10 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         dataset: &str,
     ) -> Result<Vec<Snapshot>, Error> {
-        self.read(conn, &header).await?;
+        let uid = self.read(conn, &header).await?;
         let ds = DatasetName::parse(dataset).map_err(invalid)?;
+        let one = std::slice::from_ref(&ds);
+        self.may_read_datasets(conn, &header, uid, one).await?;
         let ctx = self.service.ctx.clone();
         self.service
             .on_rt(async move { ops::query::list_snapshots(&ctx, &ds).await })
@@ -233,7 +283,10 @@ impl Manager {
         snapshot_a: &str,
         snapshot_b: &str,
     ) -> Result<Vec<DiffEntry>, Error> {
-        self.read(conn, &header).await?;
+        let uid = self.read(conn, &header).await?;
+        let datasets = ops::query::diff_datasets(snapshot_a, snapshot_b)?;
+        self.may_read_datasets(conn, &header, uid, &datasets)
+            .await?;
         let ctx = self.service.ctx.clone();
         let (a, b) = (snapshot_a.to_string(), snapshot_b.to_string());
         self.service
@@ -719,4 +772,62 @@ fn parse_sources(
             Ok((s, t))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::testing::Harness;
+
+    /// A call's header as it would come from `sender`.
+    fn call_from(sender: &str) -> zbus::Message {
+        zbus::Message::method_call(coffer_api::names::OBJECT_PATH, "Configure")
+            .sender(sender.to_string())
+            .build(&())
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_who_is_gone_is_refused_before_polkit_is_asked() {
+        let h = Harness::start("gone").await;
+        h.allow(true);
+        let m = Manager {
+            service: h.service.clone(),
+        };
+        // A caller that left the bus after sending its call.
+        let caller = zbus::connection::Builder::address(h.bus.address.as_str())
+            .build()
+            .await
+            .unwrap();
+        let name = caller.unique_name().unwrap().to_string();
+        let msg = call_from(&name);
+        let conn = &h.service_conn;
+        assert!(m.read(conn, &msg.header()).await.is_ok(), "while connected");
+        assert_eq!(h.authority.questions.lock().unwrap().len(), 1);
+        caller.close().await.unwrap();
+        // The bus daemon forgets the name once it has seen the socket close.
+        for _ in 0..100 {
+            if super::super::caller_uid(conn, &msg.header().sender().unwrap().to_owned())
+                .await
+                .is_err()
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let header = msg.header();
+        assert!(matches!(
+            m.read(conn, &header).await,
+            Err(Error::NotAuthorized(_))
+        ));
+        assert!(matches!(
+            m.privileged(conn, &header, action::CONFIGURE, &[]).await,
+            Err(Error::NotAuthorized(_))
+        ));
+        assert_eq!(
+            h.authority.questions.lock().unwrap().len(),
+            1,
+            "polkit was not asked about a caller who is gone"
+        );
+    }
 }

@@ -304,6 +304,8 @@ pub struct FakeHost {
     pub snapshot_dirs: Mutex<std::collections::HashMap<String, Vec<String>>>,
     /// Pool name → the state the kernel module would publish for it.
     pub pool_states: Mutex<std::collections::HashMap<String, String>>,
+    /// Path → the uid owning it; a path not listed does not exist.
+    pub owners: Mutex<std::collections::HashMap<String, u32>>,
 }
 
 pub const FAKE_DISK: &str = "/dev/disk/by-id/usb-Fake_Disk-0:0";
@@ -370,6 +372,14 @@ impl Host for FakeHost {
     }
     fn pool_state(&self, pool: &crate::validate::PoolName) -> Option<String> {
         self.pool_states.lock().unwrap().get(pool.as_str()).cloned()
+    }
+    fn owner_uid(&self, path: &Path) -> io::Result<u32> {
+        self.owners
+            .lock()
+            .unwrap()
+            .get(path.to_string_lossy().as_ref())
+            .copied()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
     }
     fn has_symlink(&self, path: &Path) -> io::Result<bool> {
         Ok(path.to_string_lossy().contains("symlinked"))
@@ -462,6 +472,8 @@ pub struct AuthQuestion {
 #[derive(Default)]
 pub struct MockAuthority {
     pub allow: AtomicBool,
+    /// Actions answered "no" even when `allow` is set.
+    pub deny: Mutex<Vec<String>>,
     pub questions: Mutex<Vec<AuthQuestion>>,
 }
 
@@ -487,7 +499,8 @@ impl Authority for MockAuthority {
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             });
-            Ok(self.allow.load(Ordering::SeqCst))
+            Ok(self.allow.load(Ordering::SeqCst)
+                && !self.deny.lock().unwrap().iter().any(|a| a == action))
         })
     }
 }

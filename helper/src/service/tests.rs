@@ -161,6 +161,134 @@ fn seed_backup(h: &Harness) {
     super::testing::drive_is_the_sets(&h.runner);
 }
 
+/// The uid the bus daemon reports for this test process.
+fn my_uid() -> u32 {
+    // SAFETY: getuid cannot fail and touches no memory.
+    unsafe { libc::getuid() }
+}
+
+fn is_not_authorized<T: std::fmt::Debug>(r: &zbus::Result<T>) -> bool {
+    matches!(r, Err(zbus::Error::MethodError(n, _, _)) if n.as_str() == "io.github.coffer.Error.NotAuthorized")
+}
+
+/// How often polkit was asked for `action`, and the `dataset` detail of the last of those.
+fn asked(h: &Harness, action: &str) -> (usize, String) {
+    let q = h.authority.questions.lock().unwrap();
+    let of: Vec<_> = q.iter().filter(|q| q.action == action).collect();
+    let last = of
+        .last()
+        .and_then(|q| q.details.get("dataset").cloned())
+        .unwrap_or_default();
+    (of.len(), last)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_of_someone_elses_dataset_needs_an_administrator() {
+    let h = Harness::start("read-any").await;
+    h.allow(true);
+    h.authority
+        .deny
+        .lock()
+        .unwrap()
+        .push(action::READ_ANY.into());
+    seed_backup(&h);
+    h.runner.on(
+        &["zfs", "diff"],
+        "M\t/\t/home/alice\n+\tF\t/home/alice/new.txt\n",
+    );
+    // The caller owns nothing: every mounted dataset's root is someone else's.
+    let someone_else = my_uid().wrapping_add(1);
+    *h.host.mounts.lock().unwrap() =
+        "rpool/ROOT / zfs rw 0 0\nrpool/home /home zfs rw 0 0\n".into();
+    h.host.owners.lock().unwrap().extend([
+        ("/".to_string(), someone_else),
+        ("/home".to_string(), someone_else),
+    ]);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+
+    // Outside every set and not the caller's: read-any is asked, interactively, with the
+    // dataset as a detail, and nothing runs when it says no.
+    for (a, b) in [
+        ("rpool/ROOT@a", "rpool/ROOT@b"),
+        ("rpool/ROOT@a", "rpool/ROOT"),
+        // A name that only starts like a set's source is not below it.
+        ("rpool/homework@a", "rpool/homework@b"),
+    ] {
+        let r = proxy.diff(a, b).await;
+        assert!(is_not_authorized(&r), "{a} {b}: {r:?}");
+        let q = h
+            .authority
+            .questions
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap();
+        assert_eq!(q.action, action::READ_ANY);
+        assert!(q.interactive, "an administrator may authenticate");
+        assert_eq!(q.details["dataset"], a.split('@').next().unwrap());
+    }
+    let r = proxy.list_snapshots("rpool/ROOT").await;
+    assert!(is_not_authorized(&r), "{r:?}");
+    assert_eq!(asked(&h, action::READ_ANY), (4, "rpool/ROOT".into()));
+    assert!(h.runner.ran(&["diff"]).is_empty(), "no zfs diff ran");
+    assert!(h.runner.ran(&["list"]).is_empty(), "no zfs list ran");
+
+    // A set's source, a dataset below it and its target answer without read-any.
+    let r = proxy.diff("rpool/home@a", "rpool/home@b").await;
+    assert_eq!(r.unwrap().len(), 2);
+    let r = proxy.diff("rpool/home/alice@a", "rpool/home/alice").await;
+    assert!(r.is_ok(), "{r:?}");
+    let r = proxy.list_snapshots("backup/home").await;
+    assert!(r.is_ok(), "{r:?}");
+    // Comparing with a dataset outside the sets is still outside.
+    let r = proxy.diff("rpool/home@a", "rpool/ROOT").await;
+    assert!(is_not_authorized(&r), "{r:?}");
+    assert_eq!(asked(&h, action::READ_ANY), (5, "rpool/ROOT".into()));
+
+    // The caller's own dataset: mounted, its root directory the caller's.
+    h.host.mounts.lock().unwrap().push_str(
+        "rpool/data/mine /data/mine zfs rw 0 0\nrpool/data/twice /data/twice zfs rw 0 0\n\
+         rpool/data/twice /srv/twice zfs rw 0 0\n",
+    );
+    h.host.owners.lock().unwrap().extend([
+        ("/data/mine".to_string(), my_uid()),
+        ("/data/gone".to_string(), my_uid()),
+        ("/data/twice".to_string(), my_uid()),
+        ("/srv/twice".to_string(), someone_else),
+    ]);
+    let r = proxy.diff("rpool/data/mine@a", "rpool/data/mine").await;
+    assert!(r.is_ok(), "{r:?}");
+    // (The fake zfs lists no such dataset: past polkit, the answer says so.)
+    let r = proxy.list_snapshots("rpool/data/mine").await;
+    assert!(!is_not_authorized(&r), "{r:?}");
+    assert_eq!(asked(&h, action::READ_ANY).0, 5, "not asked for those");
+    // Not mounted is not owned, whoever owns the folder it would be mounted on; and a dataset
+    // also mounted where someone else owns its root is not the caller's either.
+    let r = proxy.diff("rpool/data/gone@a", "rpool/data/gone@b").await;
+    assert!(is_not_authorized(&r), "{r:?}");
+    let r = proxy.diff("rpool/data/twice@a", "rpool/data/twice@b").await;
+    assert!(is_not_authorized(&r), "{r:?}");
+    assert_eq!(asked(&h, action::READ_ANY), (7, "rpool/data/twice".into()));
+
+    // With an administrator's yes, the rest answers too.
+    h.authority.deny.lock().unwrap().clear();
+    let r = proxy.diff("rpool/ROOT@a", "rpool/ROOT@b").await;
+    assert_eq!(r.unwrap().len(), 2);
+    // Arguments are checked before anyone is asked.
+    let before = h.authority.questions.lock().unwrap().len();
+    let r = proxy.diff("rpool/ROOT", "rpool/ROOT@b").await;
+    assert!(
+        matches!(&r, Err(zbus::Error::MethodError(n, _, _)) if n.as_str() == "io.github.coffer.Error.InvalidArgument"),
+        "{r:?}"
+    );
+    assert_eq!(
+        h.authority.questions.lock().unwrap().len(),
+        before + 1,
+        "only the read action was asked"
+    );
+}
+
 const STATUS_DONE: &str = "  pool: backup
  state: ONLINE
   scan: scrub repaired 0B in 00:00:01 with 0 errors on Thu Nov 26 12:00:00 2026

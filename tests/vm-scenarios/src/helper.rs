@@ -69,8 +69,9 @@ pub fn install() {
 }
 
 /// Every polkit action of `data/io.github.coffer.policy`.
-pub const ACTIONS: [&str; 6] = [
+pub const ACTIONS: [&str; 7] = [
     "io.github.coffer.read",
+    "io.github.coffer.read-any",
     "io.github.coffer.prepare-drive",
     "io.github.coffer.back-up",
     "io.github.coffer.scrub",
