@@ -214,6 +214,13 @@ pub fn cofferctl_as_user(args: &[&str]) -> Ctl {
     ctl(Some(USER), &a, None)
 }
 
+/// `cofferctl --json ARGS` as the unprivileged user, with `input` on stdin (passphrases).
+pub fn cofferctl_as_user_input(args: &[&str], input: &str) -> Ctl {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    ctl(Some(USER), &a, Some(input))
+}
+
 /// The helper's log, for failure reports.
 pub fn journal() -> String {
     run(

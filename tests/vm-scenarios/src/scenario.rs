@@ -312,3 +312,69 @@ pub fn reboot_and_continue(note: &serde_json::Value) -> ! {
         std::thread::sleep(Duration::from_secs(60));
     }
 }
+
+/// Watches the kernel's mount table in the background for mounts of `pool`'s datasets, and
+/// for anything mounted on `forbidden` paths, so a test sees a mount that came and went while
+/// a job ran, not only what is left afterwards.
+pub struct MountWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<Vec<String>>>,
+}
+
+/// One mount: (mount point, file system type, source, per-mount options), from mountinfo.
+pub fn mountinfo() -> Vec<(String, String, String, String)> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            let unescape = |s: &str| s.replace("\\040", " ");
+            Some((
+                unescape(f.get(4)?),
+                r.first()?.to_string(),
+                unescape(r.get(1)?),
+                f.get(5)?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+impl MountWatch {
+    pub fn start(pool: &str, forbidden: &[&str]) -> Self {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let pool = pool.to_string();
+        let forbidden: Vec<String> = forbidden.iter().map(|s| s.to_string()).collect();
+        let thread = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+                for (point, fstype, source, opts) in mountinfo() {
+                    let of_pool = fstype == "zfs"
+                        && (source == pool || source.starts_with(&format!("{pool}/")));
+                    let bad = (of_pool && !point.starts_with("/run/coffer/"))
+                        || forbidden.iter().any(|f| point.starts_with(f.as_str()));
+                    let entry = format!("{source} on {point} ({fstype}, {opts})");
+                    if bad && !seen.contains(&entry) {
+                        seen.push(entry);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            seen
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops watching; what was mounted where it must never be.
+    pub fn violations(mut self) -> Vec<String> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread
+            .take()
+            .map(|t| t.join().expect("mount watcher"))
+            .unwrap_or_default()
+    }
+}
