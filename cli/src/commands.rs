@@ -482,16 +482,36 @@ fn scrub(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
+/// At most this many passphrases are asked for one Unlock (one per encryption root).
+const MAX_PASSPHRASES: usize = 16;
+
 fn unlock(ctx: &Ctx) -> Result<(), Failure> {
     let set = backup_set(ctx)?;
-    let secret = passphrase::read(
-        &format!("Passphrase for the backup on {}: ", set.label),
-        ctx.args.passphrase_stdin,
-    )
-    .map_err(|e| Failure::new(1, e.to_string()))?;
-    let path = call(ctx.helper.unlock(&set.id, &secret.0))?;
-    drop(secret);
-    let out = finish_job(ctx, path, "unlock")?;
+    let mut prompt = format!("Passphrase for the backup on {}: ", set.label);
+    let mut asked = 0;
+    let mut pending: Option<Failure> = None;
+    // Encryption roots with passphrases of their own are asked for one by one: the helper
+    // keeps the keys it loaded and names the next root.
+    let out = loop {
+        let secret = passphrase::read(&prompt, ctx.args.passphrase_stdin)
+            .map_err(|e| Failure::new(1, e.to_string()))?;
+        // No further passphrase (the end of a script's input): the helper's question stands.
+        if secret.0.is_empty() {
+            if let Some(f) = pending {
+                return Err(f);
+            }
+        }
+        let path = call(ctx.helper.unlock(&set.id, &secret.0))?;
+        drop(secret);
+        asked += 1;
+        match finish_job(ctx, path, "unlock") {
+            Err(f) if f.name == "NeedsPassphrase" && asked < MAX_PASSPHRASES => {
+                prompt = format!("{}\nPassphrase: ", f.message);
+                pending = Some(f);
+            }
+            other => break other?,
+        }
+    };
     if ctx.args.json {
         print_json(result_json(&out));
     } else if let Some(m) = out.result.get(options::result::MOUNTS) {

@@ -40,10 +40,26 @@ pub async fn run(
     }
 
     let mut mounted = Vec::new();
-    let result = load_and_mount(ctx, ctl, cfg, &base, &passphrase, &mut mounted).await;
+    let mut keys_loaded = false;
+    let result = load_and_mount(
+        ctx,
+        ctl,
+        cfg,
+        &base,
+        &passphrase,
+        &mut mounted,
+        &mut keys_loaded,
+    )
+    .await;
     drop(passphrase);
     let warnings = match result {
         Ok(w) => w,
+        // Half open: the keys loaded so far wait for the next passphrase (Lock unloads them).
+        Err(e @ (OpError::NeedsPassphrase(_) | OpError::WrongPassphrase(_)))
+            if keys_loaded && mounted.is_empty() =>
+        {
+            return Err(e);
+        }
         Err(e) => {
             return match clean_up(ctx, cfg, &imported, &mounted).await {
                 Ok(()) => Err(e),
@@ -135,6 +151,7 @@ async fn load_and_mount(
     base: &std::path::Path,
     passphrase: &Secret,
     mounted: &mut Vec<(String, String)>,
+    keys_loaded: &mut bool,
 ) -> Result<Vec<String>, OpError> {
     let mut warnings = Vec::new();
     let targets: Vec<DatasetName> = cfg
@@ -171,7 +188,7 @@ async fn load_and_mount(
         }
     }
     check_encrypted(&infos)?;
-    load_keys(ctx, &infos, passphrase).await?;
+    load_keys(ctx, &infos, passphrase, keys_loaded).await?;
 
     for (ds, info) in &infos {
         if info.kind != crate::zfs::list::DatasetType::Filesystem {
@@ -239,12 +256,17 @@ fn check_encrypted(infos: &[(DatasetName, DatasetInfo)]) -> Result<(), OpError> 
     Ok(())
 }
 
-/// Loads every encryption root's key with the passphrase; a key that is loaded already is
-/// checked against it (`load-key -n`), so the passphrase opens nothing it does not unlock.
+/// Loads the keys the passphrase opens. Encryption roots may have passphrases of their own
+/// (a source tree whose children were encrypted separately): when this one opened some but not
+/// all, the others are asked for one by one ([`OpError::NeedsPassphrase`] names the next), and
+/// the keys loaded so far stay loaded for the next call. When every key is loaded already, the
+/// passphrase must still open one of them (`load-key -n`): it never opens what it does not
+/// unlock.
 async fn load_keys(
     ctx: &Ctx,
     infos: &[(DatasetName, DatasetInfo)],
     passphrase: &Secret,
+    keys_loaded: &mut bool,
 ) -> Result<(), OpError> {
     let mut roots: Vec<(String, bool)> = Vec::new();
     for (_, info) in infos {
@@ -261,23 +283,39 @@ async fn load_keys(
         }
     }
     roots.sort();
-    for (root, loaded) in &roots {
-        let ds = DatasetName::parse(root)?;
-        let cmd = if *loaded {
-            check_key(&ds)
-        } else {
-            load_key(&ds)
-        };
-        zfs_util::run_with_secret(ctx, &cmd, passphrase)
-            .await
-            .map_err(|e| match e {
-                OpError::WrongPassphrase(_) => OpError::WrongPassphrase(format!(
-                    "The passphrase does not unlock {root}. Try again."
-                )),
-                other => other,
-            })?;
+    *keys_loaded = roots.iter().any(|(_, l)| *l);
+    let wrong = |root: &str| {
+        OpError::WrongPassphrase(format!("The passphrase does not unlock {root}. Try again."))
+    };
+    let (loaded, unloaded): (Vec<_>, Vec<_>) = roots.into_iter().partition(|(_, l)| *l);
+    if unloaded.is_empty() {
+        for (root, _) in &loaded {
+            let ds = DatasetName::parse(root)?;
+            match zfs_util::run_with_secret(ctx, &check_key(&ds), passphrase).await {
+                Ok(_) => return Ok(()),
+                Err(OpError::WrongPassphrase(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        return Err(wrong(loaded.first().map_or("", |(r, _)| r.as_str())));
     }
-    Ok(())
+    let mut refused = Vec::new();
+    for (root, _) in &unloaded {
+        let ds = DatasetName::parse(root)?;
+        match zfs_util::run_with_secret(ctx, &load_key(&ds), passphrase).await {
+            Ok(_) => *keys_loaded = true,
+            Err(OpError::WrongPassphrase(_)) => refused.push(root.as_str()),
+            Err(e) => return Err(e),
+        }
+    }
+    match refused.first() {
+        None => Ok(()),
+        Some(first) if refused.len() == unloaded.len() => Err(wrong(first)),
+        Some(next) => Err(OpError::NeedsPassphrase(format!(
+            "{next} on the backup drive has a passphrase of its own. Enter its passphrase to \
+             open it too."
+        ))),
+    }
 }
 
 /// The drive's copy must still be what backups left: every snapshot the last backup recorded,

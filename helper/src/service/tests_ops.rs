@@ -424,6 +424,38 @@ async fn unlock_refuses_a_copy_coffer_never_wrote() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_root_with_its_own_passphrase_is_asked_for_next() {
+    let h = Harness::start("tworoots").await;
+    h.allow(true);
+    seed(&h);
+    let r = &h.runner;
+    r.on(&["zpool", "list"], "");
+    let work = "backup/home/work\tfilesystem\taes-256-gcm\tbackup/home/work\tunavailable\tpassphrase\t-\ton\t/mnt/backup/home/work\ton\t1000\t5000\n";
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        &format!("{TGT_ROW}{work}"),
+    );
+    r.on_full(
+        &["zfs", "load-key", "backup/home/work"],
+        255,
+        "",
+        "Key load error: Incorrect key provided for 'backup/home/work'.\n",
+        Duration::ZERO,
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.unlock("b1", "correct horse").await.unwrap();
+    let (ok, err, msg) = finish(&h, &path).await;
+    assert!(!ok);
+    assert_eq!(err, "io.github.coffer.Error.NeedsPassphrase", "{msg}");
+    assert!(msg.contains("backup/home/work"), "{msg}");
+    // What opened stays open for the next passphrase; nothing is mounted yet.
+    assert_eq!(r.ran(&["zfs", "load-key", "backup/home"]).len(), 1);
+    assert!(r.ran(&["zfs", "unload-key"]).is_empty());
+    assert!(r.ran(&["zpool", "export"]).is_empty());
+    assert!(r.ran(&["mount"]).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_passphrase_is_named() {
     let h = Harness::start("wrongpass").await;
     h.allow(true);

@@ -67,6 +67,14 @@ impl Browser {
                         this.imp().location_stack.set_visible_child_name("drive");
                         break;
                     }
+                    // A part of the backup with a passphrase of its own: the helper kept what
+                    // opened and names the next; ask for that one.
+                    Err(f) if f.is("NeedsPassphrase") => {
+                        error = Some(f.message.clone());
+                        if given.is_none() {
+                            continue;
+                        }
+                    }
                     Err(f) if f.is("WrongPassphrase") => {
                         error = Some(gettext(
                             "That passphrase is wrong. Check the keyboard layout and Caps Lock, then try again.",
