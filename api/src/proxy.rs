@@ -21,7 +21,9 @@ pub trait Helper {
     fn list_sources(&self) -> zbus::Result<Vec<Source>>;
     fn list_backups(&self) -> zbus::Result<Vec<BackupSet>>;
     fn list_snapshots(&self, dataset: &str) -> zbus::Result<Vec<Snapshot>>;
-    fn diff(&self, snapshot_a: &str, snapshot_b: &str) -> zbus::Result<Vec<DiffEntry>>;
+    /// (entries, truncated): the helper stops `zfs diff` after 10,000 entries and then says
+    /// `truncated`, more changes exist.
+    fn diff(&self, snapshot_a: &str, snapshot_b: &str) -> zbus::Result<(Vec<DiffEntry>, bool)>;
     fn history(&self, backup_id: &str) -> zbus::Result<Vec<HistoryEntry>>;
 
     fn prepare_drive(

@@ -238,7 +238,15 @@ fn snapshots(ctx: &Ctx) -> Result<(), Failure> {
 fn diff(ctx: &Ctx) -> Result<(), Failure> {
     let a = operand(ctx, 0, "SNAPSHOT_A")?;
     let b = operand(ctx, 1, "SNAPSHOT_B")?;
-    let list = call(ctx.helper.diff(&a, &b))?;
+    let (list, truncated) = call(ctx.helper.diff(&a, &b))?;
+    if truncated {
+        // On stderr, so that the listing (and --json's array) stays as it is.
+        eprintln!(
+            "cofferctl: only the first {} changes are listed; the helper stops there. Compare \
+             snapshots closer together to see the rest.",
+            list.len()
+        );
+    }
     if ctx.args.json {
         print_json(Value::Array(
             list.iter()

@@ -117,6 +117,7 @@ async fn run(args: Args) -> Result<(), String> {
     let cfg = ServiceConfig {
         idle_timeout: (args.idle > 0).then(|| Duration::from_secs(args.idle)),
         linger: Duration::from_secs(args.linger),
+        ..ServiceConfig::default()
     };
     // UDisks2 lives on the system bus; on a test bus it is simply absent.
     let svc = Service::new(

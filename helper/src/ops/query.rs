@@ -6,6 +6,7 @@ use coffer_api::types::{BackupSet, DiffEntry, Snapshot as ApiSnapshot, Source};
 
 use super::{zfs_util, Ctx, OpError};
 use crate::validate::{DatasetName, SnapshotName};
+use crate::zfs::cmd::OutputCap;
 use crate::zfs::diff::{diff as diff_cmd, parse_diff, ChangeKind, DiffTarget, FileType};
 use crate::zfs::list::{
     parse_datasets, parse_snapshots, KeyStatus, Mountpoint, DATASET_COLUMNS, SNAPSHOT_COLUMNS,
@@ -228,17 +229,42 @@ pub fn diff_datasets(a: &str, b: &str) -> Result<Vec<DatasetName>, OpError> {
     })
 }
 
-/// `zfs diff -H -F A B`; B may be a snapshot or the live filesystem.
-pub async fn diff(ctx: &Ctx, a: &str, b: &str) -> Result<Vec<DiffEntry>, OpError> {
+/// At most this many entries of a `zfs diff` are read and answered: a diff of a busy
+/// dataset can have millions, and every one would sit in the root helper's memory and in one
+/// D-Bus reply (the system bus refuses messages over 32 MiB).
+pub const DIFF_MAX_ENTRIES: usize = 10_000;
+/// ... and at most this many bytes of its output (a path can be 4 KiB, escaped four times
+/// that).
+pub const DIFF_MAX_BYTES: usize = 8 << 20;
+
+/// `zfs diff -H -F A B`; B may be a snapshot or the live filesystem. Reads at most
+/// [`DIFF_MAX_ENTRIES`] entries (and [`DIFF_MAX_BYTES`]) and then stops `zfs diff`; the flag
+/// says whether it was stopped, so that more changes exist than are listed.
+pub async fn diff(ctx: &Ctx, a: &str, b: &str) -> Result<(Vec<DiffEntry>, bool), OpError> {
     let from = SnapshotName::parse(a)?;
-    let out = if b.contains('@') {
+    let cmd = if b.contains('@') {
         let to = SnapshotName::parse(b)?;
-        zfs_util::run(ctx, &diff_cmd(&from, &DiffTarget::Snapshot(&to))).await?
+        diff_cmd(&from, &DiffTarget::Snapshot(&to))
     } else {
         let to = DatasetName::parse(b)?;
-        zfs_util::run(ctx, &diff_cmd(&from, &DiffTarget::Filesystem(&to))).await?
+        diff_cmd(&from, &DiffTarget::Filesystem(&to))
     };
-    Ok(parse_diff(&out.stdout_text())?
+    let cap = OutputCap {
+        lines: DIFF_MAX_ENTRIES,
+        bytes: DIFF_MAX_BYTES,
+    };
+    let capped = ctx
+        .runner
+        .run_capped(&cmd, cap)
+        .await
+        .map_err(|e| OpError::spawn(cmd.program, e))?;
+    let truncated = capped.cut;
+    let out = if truncated {
+        capped.output
+    } else {
+        capped.output.check(&cmd)?
+    };
+    let entries = parse_diff(&out.stdout_text())?
         .into_iter()
         .map(|e| DiffEntry {
             change: match e.kind {
@@ -267,5 +293,6 @@ pub async fn diff(ctx: &Ctx, a: &str, b: &str) -> Result<Vec<DiffEntry>, OpError
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default(),
         })
-        .collect())
+        .collect();
+    Ok((entries, truncated))
 }

@@ -16,7 +16,7 @@ use coffer_api::options as opt;
 use coffer_api::types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};
 use coffer_api::Error;
 
-use super::details::{backup_details, drive_serial};
+use super::details::{backup_details, drive_serial, serial_from_by_id};
 use super::jobs::{start_job, JobSpec};
 use super::options::{self as o, OptionMap};
 use super::polkit::authorize;
@@ -230,7 +230,8 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
     ) -> Result<(String, String, Vec<String>), Error> {
         self.read(conn, &header).await?;
-        let ctx = self.service.ctx.clone();
+        let _permit = self.service.read_permit().await;
+        let ctx = self.service.read_ctx.clone();
         self.service
             .on_rt(async move { ops::query::zfs_version(&ctx).await })
             .await
@@ -242,7 +243,8 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
     ) -> Result<Vec<Source>, Error> {
         self.read(conn, &header).await?;
-        let ctx = self.service.ctx.clone();
+        let _permit = self.service.read_permit().await;
+        let ctx = self.service.read_ctx.clone();
         self.service
             .on_rt(async move { ops::query::list_sources(&ctx).await })
             .await
@@ -254,7 +256,8 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
     ) -> Result<Vec<BackupSet>, Error> {
         self.read(conn, &header).await?;
-        let ctx = self.service.ctx.clone();
+        let _permit = self.service.read_permit().await;
+        let ctx = self.service.read_ctx.clone();
         self.service
             .on_rt(async move { ops::query::list_backups(&ctx).await })
             .await
@@ -270,24 +273,29 @@ impl Manager {
         let ds = DatasetName::parse(dataset).map_err(invalid)?;
         let one = std::slice::from_ref(&ds);
         self.may_read_datasets(conn, &header, uid, one).await?;
-        let ctx = self.service.ctx.clone();
+        let _permit = self.service.read_permit().await;
+        let ctx = self.service.read_ctx.clone();
         self.service
             .on_rt(async move { ops::query::list_snapshots(&ctx, &ds).await })
             .await
     }
 
+    /// (entries, truncated): at most `ops::query::DIFF_MAX_ENTRIES` entries; `truncated` says
+    /// that `zfs diff` was stopped there and more changes exist.
+    #[zbus(out_args("entries", "truncated"))]
     async fn diff(
         &self,
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] conn: &Connection,
         snapshot_a: &str,
         snapshot_b: &str,
-    ) -> Result<Vec<DiffEntry>, Error> {
+    ) -> Result<(Vec<DiffEntry>, bool), Error> {
         let uid = self.read(conn, &header).await?;
         let datasets = ops::query::diff_datasets(snapshot_a, snapshot_b)?;
         self.may_read_datasets(conn, &header, uid, &datasets)
             .await?;
-        let ctx = self.service.ctx.clone();
+        let _permit = self.service.read_permit().await;
+        let ctx = self.service.read_ctx.clone();
         let (a, b) = (snapshot_a.to_string(), snapshot_b.to_string());
         self.service
             .on_rt(async move { ops::query::diff(&ctx, &a, &b).await })
@@ -301,6 +309,7 @@ impl Manager {
         backup_id: &str,
     ) -> Result<Vec<HistoryEntry>, Error> {
         self.read(conn, &header).await?;
+        let _permit = self.service.read_permit().await;
         let b = self.backup(backup_id)?;
         let state = self
             .service
@@ -332,19 +341,23 @@ impl Manager {
         pool_name: &str,
         options: OptionMap,
     ) -> Result<OwnedObjectPath, Error> {
-        let drive = self.udisks_drive(conn, disk_by_id).await;
-        let serial = drive_serial(drive.as_ref(), disk_by_id);
+        // The details polkit shows are checked first (no caller's text in the dialog), and
+        // polkit is asked before anything else happens, UDisks2's lookup included.
+        let by_id = DiskById::parse(disk_by_id).map_err(invalid)?;
+        let pool = PoolName::parse(pool_name).map_err(invalid)?;
         self.privileged(
             conn,
             &header,
             action::PREPARE_DRIVE,
             &[
-                ("drive", disk_by_id.to_string()),
-                ("serial", serial.clone()),
-                ("pool", pool_name.to_string()),
+                ("drive", by_id.to_string()),
+                ("serial", serial_from_by_id(by_id.as_str())),
+                ("pool", pool.to_string()),
             ],
         )
         .await?;
+        let drive = self.udisks_drive(conn, disk_by_id).await;
+        let serial = drive_serial(drive.as_ref(), disk_by_id);
         o::only_known(
             &options,
             &[
@@ -353,7 +366,6 @@ impl Manager {
                 opt::prepare::PASSPHRASE,
             ],
         )?;
-        let pool = PoolName::parse(pool_name).map_err(invalid)?;
         let ctx = self.service.ctx.clone();
         let (by_id, hint) = (
             disk_by_id.to_string(),
@@ -405,23 +417,31 @@ impl Manager {
         disk_by_id: &str,
         options: OptionMap,
     ) -> Result<OwnedObjectPath, Error> {
-        let drive = self.udisks_drive(conn, disk_by_id).await;
-        let serial = drive_serial(drive.as_ref(), disk_by_id);
-        let pool_opt = o::string(&options, opt::adopt::POOL_NAME)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        // As in PrepareDrive: details checked, then polkit, then UDisks2.
+        let disk = DiskById::parse(disk_by_id).map_err(invalid)?;
+        let pool_name = match o::string(&options, opt::adopt::POOL_NAME)? {
+            Some(p) if !p.is_empty() => Some(PoolName::parse(&p).map_err(invalid)?),
+            _ => None,
+        };
         self.privileged(
             conn,
             &header,
             action::CONFIGURE,
             &[
-                ("drive", disk_by_id.to_string()),
-                ("serial", serial.clone()),
-                ("pool", pool_opt),
+                ("drive", disk.to_string()),
+                ("serial", serial_from_by_id(disk.as_str())),
+                (
+                    "pool",
+                    pool_name
+                        .as_ref()
+                        .map(|p| p.to_string())
+                        .unwrap_or_default(),
+                ),
             ],
         )
         .await?;
+        let drive = self.udisks_drive(conn, disk_by_id).await;
+        let serial = drive_serial(drive.as_ref(), disk_by_id);
         o::only_known(
             &options,
             &[
@@ -430,11 +450,6 @@ impl Manager {
                 opt::adopt::LABEL,
             ],
         )?;
-        let disk = DiskById::parse(disk_by_id).map_err(invalid)?;
-        let pool_name = match o::string(&options, opt::adopt::POOL_NAME)? {
-            Some(p) if !p.is_empty() => Some(PoolName::parse(&p).map_err(invalid)?),
-            _ => None,
-        };
         let datasets = parse_sources(o::dataset_pairs(&options, opt::adopt::DATASETS)?)?
             .into_iter()
             .map(|(s, _)| s)

@@ -21,6 +21,12 @@ use jobs::Jobs;
 use manager::Manager;
 use polkit::Authority;
 
+/// Read calls (`ZfsVersion`, `ListSources`, `ListBackups`, `ListSnapshots`, `Diff`,
+/// `History`) answered at the same time; a further one waits for one of them to finish. Any
+/// user with an active session may make them, so they must not be able to pile up `zfs`
+/// children in the root helper (security review M5).
+pub const READS_AT_ONCE: usize = 2;
+
 /// Tunables of the service.
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
@@ -28,6 +34,8 @@ pub struct ServiceConfig {
     pub idle_timeout: Option<Duration>,
     /// How long a finished job object stays on the bus.
     pub linger: Duration,
+    /// How long each `zfs`/`zpool` child of a read call may run before it is killed.
+    pub read_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -35,6 +43,7 @@ impl Default for ServiceConfig {
         Self {
             idle_timeout: Some(Duration::from_secs(60)),
             linger: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -42,6 +51,8 @@ impl Default for ServiceConfig {
 /// State shared by the manager, the job objects and the job tasks.
 pub struct Service {
     pub ctx: Ctx,
+    /// `ctx` for read calls: each child they run is killed after `cfg.read_timeout`.
+    pub read_ctx: Ctx,
     pub authority: Arc<dyn Authority>,
     pub jobs: Jobs,
     pub cfg: ServiceConfig,
@@ -53,6 +64,8 @@ pub struct Service {
     last_activity: Mutex<Instant>,
     /// Calls still being answered (a polkit dialog can stay open for minutes).
     in_flight: AtomicUsize,
+    /// [`READS_AT_ONCE`] permits for read calls.
+    reads: tokio::sync::Semaphore,
 }
 
 /// Counts a call as in flight until dropped, so the helper does not exit under it.
@@ -73,8 +86,16 @@ impl Service {
         ask_udisks: bool,
         rt: tokio::runtime::Handle,
     ) -> Arc<Self> {
+        let read_ctx = Ctx {
+            runner: Arc::new(crate::zfs::cmd::TimeLimit {
+                inner: ctx.runner.clone(),
+                limit: cfg.read_timeout,
+            }),
+            ..ctx.clone()
+        };
         Arc::new(Self {
             ctx,
+            read_ctx,
             authority,
             jobs: Jobs::default(),
             cfg,
@@ -82,7 +103,17 @@ impl Service {
             rt,
             last_activity: Mutex::new(Instant::now()),
             in_flight: AtomicUsize::new(0),
+            reads: tokio::sync::Semaphore::new(READS_AT_ONCE),
         })
+    }
+
+    /// Waits until fewer than [`READS_AT_ONCE`] read calls are being answered; the call
+    /// counts as one of them until the permit is dropped.
+    pub async fn read_permit(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.reads
+            .acquire()
+            .await
+            .expect("the semaphore of read calls is never closed")
     }
 
     /// Marks a call in flight until the guard is dropped.

@@ -590,6 +590,7 @@ impl Harness {
             ServiceConfig {
                 idle_timeout: None,
                 linger: Duration::from_secs(60),
+                ..ServiceConfig::default()
             },
             false,
             tokio::runtime::Handle::current(),

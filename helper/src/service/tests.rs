@@ -171,6 +171,19 @@ fn is_not_authorized<T: std::fmt::Debug>(r: &zbus::Result<T>) -> bool {
     matches!(r, Err(zbus::Error::MethodError(n, _, _)) if n.as_str() == "io.github.coffer.Error.NotAuthorized")
 }
 
+fn two_changes() -> Vec<coffer_api::DiffEntry> {
+    let e = |change: &str, file_type: &str, path: &str| coffer_api::DiffEntry {
+        change: change.into(),
+        file_type: file_type.into(),
+        path: path.into(),
+        new_path: String::new(),
+    };
+    vec![
+        e("M", "/", "/home/alice"),
+        e("+", "F", "/home/alice/new.txt"),
+    ]
+}
+
 /// How often polkit was asked for `action`, and the `dataset` detail of the last of those.
 fn asked(h: &Harness, action: &str) -> (usize, String) {
     let q = h.authority.questions.lock().unwrap();
@@ -236,7 +249,7 @@ async fn diff_of_someone_elses_dataset_needs_an_administrator() {
 
     // A set's source, a dataset below it and its target answer without read-any.
     let r = proxy.diff("rpool/home@a", "rpool/home@b").await;
-    assert_eq!(r.unwrap().len(), 2);
+    assert_eq!(r.unwrap(), (two_changes(), false));
     let r = proxy.diff("rpool/home/alice@a", "rpool/home/alice").await;
     assert!(r.is_ok(), "{r:?}");
     let r = proxy.list_snapshots("backup/home").await;
@@ -274,7 +287,7 @@ async fn diff_of_someone_elses_dataset_needs_an_administrator() {
     // With an administrator's yes, the rest answers too.
     h.authority.deny.lock().unwrap().clear();
     let r = proxy.diff("rpool/ROOT@a", "rpool/ROOT@b").await;
-    assert_eq!(r.unwrap().len(), 2);
+    assert_eq!(r.unwrap(), (two_changes(), false));
     // Arguments are checked before anyone is asked.
     let before = h.authority.questions.lock().unwrap().len();
     let r = proxy.diff("rpool/ROOT", "rpool/ROOT@b").await;
@@ -287,6 +300,172 @@ async fn diff_of_someone_elses_dataset_needs_an_administrator() {
         before + 1,
         "only the read action was asked"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_diff_is_cut_and_says_so() {
+    use crate::ops::query::DIFF_MAX_ENTRIES;
+    let h = Harness::start("diff-cap").await;
+    h.allow(true);
+    seed_backup(&h);
+    let line = |i: usize| format!("+\tF\t/home/alice/f{i}\n");
+    let all: String = (0..=DIFF_MAX_ENTRIES).map(line).collect();
+    h.runner
+        .on(&["zfs", "diff", "rpool/home@a", "rpool/home@b"], &all);
+    let fits: String = (0..DIFF_MAX_ENTRIES).map(line).collect();
+    h.runner
+        .on(&["zfs", "diff", "rpool/home@b", "rpool/home@c"], &fits);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let (entries, truncated) = proxy.diff("rpool/home@a", "rpool/home@b").await.unwrap();
+    assert!(truncated);
+    assert_eq!(entries.len(), DIFF_MAX_ENTRIES);
+    assert_eq!(entries.last().unwrap().path, "/home/alice/f9999");
+    let (entries, truncated) = proxy.diff("rpool/home@b", "rpool/home@c").await.unwrap();
+    assert!(!truncated, "exactly the cap is not cut");
+    assert_eq!(entries.len(), DIFF_MAX_ENTRIES);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_calls_run_two_at_a_time() {
+    let h = Harness::start("reads").await;
+    h.allow(true);
+    h.runner.on_full(
+        &["zfs", "version"],
+        0,
+        "zfs-2.2.7-1\nzfs-kmod-2.2.7-1\n",
+        "",
+        Duration::from_millis(600),
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let t = std::time::Instant::now();
+    let (a, b, c) = tokio::join!(
+        proxy.zfs_version(),
+        proxy.zfs_version(),
+        proxy.zfs_version()
+    );
+    for r in [a, b, c] {
+        assert_eq!(r.unwrap().0, "2.2.7-1");
+    }
+    // The third waited for one of the first two.
+    assert!(
+        t.elapsed() >= Duration::from_millis(1200),
+        "{:?}",
+        t.elapsed()
+    );
+    let mut running = 0;
+    let mut most = 0;
+    for (start, argv) in h.runner.events.lock().unwrap().iter() {
+        if argv.get(1).map(String::as_str) == Some("version") {
+            running = if *start { running + 1 } else { running - 1 };
+            most = most.max(running);
+        }
+    }
+    assert_eq!(most, super::READS_AT_ONCE);
+}
+
+/// UDisks2's object manager on the private bus, counting the calls it gets.
+struct FakeUDisks {
+    calls: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+#[zbus::interface(name = "org.freedesktop.DBus.ObjectManager")]
+impl FakeUDisks {
+    fn get_managed_objects(
+        &self,
+    ) -> HashMap<OwnedObjectPath, HashMap<String, HashMap<String, zbus::OwnedVariant>>> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        HashMap::new()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn udisks_is_asked_only_after_polkit_and_details_are_checked_first() {
+    use std::sync::atomic::Ordering;
+    let h = Harness::start("udisks-order").await;
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let _udisks = zbus::connection::Builder::address(h.bus.address.as_str())
+        .name("org.freedesktop.UDisks2")
+        .serve_at(
+            "/org/freedesktop/UDisks2",
+            FakeUDisks {
+                calls: calls.clone(),
+            },
+        )
+        .build()
+        .await
+        .unwrap();
+    // A second service object that asks UDisks2 (the harness's does not).
+    let svc = super::Service::new(
+        h.service.ctx.clone(),
+        h.authority.clone(),
+        super::ServiceConfig::default(),
+        true,
+        tokio::runtime::Handle::current(),
+    );
+    let _conn = zbus::connection::Builder::address(h.bus.address.as_str())
+        .name("io.github.coffer.Helper1Test")
+        .serve_at(OBJECT_PATH, super::manager::Manager { service: svc })
+        .build()
+        .await
+        .unwrap();
+    let proxy = HelperProxy::builder(&h.client)
+        .destination("io.github.coffer.Helper1Test")
+        .build()
+        .await
+        .unwrap();
+    let name = |r: zbus::Result<OwnedObjectPath>| match r {
+        Err(zbus::Error::MethodError(n, _, _)) => n.to_string(),
+        other => panic!("expected an error, got {other:?}"),
+    };
+
+    h.allow(false);
+    let r = proxy
+        .prepare_drive(FAKE_DISK, "backup", HashMap::new())
+        .await;
+    assert_eq!(name(r), "io.github.coffer.Error.NotAuthorized");
+    let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
+    opts.insert("pool_name", Variant::from("backup"));
+    assert_eq!(
+        name(proxy.adopt_drive(FAKE_DISK, opts).await),
+        "io.github.coffer.Error.NotAuthorized"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "UDisks2 was asked first");
+    let q = h.authority.questions.lock().unwrap().clone();
+    assert_eq!(q.len(), 2);
+    for q in &q {
+        assert_eq!(q.details["drive"], FAKE_DISK);
+        assert_eq!(q.details["serial"], "Disk");
+        assert_eq!(q.details["pool"], "backup");
+    }
+
+    // Malformed details never reach polkit.
+    for (disk, pool) in [
+        ("/dev/sdz", "backup"),
+        ("/dev/disk/by-id/usb-$(drive)-0:0", "backup"),
+        (FAKE_DISK, "-o"),
+        (FAKE_DISK, "mirror"),
+    ] {
+        let r = proxy.prepare_drive(disk, pool, HashMap::new()).await;
+        assert_eq!(
+            name(r),
+            "io.github.coffer.Error.InvalidArgument",
+            "{disk} {pool}"
+        );
+    }
+    let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
+    opts.insert("pool_name", Variant::from("Some pool"));
+    assert_eq!(
+        name(proxy.adopt_drive(FAKE_DISK, opts).await),
+        "io.github.coffer.Error.InvalidArgument"
+    );
+    assert_eq!(h.authority.questions.lock().unwrap().len(), 2);
+
+    // Once polkit agrees, UDisks2 is asked (for the serial and the system-disk hint).
+    h.allow(true);
+    let _ = proxy
+        .prepare_drive(FAKE_DISK, "backup", HashMap::new())
+        .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
 const STATUS_DONE: &str = "  pool: backup

@@ -169,6 +169,41 @@ pub struct CommandFailed {
 
 pub type RunFuture<'a> = Pin<Box<dyn Future<Output = io::Result<CmdOutput>> + Send + 'a>>;
 
+/// How much of a command's stdout [`Runner::run_capped`] keeps: whole lines only, at most
+/// `lines` of them and at most `bytes` in all (a last line without its newline counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputCap {
+    pub lines: usize,
+    pub bytes: usize,
+}
+
+impl OutputCap {
+    /// The whole lines of `out` that fit, and whether anything was left out.
+    pub fn cut(&self, out: &[u8]) -> (Vec<u8>, bool) {
+        let mut end = 0;
+        for (n, line) in out.split_inclusive(|&b| b == b'\n').enumerate() {
+            if n >= self.lines || end + line.len() > self.bytes {
+                return (out[..end].to_vec(), true);
+            }
+            end += line.len();
+        }
+        (out.to_vec(), false)
+    }
+}
+
+/// What [`Runner::run_capped`] produced. When `cut`, the command was stopped once the cap was
+/// reached, and `output.code` says so (`None`, killed) rather than how it would have ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CappedOutput {
+    pub output: CmdOutput,
+    pub cut: bool,
+}
+
+pub type CappedFuture<'a> = Pin<Box<dyn Future<Output = io::Result<CappedOutput>> + Send + 'a>>;
+
+/// At most this much of a command's stderr is kept by [`SystemRunner::run_capped`].
+const STDERR_CAP: usize = 64 * 1024;
+
 /// Executes [`Cmd`]s. Object-safe so the service can hold an `Arc<dyn Runner>` and tests a fake.
 pub trait Runner: Send + Sync {
     /// Runs `cmd` to completion, writing `stdin` (e.g. a passphrase) to it first if given;
@@ -177,6 +212,60 @@ pub trait Runner: Send + Sync {
 
     fn run<'a>(&'a self, cmd: &'a Cmd) -> RunFuture<'a> {
         self.run_with_stdin(cmd, None)
+    }
+
+    /// Runs `cmd` keeping only what `cap` allows of its stdout. A real runner stops reading
+    /// and kills the command once it has that much, so its output is never all in memory;
+    /// this default (for fakes) runs it to the end and cuts the output afterwards.
+    fn run_capped<'a>(&'a self, cmd: &'a Cmd, cap: OutputCap) -> CappedFuture<'a> {
+        Box::pin(async move {
+            let mut output = self.run(cmd).await?;
+            let (stdout, cut) = cap.cut(&output.stdout);
+            output.stdout = stdout;
+            if cut {
+                output.code = None;
+            }
+            Ok(CappedOutput { output, cut })
+        })
+    }
+}
+
+/// Runs every command through `inner` for at most `limit`: one still running then is killed
+/// (its future is dropped, and [`Cmd::to_tokio_command`] set `kill_on_drop`) and fails with
+/// `TimedOut`. The read methods run their `zfs` children through one of these.
+pub struct TimeLimit {
+    pub inner: std::sync::Arc<dyn Runner>,
+    pub limit: std::time::Duration,
+}
+
+impl TimeLimit {
+    fn timed_out(&self, cmd: &Cmd) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "{} did not finish within {} s and was stopped",
+                cmd.program,
+                self.limit.as_secs_f64()
+            ),
+        )
+    }
+}
+
+impl Runner for TimeLimit {
+    fn run_with_stdin<'a>(&'a self, cmd: &'a Cmd, stdin: Option<&'a [u8]>) -> RunFuture<'a> {
+        Box::pin(async move {
+            tokio::time::timeout(self.limit, self.inner.run_with_stdin(cmd, stdin))
+                .await
+                .unwrap_or_else(|_| Err(self.timed_out(cmd)))
+        })
+    }
+
+    fn run_capped<'a>(&'a self, cmd: &'a Cmd, cap: OutputCap) -> CappedFuture<'a> {
+        Box::pin(async move {
+            tokio::time::timeout(self.limit, self.inner.run_capped(cmd, cap))
+                .await
+                .unwrap_or_else(|_| Err(self.timed_out(cmd)))
+        })
     }
 }
 
@@ -212,6 +301,79 @@ impl Runner for SystemRunner {
                 code: out.status.code(),
                 stdout: out.stdout,
                 stderr: out.stderr,
+            })
+        })
+    }
+
+    fn run_capped<'a>(&'a self, cmd: &'a Cmd, cap: OutputCap) -> CappedFuture<'a> {
+        Box::pin(async move {
+            use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+            let mut child = cmd
+                .to_tokio_command()
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()?;
+            let (Some(stdout), Some(stderr)) = (child.stdout.take(), child.stderr.take()) else {
+                return Err(io::Error::other("no pipes to the child"));
+            };
+            // stderr is drained to the end (a full pipe would stall the child) but only its
+            // start is kept.
+            let errors = async move {
+                let mut kept = Vec::new();
+                let mut buf = [0u8; 8192];
+                let mut stderr = stderr;
+                loop {
+                    let n = stderr.read(&mut buf).await?;
+                    if n == 0 {
+                        return Ok::<_, io::Error>(kept);
+                    }
+                    let room = STDERR_CAP.saturating_sub(kept.len());
+                    kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+            };
+            let lines = async move {
+                let mut out = Vec::new();
+                let mut reader = BufReader::new(stdout);
+                let mut count = 0;
+                loop {
+                    let start = out.len();
+                    // One line, but never more than one byte past the room left.
+                    let room = (cap.bytes - start) as u64 + 1;
+                    let n = (&mut reader).take(room).read_until(b'\n', &mut out).await?;
+                    if n == 0 {
+                        return Ok::<_, io::Error>((out, false));
+                    }
+                    if count == cap.lines || out.len() > cap.bytes {
+                        out.truncate(start);
+                        return Ok((out, true));
+                    }
+                    if !out.ends_with(b"\n") {
+                        // The last line, without its newline.
+                        return Ok((out, false));
+                    }
+                    count += 1;
+                }
+            };
+            let reading = async {
+                let r = lines.await;
+                if matches!(r, Ok((_, true))) {
+                    // Enough: stop the child, which also ends its stderr.
+                    let _ = child.start_kill();
+                }
+                r
+            };
+            let (read, errors) = tokio::join!(reading, errors);
+            let ((stdout, cut), stderr) = (read?, errors?);
+            let status = child.wait().await?;
+            Ok(CappedOutput {
+                output: CmdOutput {
+                    code: if cut { None } else { status.code() },
+                    stdout,
+                    stderr,
+                },
+                cut,
             })
         })
     }
@@ -264,6 +426,120 @@ mod tests {
         let err = out.check(&Cmd::zfs().arg("receive")).unwrap_err();
         assert_eq!(err.known, Some(KnownFailure::TargetModified));
         assert_eq!(err.code, Some(1));
+    }
+
+    #[test]
+    fn a_cap_keeps_whole_lines() {
+        let cap = OutputCap {
+            lines: 2,
+            bytes: 10,
+        };
+        assert_eq!(cap.cut(b"a\nb\n"), (b"a\nb\n".to_vec(), false));
+        assert_eq!(cap.cut(b"a\nb\nc\n"), (b"a\nb\n".to_vec(), true));
+        assert_eq!(cap.cut(b"a\nb"), (b"a\nb".to_vec(), false));
+        assert_eq!(cap.cut(b"abcd\nefghij\n"), (b"abcd\n".to_vec(), true));
+        assert_eq!(cap.cut(b""), (Vec::new(), false));
+    }
+
+    /// Whether process `pid` is gone (or a zombie waiting to be reaped).
+    fn gone(pid: &str) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Err(_) => true,
+            Ok(stat) => stat[stat.rfind(')').unwrap() + 2..].starts_with('Z'),
+        }
+    }
+
+    async fn wait_gone(pid: &str) {
+        for _ in 0..100 {
+            if gone(pid) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("process {pid} is still running");
+    }
+
+    #[tokio::test]
+    async fn capped_output_stops_the_command_once_it_has_enough() {
+        let cap = OutputCap {
+            lines: 10,
+            bytes: 1 << 20,
+        };
+        // Endless output: only the cap ends it.
+        let dir = std::env::temp_dir().join(format!("coffer-cap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pidfile = dir.join("pid");
+        let cmd = Cmd::new("sh").arg("-c").arg(format!(
+            "echo $$ > {}; echo oops >&2; exec yes line",
+            pidfile.display()
+        ));
+        let t = std::time::Instant::now();
+        let out = SystemRunner.run_capped(&cmd, cap).await.unwrap();
+        assert!(out.cut);
+        assert_eq!(out.output.stdout, b"line\n".repeat(10));
+        assert_eq!(out.output.code, None, "stopped, not finished");
+        assert_eq!(out.output.stderr, b"oops\n");
+        assert!(t.elapsed() < std::time::Duration::from_secs(10));
+        wait_gone(std::fs::read_to_string(&pidfile).unwrap().trim()).await;
+
+        // Too many bytes in few lines: cut before the line that does not fit.
+        let cap = OutputCap {
+            lines: 10,
+            bytes: 12,
+        };
+        let cmd = Cmd::new("printf").arg("12345\\n67890\\nabcdef\\n");
+        let out = SystemRunner.run_capped(&cmd, cap).await.unwrap();
+        assert!(out.cut);
+        assert_eq!(out.output.stdout, b"12345\n67890\n");
+
+        // Output within the cap is whole, with the command's own exit code.
+        let cmd = Cmd::new("sh").arg("-c").arg("printf 'a\\nb'; exit 3");
+        let out = SystemRunner.run_capped(&cmd, cap).await.unwrap();
+        assert!(!out.cut);
+        assert_eq!(out.output.stdout, b"a\nb");
+        assert_eq!(out.output.code, Some(3));
+        let exact = OutputCap { lines: 2, bytes: 4 };
+        let out = SystemRunner
+            .run_capped(&Cmd::new("printf").arg("a\\nb\\n"), exact)
+            .await
+            .unwrap();
+        assert_eq!(
+            (out.output.stdout.as_slice(), out.cut),
+            (&b"a\nb\n"[..], false)
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_command_over_its_time_is_killed() {
+        let dir = std::env::temp_dir().join(format!("coffer-limit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pidfile = dir.join("pid");
+        let limited = TimeLimit {
+            inner: std::sync::Arc::new(SystemRunner),
+            limit: std::time::Duration::from_millis(300),
+        };
+        let cmd = Cmd::new("sh")
+            .arg("-c")
+            .arg(format!("echo $$ > {}; exec sleep 30", pidfile.display()));
+        let t = std::time::Instant::now();
+        let err = limited.run(&cmd).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        assert!(
+            err.to_string().contains("sh did not finish within 0.3 s"),
+            "{err}"
+        );
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        wait_gone(std::fs::read_to_string(&pidfile).unwrap().trim()).await;
+        let cap = OutputCap { lines: 1, bytes: 1 };
+        let err = limited.run_capped(&cmd, cap).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        wait_gone(std::fs::read_to_string(&pidfile).unwrap().trim()).await;
+
+        // Quick commands are not affected.
+        let out = limited.run(&Cmd::new("true")).await.unwrap();
+        assert!(out.success());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

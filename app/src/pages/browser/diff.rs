@@ -6,7 +6,7 @@ use coffer_api::DiffEntry;
 use gettextrs::gettext;
 
 use super::Browser;
-use crate::i18n::gettext_f;
+use crate::i18n::{gettext_f, ngettext_f};
 use crate::{client, format, widgets};
 
 fn describe(e: &DiffEntry) -> (&'static str, &'static str, String) {
@@ -75,13 +75,13 @@ impl Browser {
                 ],
             ));
             match result {
-                Ok(entries) if entries.is_empty() => {
+                Ok((entries, _)) if entries.is_empty() => {
                     let row = adw::ActionRow::builder()
                         .title(gettext("No changes"))
                         .build();
                     imp.diff_list.append(&row);
                 }
-                Ok(entries) => {
+                Ok((entries, truncated)) => {
                     for e in &entries {
                         let (icon, style, what) = describe(e);
                         let row = adw::ActionRow::builder()
@@ -91,6 +91,24 @@ impl Browser {
                         let image = gtk::Image::from_icon_name(icon);
                         image.add_css_class(style);
                         image.set_tooltip_text(Some(&what));
+                        row.add_prefix(&image);
+                        imp.diff_list.append(&row);
+                    }
+                    if truncated {
+                        // The helper stops zfs diff after 10,000 entries.
+                        let n = entries.len() as u64;
+                        let row = adw::ActionRow::builder()
+                            .title(ngettext_f(
+                                "Only the first {} change is shown",
+                                "Only the first {} changes are shown",
+                                n,
+                                &[&n.to_string()],
+                            ))
+                            .subtitle(gettext(
+                                "Compare snapshots taken closer together to see the rest.",
+                            ))
+                            .build();
+                        let image = gtk::Image::from_icon_name("dialog-information-symbolic");
                         row.add_prefix(&image);
                         imp.diff_list.append(&row);
                     }
