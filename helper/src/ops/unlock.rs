@@ -75,6 +75,7 @@ pub async fn run(
         s.mounts = recorded;
         s.unlocked_by = Some(uid);
         s.unlocked_in_session = in_session;
+        s.unlocked_at = super::progress::now_secs();
     })?;
     ctl.stage(stage::DONE, "");
     let mut r = JobResult {

@@ -27,9 +27,11 @@ pub enum Reason {
     Idle,
 }
 
-/// What the watcher remembers of one unlocked set.
+/// What the watcher remembers of one unlock of a set.
 #[derive(Default)]
 struct Seen {
+    /// The unlock this is about (`BackupState::unlocked_at`): a new unlock starts afresh.
+    unlocked_at: i64,
     last_used: Option<Instant>,
     not_before: Option<Instant>,
 }
@@ -70,6 +72,12 @@ pub async fn watch(service: Arc<Service>, conn: Connection) {
                 continue;
             }
             let s = seen.entry(cfg.id.clone()).or_default();
+            if s.unlocked_at != state.unlocked_at {
+                *s = Seen {
+                    unlocked_at: state.unlocked_at,
+                    ..Default::default()
+                };
+            }
             let paths: Vec<String> = state.mounts.iter().map(|(_, p)| p.clone()).collect();
             if s.last_used.is_none() || service.ctx.host.in_use(&paths) {
                 s.last_used = Some(now);

@@ -74,6 +74,8 @@ pub struct BackupState {
     pub unlocked_by: Option<u32>,
     /// That user had a login session when they unlocked it: the backup locks when it ends.
     pub unlocked_in_session: bool,
+    /// When it was unlocked (seconds since the epoch).
+    pub unlocked_at: i64,
     /// The helper imported the pool and has not exported it yet. A helper killed mid-job
     /// leaves this set, so the next job knows to export the pool when it is done.
     pub helper_imported: bool,
