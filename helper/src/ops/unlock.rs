@@ -195,7 +195,17 @@ async fn load_and_mount(
         if info.kind != crate::zfs::list::DatasetType::Filesystem {
             continue;
         }
-        zfs_util::set(ctx, ds, &PINNED).await?;
+        // Backups pin these already; `zfs set` waits for a transaction group, so only what a
+        // drive changed is set.
+        let names: Vec<&str> = PINNED.iter().map(|(p, _)| *p).collect();
+        let current = zfs_util::get_many(ctx, ds, &names).await?;
+        let wrong: Vec<(&str, &str)> = PINNED
+            .into_iter()
+            .filter(|(p, v)| current.get(*p).map(String::as_str) != Some(*v))
+            .collect();
+        if !wrong.is_empty() {
+            zfs_util::set(ctx, ds, &wrong).await?;
+        }
     }
 
     ctl.stage(stage::MOUNTING, &cfg.pool_name);
