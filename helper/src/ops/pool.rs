@@ -16,8 +16,6 @@ use crate::zfs::Cmd;
 pub struct Imported {
     pub pool: PoolName,
     pub by_us: bool,
-    /// The pool's altroot, when it has one.
-    pub altroot: Option<String>,
 }
 
 fn pool_guid(cfg: &BackupConfig) -> Result<u64, OpError> {
@@ -39,13 +37,7 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
     let guid = pool_guid(cfg)?;
     let id = BackupId::parse(&cfg.id)?;
     let altroot = super::mounts::altroot(ctx, &id)?;
-    // The altroot is read alongside the list, on the guess that the pool is imported (it is
-    // for the app's and an unlocked drive's backups); when it is not, the read just fails.
-    let (pools, altroot_now) = tokio::join!(
-        zfs_util::pools(ctx),
-        zfs_util::pool_get(ctx, &pool, "altroot")
-    );
-    let pools = pools?;
+    let pools = zfs_util::pools(ctx).await?;
     if let Some(p) = pools.iter().find(|p| p.guid == guid) {
         if p.name != pool.as_str() {
             return Err(OpError::DriveMismatch(format!(
@@ -68,7 +60,6 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
         return Ok(Imported {
             pool,
             by_us: state.helper_imported && state.mounts.is_empty(),
-            altroot: altroot_now.unwrap_or(None),
         });
     }
     if pools.iter().any(|p| p.name == pool.as_str()) {
@@ -80,9 +71,10 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
     // A stick with a copied guid may be plugged in beside the drive, and `zpool import` shows
     // one of two pools with the same guid: only the recorded disk's devices are searched.
     let on_disk = recorded_devices(ctx, cfg);
-    let found = match on_disk.is_empty() {
-        true => None,
-        false => importable(ctx, guid, &on_disk).await?.into_iter().next(),
+    let found = if on_disk.is_empty() {
+        None
+    } else {
+        importable(ctx, guid, &on_disk).await?.into_iter().next()
     };
     let Some(found) = found else {
         // Not on the set's disk: say where it is, when it is anywhere.
@@ -108,11 +100,7 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
         release(ctx, cfg, &pool).await?;
         return Err(e);
     }
-    Ok(Imported {
-        pool,
-        by_us: true,
-        altroot: Some(altroot.as_str().to_string()),
-    })
+    Ok(Imported { pool, by_us: true })
 }
 
 /// The recorded disk's partitions (and the disk itself) as by-id paths; empty when the disk
