@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use coffer_vm_tests::helper::{self, cofferctl, cofferctl_input, cofferctl_path, USER};
 use coffer_vm_tests::scenario::{imported, sha256_tree, Drive, Source};
 use coffer_vm_tests::source::{sanoid_snapshot, write_files, PASSPHRASE};
-use coffer_vm_tests::{require_guest, run, run_with_input, wait_for};
+use coffer_vm_tests::{require_guest, run_with_input, wait_for};
 
 fn wait_locked(what: &str, limit: Duration) {
     wait_for(what, limit, || (!imported("backup")).then_some(()));
@@ -152,5 +152,4 @@ fn each_encryption_root_opens_with_its_own_passphrase() {
     );
     cofferctl(&["lock", &drive.id]).ok();
     assert!(!imported("backup"));
-    let _ = run("zfs", &["destroy", "-r", "rpool/work"]);
 }
