@@ -357,6 +357,25 @@ impl Manager {
         )
         .await?;
         let drive = self.udisks_drive(conn, disk_by_id).await;
+        // Erasing is for external drives only, and UDisks2 is what says a drive is one: a disk
+        // it does not know, or could not answer for, fails closed.
+        if self.service.ask_udisks {
+            match &drive {
+                Some(d) if d.is_external() => {}
+                Some(_) => {
+                    return Err(Error::SystemDisk(format!(
+                        "{by_id} is not an external drive; Coffer only erases external (USB) \
+                         drives."
+                    )))
+                }
+                None => {
+                    return Err(Error::DriveNotFound(format!(
+                        "UDisks2 does not show {by_id} as a drive, so Coffer cannot tell that it \
+                         is an external one. Nothing was erased; wait a moment and try again."
+                    )))
+                }
+            }
+        }
         let serial = drive_serial(drive.as_ref(), disk_by_id);
         o::only_known(
             &options,
