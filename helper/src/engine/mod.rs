@@ -7,6 +7,7 @@ pub mod modified;
 pub mod plan;
 pub mod protect;
 pub mod prune;
+pub mod resume;
 pub mod verify;
 
 #[cfg(test)]
@@ -20,4 +21,5 @@ pub use plan::{
     Step, TargetState,
 };
 pub use prune::{prune_commands, prune_set};
+pub use resume::{check_resume_token, TokenRefusal};
 pub use verify::{verify_replica, VerifyReport};

@@ -1100,3 +1100,112 @@ async fn the_bookmarks_and_the_drives_row_do_not_wait_for_the_marks() {
         .unwrap();
     assert!(marks_read < listed, "{events:?}");
 }
+
+/// A `receive_resume_token` on the drive's copy (its shape only; the fake zfs decodes it).
+const TOKEN: &str = "1-e604ea4bf-e0-789c63a2";
+
+/// The source has `a`, `b` and `c`; the drive's copy has `a` and `b` and an interrupted
+/// receive whose token `zfs send -nvP -t` decodes as `decoded`. `then` are the copy's
+/// snapshots as listed after the first time.
+fn interrupted(h: &Harness, decoded: &str, then: &[&str]) {
+    let c = "rpool/home@c\t13\t300\t1700007200\t0\t1000\n";
+    imported_with(h, &format!("{SRC_SNAPS}{c}"));
+    let r = &h.runner;
+    let with_token = TGT_ROW.replacen("\t-\t", &format!("\t{TOKEN}\t"), 1);
+    r.on_seq(
+        &["zfs", "list", "filesystem,volume", "backup/home"],
+        vec![ok(&with_token), ok(TGT_ROW)],
+        Duration::ZERO,
+    );
+    r.on_seq(
+        &["zfs", "list", "snapshot", "backup/home"],
+        std::iter::once(TGT_SNAPS_AB)
+            .chain(then.iter().copied())
+            .map(ok)
+            .collect(),
+        Duration::ZERO,
+    );
+    r.on(&["zfs", "get", "written"], "backup/home\twritten\t0\t-\n");
+    r.on(&["zfs", "send", "-t", TOKEN], decoded);
+}
+
+async fn backed_up_warnings(h: &Harness) -> Vec<String> {
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let (ok, err, msg) = finish(h, &path).await;
+    assert!(ok, "{err}: {msg}");
+    let job = JobProxy::builder(&h.client)
+        .path(path.clone())
+        .cache_properties(zbus::proxy::CacheProperties::No)
+        .build()
+        .await
+        .unwrap();
+    let result = job.result().await.unwrap();
+    <Vec<String>>::try_from(result["warnings"].clone()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_token_of_another_dataset_is_aborted_never_sent() {
+    let h = Harness::start("token-foreign").await;
+    h.allow(true);
+    seed(&h);
+    // A hostile drive: a partial receive of another local dataset, without `rawok`.
+    let decoded = "resume token contents:\nnvlist version: 0\n\tobject = 0x2\n\toffset = 0x0\n\
+                   \tbytes = 0x100000\n\ttoguid = 0x2a\n\ttoname = rpool/secret@s1\n\
+                   \tcompressok = 1\nfull\trpool/secret@s1\t6291456\nsize\t6291456\n";
+    let tgt_abc = format!("{TGT_SNAPS_AB}backup/home@c\t13\t7\t1700007200\t0\t1000\n");
+    // Listed again after the abort, then after the stream.
+    interrupted(&h, decoded, &[TGT_SNAPS_AB, &tgt_abc]);
+    let warnings = backed_up_warnings(&h).await;
+    let r = &h.runner;
+    assert_eq!(
+        r.ran(&["zfs", "receive", "-A", "backup/home"]).len(),
+        1,
+        "{:?}",
+        r.argv_log()
+    );
+    // Only decoded: the token never reached a `zfs send` that sends.
+    let streams = h.pipe.log.lock().unwrap().clone();
+    assert!(
+        streams.iter().all(|(send, _)| !send.contains(&"-t".into())),
+        "{streams:?}"
+    );
+    for a in r.ran(&["zfs", "send", "-t"]) {
+        assert!(a.contains(&"-n".to_string()), "{a:?}");
+    }
+    // Then the backup went on as if there had been no token.
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    assert!(streams[0].0.windows(2).any(|w| w == ["-I", "rpool/home@b"]));
+    assert_eq!(streams[0].0.last().unwrap(), "rpool/home@c");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("rpool/secret@s1") && warnings[0].contains("backup/home"),
+        "{warnings:?}"
+    );
+    let st = h.service.ctx.store.state("b1").unwrap();
+    assert_eq!(st.protected["rpool/home"], "c");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sources_own_resume_token_is_resumed_raw() {
+    let h = Harness::start("token-own").await;
+    h.allow(true);
+    seed(&h);
+    // `-w -I b c` cut off in `c`, as an unplugged drive leaves it.
+    let decoded = "resume token contents:\nnvlist version: 0\n\tfromguid = 0xc\n\
+                   \tobject = 0x80\n\toffset = 0x0\n\tbytes = 0x40000\n\ttoguid = 0xd\n\
+                   \ttoname = rpool/home@c\n\tlargeblockok = 1\n\tembedok = 1\n\
+                   \tcompressok = 1\n\trawok = 1\n\
+                   incremental\trpool/home@b\trpool/home@c\t300\nsize\t300\n";
+    let tgt_abc = format!("{TGT_SNAPS_AB}backup/home@c\t13\t7\t1700007200\t0\t1000\n");
+    // Listed again after the resumed stream: up to date.
+    interrupted(&h, decoded, &[&tgt_abc]);
+    let warnings = backed_up_warnings(&h).await;
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let r = &h.runner;
+    assert!(r.ran(&["zfs", "receive", "-A"]).is_empty());
+    let streams = h.pipe.log.lock().unwrap().clone();
+    assert_eq!(streams.len(), 1, "{streams:?}");
+    assert_eq!(streams[0].0, ["zfs", "send", "-w", "-t", TOKEN]);
+    assert_eq!(streams[0].1, ["zfs", "receive", "-s", "-u", "backup/home"]);
+}

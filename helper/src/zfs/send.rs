@@ -131,8 +131,25 @@ pub fn send_replication_step(
 
 /// `zfs send [-v -P] -t TOKEN`: resumes an interrupted stream; raw-ness comes from the token.
 pub fn send_resume(token: &ResumeToken, progress: bool) -> Cmd {
+    send_resume_with(
+        token,
+        SendOptions {
+            raw: false,
+            progress,
+        },
+    )
+}
+
+/// `zfs send [-w] [-v -P] -t TOKEN`. Without `-w` libzfs sends raw only if the token has
+/// `rawok`; with it, raw whatever the token says, so a token that lies about `rawok` (or
+/// only seems to have it, see [`parse_resume_token_contents`]) cannot make an encrypted
+/// source go out decrypted.
+pub fn send_resume_with(token: &ResumeToken, opts: SendOptions) -> Cmd {
     let mut c = Cmd::zfs().arg("send");
-    if progress {
+    if opts.raw {
+        c = c.arg("-w");
+    }
+    if opts.progress {
         c = c.args(["-v", "-P"]);
     }
     c.arg("-t").arg(token.as_str())
@@ -143,6 +160,126 @@ pub fn send_resume_estimate(token: &ResumeToken) -> Cmd {
     Cmd::zfs()
         .args(["send", "-n", "-v", "-P", "-t"])
         .arg(token.as_str())
+}
+
+/// What a resume token asks for, as `zfs send -nvP -t TOKEN` decodes it (libzfs
+/// `zfs_send_resume_impl`: `nvlist_print` of the token, then the estimate of the stream the
+/// token resolves to). The token comes from the drive, so none of it is trusted until
+/// `engine::resume` has compared it with the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumeTokenContents {
+    /// `toname`: the snapshot the interrupted stream was sending, `pool/ds@snap`.
+    pub toname: String,
+    /// `toguid`: the guid libzfs looks the snapshot up by (from `toname`'s dataset upwards).
+    pub toguid: u64,
+    /// `fromguid`: the incremental base; `None` for a full stream (absent or 0).
+    pub fromguid: Option<u64>,
+    /// `rawok`: libzfs resumes raw (`-w`) only when this is there.
+    pub raw: bool,
+    /// The `full`/`incremental` line: the snapshot (and base) libzfs actually resolved the
+    /// guids to, by full name.
+    pub resolved: EstimatedStream,
+}
+
+const RESUME_WHAT: &str = "zfs send -nvP -t";
+
+fn hex_u64(n: usize, line: &str, v: &str) -> Result<u64, ParseError> {
+    v.strip_prefix("0x")
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .ok_or_else(|| ParseError::new(RESUME_WHAT, n, line, format!("{v:?} is not 0x<hex>")))
+}
+
+/// Parses `zfs send -nvP -t TOKEN` stdout:
+///
+/// ```text
+/// resume token contents:
+/// nvlist version: 0
+/// \tobject = 0x..
+/// \ttoguid = 0x..
+/// \ttoname = pool/ds@snap
+/// \tfromguid = 0x..      (incremental streams only)
+/// \trawok = 1            (raw streams only)
+/// incremental\tpool/ds@base\tpool/ds@snap\t<bytes>   (or full\tpool/ds@snap\t<bytes>)
+/// size\t<bytes>
+/// ```
+///
+/// Strict, because the token is the drive's: `toname` is a string the drive chose and may
+/// hold a newline that forges further lines. So a name seen twice, a member line after the
+/// list ended, or a stream line other than exactly one is an error rather than a guess;
+/// a forged line can then only add a member that was missing, which the caller makes
+/// harmless (`-w` for encrypted sources, and the resolved stream is checked by name).
+pub fn parse_resume_token_contents(out: &str) -> Result<ResumeTokenContents, ParseError> {
+    let err = |n, line: &str, why: &str| ParseError::new(RESUME_WHAT, n, line, why);
+    let mut it = lines(out);
+    match it.next() {
+        Some((_, "resume token contents:")) => {}
+        Some((n, l)) => return Err(err(n, l, "expected `resume token contents:`")),
+        None => return Err(err(1, out, "no resume token contents")),
+    }
+    match it.next() {
+        Some((_, l)) if l.starts_with("nvlist version: ") => {}
+        Some((n, l)) => return Err(err(n, l, "expected `nvlist version: N`")),
+        None => return Err(err(2, out, "no nvlist after the header")),
+    }
+    let mut members: HashMap<&str, (usize, &str, &str)> = HashMap::new();
+    let mut resolved = Vec::new();
+    let mut in_list = true;
+    for (n, line) in it {
+        if let Some(member) = line.strip_prefix('\t') {
+            if !in_list {
+                return Err(err(n, line, "a token member after the token's list ended"));
+            }
+            // Members of the top level only: a nested nvlist (none in a token) is indented
+            // further and has no place here.
+            let Some((name, value)) = member
+                .split_once(" = ")
+                .filter(|(k, _)| !k.is_empty() && !k.contains(char::is_whitespace))
+            else {
+                return Err(err(n, line, "expected `<name> = <value>`"));
+            };
+            if members.insert(name, (n, line, value)).is_some() {
+                return Err(err(n, line, "a token member appears twice"));
+            }
+            continue;
+        }
+        in_list = false;
+        if let SendLine::Stream(s) = parse_send_line(line) {
+            resolved.push((n, line, s));
+        }
+    }
+    let value = |name: &str| members.get(name).copied();
+    let Some((_, _, toname)) = value("toname") else {
+        return Err(err(1, out, "the token has no toname"));
+    };
+    let toguid = match value("toguid") {
+        Some((n, line, v)) => hex_u64(n, line, v)?,
+        None => return Err(err(1, out, "the token has no toguid")),
+    };
+    let fromguid = match value("fromguid") {
+        Some((n, line, v)) => Some(hex_u64(n, line, v)?).filter(|g| *g != 0),
+        None => None,
+    };
+    let raw = match value("rawok") {
+        None => false,
+        Some((_, _, "1")) => true,
+        Some((n, line, _)) => return Err(err(n, line, "rawok is not 1")),
+    };
+    let mut resolved = resolved.into_iter();
+    let resolved = match (resolved.next(), resolved.next()) {
+        (Some((_, _, s)), None) => s,
+        (None, _) => return Err(err(1, out, "no full/incremental line")),
+        (Some(_), Some((n, line, _))) => {
+            return Err(err(n, line, "more than one full/incremental line"))
+        }
+    };
+    Ok(ResumeTokenContents {
+        toname: toname.to_owned(),
+        toguid,
+        fromguid,
+        raw,
+        resolved,
+    })
 }
 
 /// One stream in an estimate. `from` is printed as given: short (`snapA`, for `-I` ranges) or
@@ -299,8 +436,157 @@ impl SendProgressTracker {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// `zfs send -nvP -t TOKEN` on OpenZFS 2.3.2 (tests/vm-scenarios/tests/hostile_token.rs):
+    /// the drive's copy of `rpool/nixos/home` holds `zfs send -w -i ..01:00.. ..02:00..` cut
+    /// off after 1 MiB, as the helper's own interrupted stream leaves it.
+    pub(crate) const RESUME_OWN: &str = "resume token contents:
+nvlist version: 0
+\tfromguid = 0x30b88ed1ecf9515
+\tobject = 0x8
+\toffset = 0xc0000
+\tbytes = 0xe2b3c
+\ttoguid = 0x74872d80c445ef49
+\ttoname = rpool/nixos/home@autosnap_2026-11-01_02:00:00_hourly
+\tcompressok = 1
+\trawok = 1
+incremental\trpool/nixos/home@autosnap_2026-11-01_01:00:00_hourly\trpool/nixos/home@autosnap_2026-11-01_02:00:00_hourly\t3387956
+size\t3387956
+";
+
+    /// The same on a hostile drive: its copy is a partial receive of another local dataset,
+    /// `zfs send rpool/secret@s1` (no `-w`) cut off after 1 MiB.
+    pub(crate) const RESUME_FOREIGN: &str = "resume token contents:
+nvlist version: 0
+\tobject = 0x2
+\toffset = 0xc0000
+\tbytes = 0xe1288
+\ttoguid = 0xfdd7b9b92ce229e8
+\ttoname = rpool/secret@s1
+full\trpool/secret@s1\t5793424
+size\t5793424
+";
+
+    #[test]
+    fn resume_tokens_as_openzfs_decodes_them() {
+        let own = parse_resume_token_contents(RESUME_OWN).unwrap();
+        let home = "rpool/nixos/home@autosnap_2026-11-01_";
+        assert_eq!(
+            own,
+            ResumeTokenContents {
+                toname: format!("{home}02:00:00_hourly"),
+                toguid: 0x7487_2d80_c445_ef49,
+                fromguid: Some(0x030b_88ed_1ecf_9515),
+                raw: true,
+                resolved: EstimatedStream {
+                    from: Some(format!("{home}01:00:00_hourly")),
+                    to: format!("{home}02:00:00_hourly"),
+                    bytes: 3_387_956,
+                },
+            }
+        );
+        // The size estimate still reads the same output.
+        assert_eq!(parse_send_estimate(RESUME_OWN).unwrap().total, 3_387_956);
+
+        let foreign = parse_resume_token_contents(RESUME_FOREIGN).unwrap();
+        assert_eq!(
+            foreign,
+            ResumeTokenContents {
+                toname: "rpool/secret@s1".into(),
+                toguid: 0xfdd7_b9b9_2ce2_29e8,
+                fromguid: None,
+                raw: false,
+                resolved: EstimatedStream {
+                    from: None,
+                    to: "rpool/secret@s1".into(),
+                    bytes: 5_793_424,
+                },
+            }
+        );
+        // A zero `fromguid` is a full stream, as libzfs reads it.
+        let zero = RESUME_FOREIGN.replace("\tobject", "\tfromguid = 0x0\n\tobject");
+        assert_eq!(parse_resume_token_contents(&zero).unwrap().fromguid, None);
+    }
+
+    #[test]
+    fn resume_token_dumps_that_are_not_quite_right_are_errors() {
+        let bad = |text: String, why: &str| {
+            let e = parse_resume_token_contents(&text).unwrap_err();
+            assert!(e.reason.contains(why), "{why:?}: {e}");
+        };
+        bad(String::new(), "no resume token contents");
+        bad("cannot resume send: token is corrupt\n".into(), "expected");
+        bad(
+            RESUME_FOREIGN.replace("nvlist version: 0", "nvlist"),
+            "nvlist version",
+        );
+        bad(
+            RESUME_FOREIGN.replace("\ttoname = rpool/secret@s1\n", ""),
+            "no toname",
+        );
+        bad(
+            RESUME_FOREIGN.replace("\ttoguid = 0xfdd7b9b92ce229e8\n", ""),
+            "no toguid",
+        );
+        bad(
+            RESUME_FOREIGN.replace("0xfdd7b9b92ce229e8", "fdd7b9b92ce229e8"),
+            "0x<hex>",
+        );
+        bad(
+            RESUME_FOREIGN.replace("0xfdd7b9b92ce229e8", "0x"),
+            "0x<hex>",
+        );
+        bad(
+            RESUME_FOREIGN.replace("0xfdd7b9b92ce229e8", "0x1ffffffffffffffff"),
+            "0x<hex>",
+        );
+        bad(RESUME_OWN.replace("rawok = 1", "rawok = 0"), "rawok");
+        bad(
+            RESUME_FOREIGN.replace("full\t", "fill\t"),
+            "no full/incremental",
+        );
+        bad(
+            RESUME_FOREIGN.replace("\tobject = 0x2", "\tobject"),
+            "<name> = <value>",
+        );
+        // A nested list has no place in a token.
+        bad(
+            RESUME_FOREIGN.replace("\tobject = 0x2", "\t\tobject = 0x2"),
+            "<name> = <value>",
+        );
+    }
+
+    /// `toname` is a string from the drive: a newline in it forges lines of the dump.
+    #[test]
+    fn forged_lines_in_a_resume_token_are_errors() {
+        let forge = |forged: &str| {
+            RESUME_FOREIGN.replace(
+                "toname = rpool/secret@s1\n",
+                &format!("toname = rpool/secret@s1{forged}\n"),
+            )
+        };
+        // A member that is there already: which one would libzfs use?
+        let twice = forge("\n\ttoguid = 0x1");
+        let e = parse_resume_token_contents(&twice).unwrap_err();
+        assert!(e.reason.contains("twice"), "{e}");
+        // Another stream line than the one zfs printed.
+        let stream = forge("\nfull\trpool/nixos/home@a\t1");
+        let e = parse_resume_token_contents(&stream).unwrap_err();
+        assert!(e.reason.contains("more than one"), "{e}");
+        // A line that ends the list early leaves the real members after it.
+        let early = RESUME_OWN.replace(
+            "\ttoname = rpool/nixos/home@autosnap_2026-11-01_02:00:00_hourly\n",
+            "\ttoname = rpool/nixos/home@autosnap_2026-11-01_02:00:00_hourly\nx\n",
+        );
+        let e = parse_resume_token_contents(&early).unwrap_err();
+        assert!(e.reason.contains("after the token's list ended"), "{e}");
+        // A missing member forged in cannot be told from a real one: `rawok` is why an
+        // encrypted source is resumed with `-w` (send_resume_with) whatever the token says.
+        let raw = forge("\n\trawok = 1");
+        assert!(parse_resume_token_contents(&raw).unwrap().raw);
+    }
 
     fn snap(s: &str) -> SnapshotName {
         SnapshotName::parse(s).unwrap()
@@ -387,6 +673,17 @@ mod tests {
         assert_eq!(
             send_resume(&tok, true).argv_lossy(),
             ["send", "-v", "-P", "-t", "1-e604ea4bf-e0-789c63a2"]
+        );
+        assert_eq!(
+            send_resume_with(
+                &tok,
+                SendOptions {
+                    raw: true,
+                    progress: false
+                }
+            )
+            .argv_lossy(),
+            ["send", "-w", "-t", "1-e604ea4bf-e0-789c63a2"]
         );
         assert_eq!(
             send_resume_estimate(&tok).argv_lossy(),

@@ -14,14 +14,17 @@ use super::snapshot::snapshot_if_stale;
 use super::{cancelled, BackupRequest, Totals};
 use crate::engine::Step;
 use crate::engine::{
-    plan_replication, step_commands, target_change, ModifiedInput, PlanError, ReplicationPlan,
-    StreamCommands, StreamSettings, TargetChange, TargetState,
+    check_resume_token, plan_replication, step_commands, target_change, ModifiedInput, PlanError,
+    ReplicationPlan, StreamCommands, StreamSettings, TargetChange, TargetState,
 };
 use crate::ops::pipe::PipeOutput;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
 use crate::validate::{BackupId, DatasetName, ResumeToken};
 use crate::zfs::receive::{receive_abort, ReceiveOptions};
-use crate::zfs::send::{parse_send_estimate, send_resume};
+use crate::zfs::send::{
+    parse_resume_token_contents, parse_send_estimate, send_resume_estimate, send_resume_with,
+    SendOptions,
+};
 use crate::zfs::{Bookmark, Cmd, DatasetInfo, Snapshot};
 
 #[allow(clippy::too_many_arguments)]
@@ -51,8 +54,10 @@ pub(super) async fn replicate(
         on_create: on_create(),
     };
 
-    // An interrupted receive is resumed first; a stale token is discarded (walkthrough has no
-    // answer for this; syncoid restarts from zero).
+    // An interrupted receive is resumed first if its token is this source's own; a stale or
+    // foreign token is discarded (walkthrough has no answer for this; syncoid restarts from
+    // zero).
+    let mut tried_resume = false;
     let mut resumed = false;
     let mut rolled_back = false;
     let mut sent = false;
@@ -136,13 +141,25 @@ pub(super) async fn replicate(
         }
         match plan {
             ReplicationPlan::Resume { token } => {
-                if resumed {
+                if tried_resume {
                     return Err(OpError::Internal(format!(
-                        "{target} still has a resume token after resuming."
+                        "{target} still has a resume token after resuming or discarding it."
                     )));
                 }
-                resumed = true;
-                resume(ctx, ctl, target, &token, totals).await?;
+                tried_resume = true;
+                // The token is checked against the source's snapshots by guid, so rows left
+                // to read while sending are read now.
+                if !deferred.is_empty() {
+                    listing::read_deferred(ctx, source, &mut src_snaps, &deferred, false).await?;
+                    deferred.clear();
+                }
+                let src = ResumeSource {
+                    name: source,
+                    snapshots: &src_snaps,
+                    bookmarks: &src_books,
+                    raw,
+                };
+                resumed = resume(ctx, ctl, &src, target, &token, totals).await?;
                 continue;
             }
             ReplicationPlan::UpToDate { .. } => {}
@@ -328,48 +345,116 @@ async fn check_unmodified(
     )))
 }
 
-/// Resumes an interrupted receive; a stale token is aborted with `zfs receive -A`.
+/// The source an interrupted receive on its target would continue.
+struct ResumeSource<'a> {
+    name: &'a DatasetName,
+    snapshots: &'a [Snapshot],
+    bookmarks: &'a [Bookmark],
+    /// Encrypted sources are sent raw, so their streams resume raw.
+    raw: bool,
+}
+
+/// Resumes an interrupted receive when its token is the source's own; true when it did.
+///
+/// The token is the drive's, and `zfs send -t` sends whatever local snapshot it names
+/// (security review, H1). So it is decoded first with the dry run that also estimates its
+/// size, and replayed only if `engine::resume` finds it names this source and sends it the
+/// way Coffer does. Anything else, a token zfs cannot decode or continue included, is
+/// [`discard`]ed: never sent.
 async fn resume(
     ctx: &Ctx,
     ctl: &JobCtl,
+    src: &ResumeSource<'_>,
     target: &DatasetName,
     token: &str,
     totals: &mut Totals,
-) -> Result<(), OpError> {
+) -> Result<bool, OpError> {
     ctl.stage(stage::RESUMING, target.as_str());
-    let abort = || async {
-        tracing::warn!(%target, "resume token is stale; discarding the partial receive");
-        zfs_util::run(ctx, &receive_abort(target)).await.map(|_| ())
-    };
     let Ok(token) = ResumeToken::parse(token) else {
-        return abort().await;
+        return discard(ctx, src.name, target, "its token is malformed", totals).await;
     };
-    let estimate =
-        zfs_util::run_unchecked(ctx, &crate::zfs::send::send_resume_estimate(&token)).await?;
-    if !estimate.success() {
-        let failed = estimate
-            .check(&crate::zfs::send::send_resume_estimate(&token))
-            .err();
-        if failed.as_ref().is_some_and(|f| {
+    let decode = send_resume_estimate(&token);
+    let out = zfs_util::run_unchecked(ctx, &decode).await?;
+    if !out.success() {
+        let failed = out.check(&decode).err();
+        if let Some(f) = failed.as_ref().filter(|f| {
             f.known == Some(crate::zfs::KnownFailure::ResumeStale) || is_stale(&f.stderr)
         }) {
-            return abort().await;
+            let why = format!("zfs cannot continue it ({})", first_line(&f.stderr));
+            return discard(ctx, src.name, target, &why, totals).await;
         }
         return Err(failed
             .map(OpError::from)
             .unwrap_or_else(|| OpError::Internal("resume estimate failed".into())));
     }
-    let est = parse_estimate(&estimate);
+    // `-nv` prints to stdout; stderr is read too, in case a version prints there.
+    let contents = parse_resume_token_contents(&out.stdout_text())
+        .or_else(|e| parse_resume_token_contents(&out.stderr_text()).map_err(|_| e));
+    let contents = match contents {
+        Ok(c) => c,
+        Err(e) => {
+            let why = format!("its token could not be read ({e})");
+            return discard(ctx, src.name, target, &why, totals).await;
+        }
+    };
+    if let Err(refusal) =
+        check_resume_token(&contents, src.name, src.snapshots, src.bookmarks, src.raw)
+    {
+        return discard(ctx, src.name, target, &refusal.to_string(), totals).await;
+    }
+    let est = parse_estimate(&out);
     totals.total = totals.total.max(totals.done + est.total);
     let cmds = StreamCommands {
-        estimate: crate::zfs::send::send_resume_estimate(&token),
-        send: send_resume(&token, false),
+        estimate: decode,
+        // `-w` for an encrypted source even though its token has `rawok`: raw-ness then does
+        // not rest on the token's dump alone.
+        send: send_resume_with(
+            &token,
+            SendOptions {
+                raw: src.raw,
+                progress: false,
+            },
+        ),
         receive: crate::zfs::receive::receive(target, &ReceiveOptions::default())?,
     };
     match run_stream(ctx, ctl, target.pool(), &cmds, totals).await {
-        Err(OpError::CommandFailed(msg)) if is_stale(&msg) => abort().await,
-        other => other,
+        Err(OpError::CommandFailed(msg)) if is_stale(&msg) => {
+            let why = format!("zfs could not continue it ({})", first_line(&msg));
+            discard(ctx, src.name, target, &why, totals).await
+        }
+        other => other.map(|()| true),
     }
+}
+
+/// Aborts the partial receive on `target` (`zfs receive -A`) instead of resuming it, and
+/// says why in the run's warnings; the caller then plans without it. Always false (not
+/// resumed).
+async fn discard(
+    ctx: &Ctx,
+    source: &DatasetName,
+    target: &DatasetName,
+    why: &str,
+    totals: &mut Totals,
+) -> Result<bool, OpError> {
+    tracing::warn!(
+        %source,
+        %target,
+        reason = why,
+        "discarding the partial receive instead of resuming it"
+    );
+    zfs_util::run(ctx, &receive_abort(target)).await?;
+    totals.warnings.push(format!(
+        "The backup drive held an unfinished transfer into {target} that was discarded, not \
+         continued: {why}. The source {source} was backed up without it."
+    ));
+    Ok(false)
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim()
 }
 
 /// `zfs send -nvP` prints to stdout on OpenZFS 2.x; read stderr too, in case a version
