@@ -625,7 +625,10 @@ async fn a_drive_stamped_with_another_pools_set_gets_a_set_of_its_own() {
     assert_eq!(theirs.pool_guid, "999", "the other set is untouched");
     let adopted = backups.iter().find(|b| b.pool_guid == "4242").unwrap();
     assert_ne!(adopted.id, "b-theirs");
-    assert_eq!(adopted.label, "backup", "a label that fails the check is not taken");
+    assert_eq!(
+        adopted.label, "backup",
+        "a label that fails the check is not taken"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
