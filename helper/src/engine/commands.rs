@@ -1,14 +1,13 @@
-//! Turning a [`ReplicationPlan`] into the `zfs send | zfs receive` command pairs to run.
+//! Turning the steps of a [`ReplicationPlan`] into the `zfs send | zfs receive` command pairs
+//! to run. A resume is not among them: its token comes from the drive and is checked against
+//! the source first (engine::resume, ops::backup::replicate).
 
 use thiserror::Error;
 
-use super::plan::{BaseRef, ReplicationPlan, Step};
-use crate::validate::{DatasetName, ResumeToken, ValidationError};
+use super::plan::{BaseRef, Step};
+use crate::validate::{DatasetName, ValidationError};
 use crate::zfs::receive::{receive, ReceiveOptions};
-use crate::zfs::send::{
-    send, send_estimate, send_resume, send_resume_estimate, SendError, SendFrom, SendKind,
-    SendOptions,
-};
+use crate::zfs::send::{send, send_estimate, SendError, SendFrom, SendKind, SendOptions};
 use crate::zfs::Cmd;
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -86,34 +85,26 @@ pub fn step_commands(
     })
 }
 
-/// All streams of a plan, in order; empty when up to date.
-pub fn plan_commands(
-    plan: &ReplicationPlan,
-    source: &DatasetName,
-    target: &DatasetName,
-    settings: &StreamSettings,
-) -> Result<Vec<StreamCommands>, CommandError> {
-    match plan {
-        ReplicationPlan::UpToDate { .. } => Ok(Vec::new()),
-        ReplicationPlan::Resume { token } => {
-            let token = ResumeToken::parse(token)?;
-            Ok(vec![StreamCommands {
-                estimate: send_resume_estimate(&token),
-                send: send_resume(&token, settings.progress),
-                receive: receive(target, &settings.receive)?,
-            }])
-        }
-        ReplicationPlan::Send { steps, .. } => steps
-            .iter()
-            .map(|s| step_commands(s, source, target, settings))
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::plan::SnapRef;
+    use crate::engine::plan::{ReplicationPlan, SnapRef};
+
+    /// The streams of a plan that sends, in order.
+    fn plan_commands(
+        plan: &ReplicationPlan,
+        source: &DatasetName,
+        target: &DatasetName,
+        settings: &StreamSettings,
+    ) -> Result<Vec<StreamCommands>, CommandError> {
+        let ReplicationPlan::Send { steps, .. } = plan else {
+            return Ok(Vec::new());
+        };
+        steps
+            .iter()
+            .map(|s| step_commands(s, source, target, settings))
+            .collect()
+    }
 
     fn r(name: &str, guid: u64) -> SnapRef {
         SnapRef {
@@ -221,25 +212,15 @@ mod tests {
     }
 
     #[test]
-    fn resume_and_bad_names() {
+    fn bad_names() {
         let src = DatasetName::parse("rpool/home").unwrap();
         let dst = DatasetName::parse("backup/eds").unwrap();
         let s = StreamSettings::default();
-        let resume = ReplicationPlan::Resume {
-            token: "1-abc-def".into(),
-        };
-        let cmds = plan_commands(&resume, &src, &dst, &s).unwrap();
-        assert_eq!(cmds[0].send.argv_lossy(), ["send", "-t", "1-abc-def"]);
-        let bad = ReplicationPlan::Resume { token: "-F".into() };
-        assert!(plan_commands(&bad, &src, &dst, &s).is_err());
-        let spaced = ReplicationPlan::Send {
-            base: None,
-            steps: vec![Step::Full {
-                snapshot: r("has space", 1),
-            }],
+        let spaced = Step::Full {
+            snapshot: r("has space", 1),
         };
         assert!(matches!(
-            plan_commands(&spaced, &src, &dst, &s),
+            step_commands(&spaced, &src, &dst, &s),
             Err(CommandError::InvalidName(_))
         ));
     }

@@ -13,7 +13,7 @@ pub mod verify;
 #[cfg(test)]
 mod proptests;
 
-pub use commands::{plan_commands, step_commands, CommandError, StreamCommands, StreamSettings};
+pub use commands::{step_commands, CommandError, StreamCommands, StreamSettings};
 pub use hierarchy::{plan_relink, Relink, TreeNode};
 pub use modified::{target_change, ModifiedInput, TargetChange};
 pub use plan::{
