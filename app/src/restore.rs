@@ -1,12 +1,18 @@
 //! Copying files out of a snapshot: keeps mtime and mode, never overwrites (an existing name
 //! gets a " (restored)" sibling instead). Runs on a worker thread; progress is shared.
+//!
+//! Modes lose their setuid, setgid and sticky bits: a user's copy has no use for them, and
+//! the backup could hold anything (a setuid program of someone else's, a folder whose setgid
+//! would pass its group on to all that is put in it). A folder's mode and times are set
+//! through a descriptor opened on the folder it created, without following symlinks, so a
+//! symlink swapped in for it while its contents are copied is never followed.
 
 use std::ffi::OsString;
 use std::fs;
 use std::io;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::SystemTime;
 
 #[derive(Default)]
 pub struct Progress {
@@ -67,8 +73,27 @@ pub fn size_of(path: &Path) -> u64 {
     }
 }
 
-fn keep_times(path: &Path, modified: SystemTime) -> io::Result<()> {
-    fs::File::open(path)?.set_modified(modified)
+/// The permission bits a copy gets: the original's, without setuid, setgid and sticky.
+const MODE_MASK: u32 = 0o777;
+
+fn restored_permissions(meta: &fs::Metadata) -> fs::Permissions {
+    fs::Permissions::from_mode(meta.permissions().mode() & MODE_MASK)
+}
+
+/// Opens the folder `path` itself: fails (`ELOOP` or `ENOTDIR`) when `path` is a symlink or
+/// anything else than a folder.
+fn open_dir_nofollow(path: &Path) -> io::Result<fs::File> {
+    fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Gives the open folder `dir` the mode (masked) and modification time of `meta`, through
+/// its descriptor (fchmod, futimens), wherever its name now points.
+fn keep_dir_metadata(dir: &fs::File, meta: &fs::Metadata) -> io::Result<()> {
+    dir.set_permissions(restored_permissions(meta))?;
+    dir.set_modified(meta.modified()?)
 }
 
 /// Copies `src` to `dst` (which must not exist), recursively, keeping mode and mtime.
@@ -82,12 +107,14 @@ pub fn copy_tree(src: &Path, dst: &Path, progress: &Progress) -> io::Result<()> 
         std::os::unix::fs::symlink(fs::read_link(src)?, dst)?;
     } else if kind.is_dir() {
         fs::create_dir(dst)?;
+        // Held while the contents are copied: the mode and times go to this folder even if
+        // its name is replaced meanwhile (by a symlink to somewhere else, say).
+        let dir = open_dir_nofollow(dst)?;
         for entry in fs::read_dir(src)? {
             let entry = entry?;
             copy_tree(&entry.path(), &dst.join(entry.file_name()), progress)?;
         }
-        fs::set_permissions(dst, meta.permissions())?;
-        keep_times(dst, meta.modified()?)?;
+        keep_dir_metadata(&dir, &meta)?;
     } else if kind.is_file() {
         // create_new: never replace a file that appeared meanwhile.
         let mut out = fs::File::options().write(true).create_new(true).open(dst)?;
@@ -105,7 +132,7 @@ pub fn copy_tree(src: &Path, dst: &Path, progress: &Progress) -> io::Result<()> 
                 return Err(io::Error::new(io::ErrorKind::Interrupted, "cancelled"));
             }
         }
-        out.set_permissions(meta.permissions())?;
+        out.set_permissions(restored_permissions(&meta))?;
         out.set_modified(meta.modified()?)?;
     }
     // Device nodes, sockets and fifos are skipped: nothing to restore there.
@@ -134,8 +161,80 @@ pub fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-    use std::time::{Duration, UNIX_EPOCH};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    fn keep_times(path: &Path, modified: SystemTime) -> io::Result<()> {
+        fs::File::open(path)?.set_modified(modified)
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::symlink_metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn setuid_setgid_and_sticky_bits_are_not_restored() -> io::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let snap = tmp.path().join("snap");
+        fs::create_dir_all(snap.join("shared"))?;
+        let tool = snap.join("shared/tool");
+        fs::write(&tool, "#!/bin/sh\n")?;
+        fs::set_permissions(&tool, fs::Permissions::from_mode(0o6755))?;
+        let plain = snap.join("shared/plain.txt");
+        fs::write(&plain, "text")?;
+        fs::set_permissions(&plain, fs::Permissions::from_mode(0o640))?;
+        fs::set_permissions(snap.join("shared"), fs::Permissions::from_mode(0o3775))?;
+        // The setup itself worked (a kernel may drop setgid for a group we are not in).
+        assert_ne!(mode(&tool) & 0o6000, 0, "setuid set up");
+        assert_eq!(mode(&snap.join("shared")) & 0o1000, 0o1000, "sticky set up");
+
+        let home = tmp.path().join("home");
+        let out = restore(
+            &[(snap.join("shared"), home.clone())],
+            "restored",
+            &Progress::default(),
+        )?;
+        assert_eq!(out, vec![home.join("shared")]);
+        assert_eq!(mode(&home.join("shared")), 0o775);
+        assert_eq!(mode(&home.join("shared/tool")), 0o755);
+        assert_eq!(mode(&home.join("shared/plain.txt")), 0o640);
+        Ok(())
+    }
+
+    #[test]
+    fn a_symlink_in_place_of_a_restored_folder_is_never_followed() -> io::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let victim = tmp.path().join("victim");
+        fs::create_dir(&victim)?;
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o700))?;
+        let before = fs::metadata(&victim)?.modified()?;
+
+        // The folder is opened right after it is made, then someone swaps a symlink in.
+        let made = tmp.path().join("restored");
+        fs::create_dir(&made)?;
+        let dir = open_dir_nofollow(&made)?;
+        let moved = tmp.path().join("moved");
+        fs::rename(&made, &moved)?;
+        std::os::unix::fs::symlink(&victim, &made)?;
+
+        let src = tmp.path().join("src");
+        fs::create_dir(&src)?;
+        fs::set_permissions(&src, fs::Permissions::from_mode(0o2777))?;
+        let mtime = UNIX_EPOCH + Duration::from_secs(1_500_000_000);
+        keep_times(&src, mtime)?;
+        keep_dir_metadata(&dir, &fs::metadata(&src)?)?;
+        // The folder that was made got the mode and time, the symlink's target nothing.
+        assert_eq!(mode(&moved), 0o777);
+        assert_eq!(fs::metadata(&moved)?.modified()?, mtime);
+        assert_eq!(mode(&victim), 0o700);
+        assert_eq!(fs::metadata(&victim)?.modified()?, before);
+        // And a symlink is never opened as the folder.
+        let err = open_dir_nofollow(&made).unwrap_err();
+        assert!(
+            matches!(err.raw_os_error(), Some(libc::ELOOP) | Some(libc::ENOTDIR)),
+            "{err}"
+        );
+        Ok(())
+    }
 
     #[test]
     fn keeps_both_and_metadata() -> io::Result<()> {
