@@ -332,6 +332,14 @@ impl Helper {
                     "WrongPassphrase".into(),
                     "The passphrase is wrong. Check it and try again.".into(),
                 ))
+            } else if passphrase == "opens home only" {
+                // A second encryption root with a passphrase of its own, as the helper names it.
+                Err((
+                    "NeedsPassphrase".into(),
+                    "backup/home/work on the backup drive has a passphrase of its own. Enter \
+                     its passphrase to open it too."
+                        .into(),
+                ))
             } else {
                 Ok(res)
             },
