@@ -64,6 +64,11 @@ impl SourcePool {
 
     /// Creates an encrypted (passphrase) dataset `rel` mounted at `mountpoint`.
     pub fn encrypted_dataset(&self, rel: &str, mountpoint: &str) -> String {
+        self.encrypted_dataset_with(rel, mountpoint, PASSPHRASE)
+    }
+
+    /// [`SourcePool::encrypted_dataset`] with a passphrase of its own.
+    pub fn encrypted_dataset_with(&self, rel: &str, mountpoint: &str, passphrase: &str) -> String {
         let ds = format!("{}/{rel}", self.name);
         run_with_input(
             "zfs",
@@ -84,7 +89,7 @@ impl SourcePool {
                 &format!("mountpoint={mountpoint}"),
                 &ds,
             ],
-            &format!("{PASSPHRASE}\n{PASSPHRASE}\n"),
+            &format!("{passphrase}\n{passphrase}\n"),
         );
         ds
     }

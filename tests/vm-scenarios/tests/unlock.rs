@@ -92,24 +92,7 @@ fn each_encryption_root_opens_with_its_own_passphrase() {
     helper::install();
     const OTHER: &str = "a different passphrase for work";
     let src = Source::new(512, 4, 256 * 1024, 2);
-    run_with_input(
-        "zfs",
-        &[
-            "create",
-            "-o",
-            "encryption=on",
-            "-o",
-            "keyformat=passphrase",
-            "-o",
-            "pbkdf2iters=100000",
-            "-o",
-            "keylocation=prompt",
-            "-o",
-            "mountpoint=/srv/work",
-            "rpool/work",
-        ],
-        &format!("{OTHER}\n"),
-    );
+    src.pool.encrypted_dataset_with("work", "/srv/work", OTHER);
     write_files("/srv/work", 3, 64 * 1024, 7);
     let snap = sanoid_snapshot("rpool/work", 0);
     let drive = Drive::prepare("COFFERROOTS", 1024, &[&src.home, "rpool/work"]);
