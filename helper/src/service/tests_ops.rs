@@ -47,10 +47,6 @@ fn imported(h: &Harness) {
 fn imported_with(h: &Harness, src_snaps: &str) {
     let r = &h.runner;
     r.on(&["zpool", "list"], "backup\t123\t1000\t10\t990\tONLINE\n");
-    r.on(
-        &["zpool", "get", "altroot"],
-        "backup\taltroot\t-\tdefault\n",
-    );
     r.on(&["zfs", "list", "filesystem,volume", "rpool/home"], SRC_ROW);
     r.on(&["zfs", "list", "snapshot", "rpool/home"], src_snaps);
     r.on(&["zfs", "list", "bookmark", "rpool/home"], "");
