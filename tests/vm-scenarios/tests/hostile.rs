@@ -23,6 +23,18 @@ fn is_mount_point(path: &str) -> bool {
     mountinfo().iter().any(|(point, ..)| point == path)
 }
 
+/// What every attack starts from: a source, the set's drive prepared by the helper, and one
+/// backup on it. Returns the drive's dataset for the source too.
+fn backed_up(serial: &str) -> (Source, Drive, String) {
+    require_guest();
+    helper::install();
+    let src = Source::new(512, 4, 256 * 1024, 2);
+    let drive = Drive::prepare(serial, 1024, &[&src.home]);
+    let target = drive.target_of(&src.home);
+    cofferctl(&["backup", &drive.id, "--no-power-off"]).ok();
+    (src, drive, target)
+}
+
 fn assert_nothing_escaped(watch: MountWatch) {
     let bad = watch.violations();
     assert!(bad.is_empty(), "mounted where it must never be: {bad:#?}");
@@ -35,12 +47,7 @@ fn assert_nothing_escaped(watch: MountWatch) {
 #[test]
 #[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
 fn a_stick_with_a_copied_guid_is_never_used() {
-    require_guest();
-    helper::install();
-    let mut src = Source::new(512, 4, 256 * 1024, 2);
-    let drive = Drive::prepare("COFFERREAL", 1024, &[&src.home]);
-    let target = drive.target_of(&src.home);
-    cofferctl(&["backup", &drive.id, "--no-power-off"]).ok();
+    let (mut src, drive, target) = backed_up("COFFERREAL");
     drive.disk.unplug();
 
     // The attacker's stick: same pool name, guid and stamp (all three are public).
@@ -133,7 +140,12 @@ fn a_stick_with_a_copied_guid_is_never_used() {
     );
     assert!(guids(&target).is_empty(), "nothing was sent to the stick");
     run("zpool", &["export", "backup"]);
-    drive.import();
+    // Both carry the guid: a plain `zpool import GUID` may take either, so name the device.
+    let real_part = format!("{}-part1", drive.by_id);
+    run(
+        "zpool",
+        &["import", "-N", "-d", &real_part, &drive.pool_guid],
+    );
     let on_drive = guids(&target);
     drive.export();
     assert_eq!(
@@ -150,12 +162,7 @@ fn a_stick_with_a_copied_guid_is_never_used() {
 #[test]
 #[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
 fn a_tampered_drive_is_mounted_only_where_coffer_says() {
-    require_guest();
-    helper::install();
-    let mut src = Source::new(512, 4, 256 * 1024, 2);
-    let drive = Drive::prepare("COFFERTAMPER", 1024, &[&src.home]);
-    let target = drive.target_of(&src.home);
-    cofferctl(&["backup", &drive.id, "--no-power-off"]).ok();
+    let (mut src, drive, target) = backed_up("COFFERTAMPER");
 
     drive.import();
     for (ds, path) in [
@@ -268,12 +275,7 @@ fn a_tampered_drive_is_mounted_only_where_coffer_says() {
 #[test]
 #[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
 fn an_unencrypted_copy_is_not_a_backup() {
-    require_guest();
-    helper::install();
-    let src = Source::new(512, 4, 256 * 1024, 2);
-    let drive = Drive::prepare("COFFERPLAIN", 1024, &[&src.home]);
-    let target = drive.target_of(&src.home);
-    cofferctl(&["backup", &drive.id, "--no-power-off"]).ok();
+    let (_src, drive, target) = backed_up("COFFERPLAIN");
 
     drive.import();
     run("zfs", &["destroy", "-r", &target]);
