@@ -2,12 +2,15 @@
 //! UDisks2 view both clients need. No GTK and no tokio here. docs/dbus-api.md documents it.
 
 pub mod error;
+pub mod job;
 pub mod names;
 pub mod options;
 pub mod proxy;
+pub mod results;
 pub mod types;
 pub mod udisks;
 
-pub use error::Error;
+pub use error::{Error, ErrorKind};
+pub use job::{Job, JobState, Operation, Stage};
 pub use proxy::{HelperProxy, JobProxy};
 pub use types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};

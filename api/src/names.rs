@@ -20,16 +20,6 @@ pub mod action {
     pub const CONFIGURE: &str = "io.github.coffer.configure";
 }
 
-/// Values of a job's `Operation` property.
-pub mod operation {
-    pub const PREPARE_DRIVE: &str = "prepare-drive";
-    pub const ADOPT: &str = "adopt";
-    pub const BACK_UP: &str = "back-up";
-    pub const SCRUB: &str = "scrub";
-    pub const UNLOCK: &str = "unlock";
-    pub const LOCK: &str = "lock";
-}
-
 /// ZFS user properties by which a drive describes itself, so that a reinstalled machine
 /// recognises it.
 pub mod zfs_prop {

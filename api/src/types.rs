@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use zbus::{DeserializeDict, SerializeDict, Type};
 
+use crate::job::Operation;
+
 /// A local dataset that can be backed up (`ListSources`).
 #[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]
 #[zbus(signature = "dict")]
@@ -90,9 +92,9 @@ pub struct DiffEntry {
 }
 
 /// One past operation on a backup set (`History`).
-#[derive(Serialize, Deserialize, Type, Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Type, Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
-    pub operation: String,
+    pub operation: Operation,
     pub started: i64,
     pub finished: i64,
     pub success: bool,

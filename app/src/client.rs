@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use coffer_api::HelperProxy;
+use coffer_api::{ErrorKind, HelperProxy};
 use gettextrs::gettext;
 
 pub const TEST_BUS_ENV: &str = "COFFER_SYSTEM_BUS_ADDRESS";
@@ -42,100 +42,77 @@ pub async fn get() -> zbus::Result<Rc<Client>> {
     Ok(client)
 }
 
-/// A failure as the UI shows it: the short error name (to decide what to do) and a message.
+/// A failure as the UI shows it: its kind decides what to do and the title, its message is
+/// the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    pub name: String,
+    pub kind: ErrorKind,
     pub message: String,
 }
 
 impl Failure {
-    pub fn new(error_name: &str, message: &str) -> Self {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Failure {
-            name: coffer_api::Error::short_name(error_name).to_string(),
-            message: message.to_string(),
+            kind,
+            message: message.into(),
         }
     }
 
-    pub fn is(&self, short: &str) -> bool {
-        self.name == short
+    /// The failure a job or a history entry reported by error name.
+    pub fn from_job(error_name: &str, message: &str) -> Self {
+        Failure::new(ErrorKind::from_name(error_name), message)
+    }
+
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind == kind
     }
 
     /// A title for the failure, in the user's language.
     pub fn title(&self) -> String {
-        match self.name.as_str() {
-            "NotAuthorized" => gettext("Not Allowed"),
-            "DriveNotFound" => gettext("Backup Drive Not Found"),
-            "DriveInUse" => gettext("Drive in Use"),
-            "DriveMismatch" => gettext("Not the Backup Drive"),
-            "SystemDisk" => gettext("This Is a System Disk"),
-            "PoolNotFound" => gettext("No Backup on This Drive"),
-            "Busy" => gettext("The Drive Is Busy"),
-            "TargetModified" => gettext("The Backup Was Changed"),
-            "WrongPassphrase" => gettext("Wrong Passphrase"),
-            "NeedsPassphrase" => gettext("Passphrase Needed"),
-            "NoSpace" => gettext("The Drive Is Full"),
-            "NoSnapshots" => gettext("No Snapshots to Back Up"),
-            "NoCommonSnapshot" => gettext("Backup Cannot Continue"),
-            "Cancelled" => gettext("Cancelled"),
-            "DriveRemoved" => gettext("The Drive Was Unplugged"),
-            "ServiceUnknown" | "NoHelper" => gettext("Backup Service Unavailable"),
-            _ => gettext("Something Went Wrong"),
+        use ErrorKind::*;
+        match self.kind {
+            NotAuthorized => gettext("Not Allowed"),
+            DriveNotFound => gettext("Backup Drive Not Found"),
+            DriveInUse => gettext("Drive in Use"),
+            DriveMismatch => gettext("Not the Backup Drive"),
+            SystemDisk => gettext("This Is a System Disk"),
+            PoolNotFound => gettext("No Backup on This Drive"),
+            Busy => gettext("The Drive Is Busy"),
+            TargetModified => gettext("The Backup Was Changed"),
+            WrongPassphrase => gettext("Wrong Passphrase"),
+            NeedsPassphrase => gettext("Passphrase Needed"),
+            NoSpace => gettext("The Drive Is Full"),
+            NoSnapshots => gettext("No Snapshots to Back Up"),
+            NoCommonSnapshot => gettext("Backup Cannot Continue"),
+            Cancelled => gettext("Cancelled"),
+            DriveRemoved => gettext("The Drive Was Unplugged"),
+            NoHelper => gettext("Backup Service Unavailable"),
+            InvalidArgument
+            | BackupNotFound
+            | TargetHasNewerSnapshots
+            | CommandFailed
+            | Unsupported
+            | Internal
+            | Bus => gettext("Something Went Wrong"),
+        }
+    }
+}
+
+impl From<coffer_api::Error> for Failure {
+    fn from(e: coffer_api::Error) -> Self {
+        match e.kind() {
+            ErrorKind::NoHelper => Failure::new(
+                ErrorKind::NoHelper,
+                gettext("The Coffer system service is not installed or could not start."),
+            ),
+            kind => Failure::new(kind, e.message()),
         }
     }
 }
 
 impl From<zbus::Error> for Failure {
     fn from(e: zbus::Error) -> Self {
-        match &e {
-            zbus::Error::MethodError(name, message, _) => {
-                let short = name.as_str().rsplit('.').next().unwrap_or_default();
-                let message = message.clone().unwrap_or_default();
-                if name.as_str().starts_with(coffer_api::names::ERROR_PREFIX) {
-                    Failure::new(name.as_str(), &message)
-                } else if short == "ServiceUnknown" || short == "NameHasNoOwner" {
-                    Failure {
-                        name: "NoHelper".into(),
-                        message: gettext(
-                            "The Coffer system service is not installed or could not start.",
-                        ),
-                    }
-                } else {
-                    Failure {
-                        name: short.to_string(),
-                        message,
-                    }
-                }
-            }
-            // zbus turns the bus daemon's own errors into fdo errors.
-            zbus::Error::FDO(fdo) => {
-                use zbus::DBusError;
-                let short = fdo
-                    .name()
-                    .as_str()
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                if short == "ServiceUnknown" || short == "NameHasNoOwner" {
-                    Failure {
-                        name: "NoHelper".into(),
-                        message: gettext(
-                            "The Coffer system service is not installed or could not start.",
-                        ),
-                    }
-                } else {
-                    Failure {
-                        name: short,
-                        message: fdo.description().unwrap_or_default().to_string(),
-                    }
-                }
-            }
-            _ => Failure {
-                name: "Internal".into(),
-                message: e.to_string(),
-            },
-        }
+        coffer_api::Error::from(e).into()
     }
 }
 
@@ -144,9 +121,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn short_names() {
-        let f = Failure::new("io.github.coffer.Error.WrongPassphrase", "nope");
-        assert!(f.is("WrongPassphrase"));
+    fn job_errors_by_name() {
+        let f = Failure::from_job("io.github.coffer.Error.WrongPassphrase", "nope");
+        assert!(f.is(ErrorKind::WrongPassphrase));
         assert_eq!(f.message, "nope");
+        let gone = zbus::fdo::Error::NameHasNoOwner("x".into());
+        let f = Failure::from(zbus::Error::FDO(Box::new(gone)));
+        assert!(f.is(ErrorKind::NoHelper));
     }
 }

@@ -1,5 +1,6 @@
 //! Turning numbers from the helper into words for people.
 
+use coffer_api::Stage;
 use gettextrs::gettext;
 
 use crate::i18n::{gettext_f, ngettext_f};
@@ -94,31 +95,30 @@ pub fn day_heading(ts: i64) -> String {
 }
 
 /// The words for a job stage.
-pub fn stage(stage: &str) -> String {
-    use coffer_api::options::stage as s;
+pub fn stage(stage: &Stage) -> String {
     match stage {
-        s::STARTING => gettext("Starting"),
-        s::CHECKING => gettext("Checking the drive"),
-        s::DISCARDING => gettext("Discarding old data"),
-        s::WIPING => gettext("Erasing the drive"),
-        s::PARTITIONING => gettext("Partitioning"),
-        s::SETTLING => gettext("Waiting for the drive"),
-        s::CREATING_POOL => gettext("Creating the encrypted pool"),
-        s::IMPORTING => gettext("Opening the drive"),
-        s::PLANNING => gettext("Finding what changed"),
-        s::SNAPSHOTTING => gettext("Taking a snapshot"),
-        s::SENDING => gettext("Copying data"),
-        s::RESUMING => gettext("Resuming the interrupted copy"),
-        s::PROTECTING => gettext("Protecting the newest snapshot"),
-        s::PRUNING => gettext("Removing old snapshots"),
-        s::VERIFYING => gettext("Verifying"),
-        s::SCRUBBING => gettext("Checking every block"),
-        s::LOADING_KEY => gettext("Unlocking"),
-        s::MOUNTING => gettext("Mounting"),
-        s::UNMOUNTING => gettext("Unmounting"),
-        s::EXPORTING => gettext("Closing the drive"),
-        s::DONE => gettext("Done"),
-        other => other.to_string(),
+        Stage::Starting => gettext("Starting"),
+        Stage::Checking => gettext("Checking the drive"),
+        Stage::Discarding => gettext("Discarding old data"),
+        Stage::Wiping => gettext("Erasing the drive"),
+        Stage::Partitioning => gettext("Partitioning"),
+        Stage::Settling => gettext("Waiting for the drive"),
+        Stage::CreatingPool => gettext("Creating the encrypted pool"),
+        Stage::Importing => gettext("Opening the drive"),
+        Stage::Planning => gettext("Finding what changed"),
+        Stage::Snapshotting => gettext("Taking a snapshot"),
+        Stage::Sending => gettext("Copying data"),
+        Stage::Resuming => gettext("Resuming the interrupted copy"),
+        Stage::Protecting => gettext("Protecting the newest snapshot"),
+        Stage::Pruning => gettext("Removing old snapshots"),
+        Stage::Verifying => gettext("Verifying"),
+        Stage::Scrubbing => gettext("Checking every block"),
+        Stage::LoadingKey => gettext("Unlocking"),
+        Stage::Mounting => gettext("Mounting"),
+        Stage::Unmounting => gettext("Unmounting"),
+        Stage::Exporting => gettext("Closing the drive"),
+        Stage::Done => gettext("Done"),
+        Stage::Other(other) => other.clone(),
     }
 }
 

@@ -9,7 +9,6 @@ mod drives;
 mod format;
 mod history;
 mod i18n;
-mod job;
 mod model;
 mod monitor;
 mod notify;

@@ -84,7 +84,7 @@ impl Model {
                 // The pages show the failure; the log keeps the details for bug reports.
                 eprintln!(
                     "coffer: cannot load from the helper: {} {}",
-                    f.name, f.message
+                    f.kind, f.message
                 );
                 *self.load_failure.borrow_mut() = Some(f);
             }

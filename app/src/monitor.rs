@@ -2,8 +2,8 @@
 //! asked to, and reports finished jobs. It runs in every Coffer process; with `--monitor` the
 //! process has no window and is kept alive by a hold on the application.
 
-use coffer_api::names::operation;
 use coffer_api::udisks::DriveInfo;
+use coffer_api::{ErrorKind, Operation};
 use futures_util::StreamExt;
 use gettextrs::gettext;
 use gtk::gio;
@@ -109,7 +109,10 @@ async fn watch_helper(app: &gio::Application) -> zbus::Result<()> {
             Event::Added(sig) => {
                 if let Ok(args) = sig.args() {
                     notify::withdraw(app, &notify::plugged_id(&args.backup_id));
-                    notify::withdraw(app, &notify::result_id(&args.backup_id, &args.operation));
+                    notify::withdraw(
+                        app,
+                        &notify::result_id(&args.backup_id, args.operation.as_str()),
+                    );
                 }
             }
             Event::Completed(sig) => {
@@ -120,35 +123,26 @@ async fn watch_helper(app: &gio::Application) -> zbus::Result<()> {
                     continue;
                 }
                 model::get().refresh().await;
-                job_completed(
-                    app,
-                    &args.operation,
-                    &args.backup_id,
-                    args.success,
-                    &args.error_name,
-                    &args.message,
-                );
+                let failure = (!args.success)
+                    .then(|| client::Failure::from_job(&args.error_name, &args.message));
+                job_completed(app, &args.operation, &args.backup_id, failure.as_ref());
             }
         }
     }
     Ok(())
 }
 
-/// Notifies about a finished backup or check (scrub). `error_name` may be the full D-Bus
-/// name or the short one.
+/// Notifies about a finished backup or check (scrub); `failure` is `None` when it succeeded.
 pub fn job_completed(
     app: &gio::Application,
-    op: &str,
+    op: &Operation,
     backup_id: &str,
-    success: bool,
-    error_name: &str,
-    message: &str,
+    failure: Option<&client::Failure>,
 ) {
     let model = model::get();
     let label = model.backup(backup_id).map(|b| b.label).unwrap_or_default();
-    let failure = client::Failure::new(error_name, message);
-    let (title, body) = match (op, success) {
-        (operation::SCRUB, true) => {
+    let (title, body) = match (op, failure) {
+        (Operation::Scrub, None) => {
             let errors = model
                 .backup(backup_id)
                 .map(|b| b.last_scrub_errors)
@@ -168,8 +162,8 @@ pub fn job_completed(
                 )
             }
         }
-        (operation::SCRUB, false) => (gettext("Drive Check Failed"), failure_body(&failure)),
-        (operation::BACK_UP, true) => {
+        (Operation::Scrub, Some(failure)) => (gettext("Drive Check Failed"), failure_body(failure)),
+        (Operation::BackUp, None) => {
             // The window shows the result itself; a notification only helps when hidden.
             if has_visible_window(app) {
                 return;
@@ -182,17 +176,17 @@ pub fn job_completed(
                 ),
             )
         }
-        (operation::BACK_UP, false) => {
-            if failure.is("Cancelled") {
+        (Operation::BackUp, Some(failure)) => {
+            if failure.is(ErrorKind::Cancelled) {
                 return;
             }
-            (gettext("Backup Failed"), failure_body(&failure))
+            (gettext("Backup Failed"), failure_body(failure))
         }
         _ => return,
     };
     notify::send(
         app,
-        &notify::result_id(backup_id, op),
+        &notify::result_id(backup_id, op.as_str()),
         &title,
         &body,
         Some("app.show-page::overview"),
@@ -217,7 +211,7 @@ pub fn back_up_headless(app: &gio::Application, backup_id: String) {
         let path = match crate::operations::start_back_up(&backup_id, &Default::default()).await {
             Ok(p) => p,
             Err(f) => {
-                eprintln!("coffer: backup not started: {}: {}", f.name, f.message);
+                eprintln!("coffer: backup not started: {}: {}", f.kind, f.message);
                 return;
             }
         };
@@ -229,19 +223,8 @@ pub fn back_up_headless(app: &gio::Application, backup_id: String) {
             }
         }
         model::get().refresh().await;
-        let (success, name, message) = match &outcome {
-            Ok(_) => (true, String::new(), String::new()),
-            Err(f) => (false, f.name.clone(), f.message.clone()),
-        };
         if let Some(app) = gio::Application::default() {
-            job_completed(
-                &app,
-                operation::BACK_UP,
-                &backup_id,
-                success,
-                &name,
-                &message,
-            );
+            job_completed(&app, &Operation::BackUp, &backup_id, outcome.as_ref().err());
         }
     });
 }

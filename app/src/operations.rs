@@ -1,37 +1,14 @@
 //! Running helper operations end to end, shared by the window and the monitor.
 
-use std::collections::HashMap;
-
-use coffer_api::options::back_up;
-use coffer_api::proxy::Options;
-use zbus::Variant;
+use coffer_api::options::BackUpOptions;
+use coffer_api::{Job, JobState};
+use zbus::OwnedObjectPath;
 
 use crate::client::{self, Failure};
-use crate::job::{self, JobState};
-
-/// Options of a BackUp call.
-#[derive(Default, Clone)]
-pub struct BackUpOptions {
-    pub passphrase: Option<String>,
-    pub rollback: bool,
-}
-
-impl BackUpOptions {
-    fn to_map(&self) -> Options<'_> {
-        let mut map: Options<'_> = HashMap::new();
-        if let Some(p) = &self.passphrase {
-            map.insert(back_up::PASSPHRASE, Variant::from(p.as_str()));
-        }
-        if self.rollback {
-            map.insert(back_up::ROLLBACK, Variant::from(true));
-        }
-        map
-    }
-}
 
 pub async fn start_back_up(id: &str, options: &BackUpOptions) -> Result<String, Failure> {
     let c = client::get().await?;
-    let path = c.helper.back_up(id, options.to_map()).await?;
+    let path = c.helper.back_up(id, options).await?;
     Ok(path.as_str().to_string())
 }
 
@@ -50,19 +27,33 @@ pub async fn start_lock(id: &str) -> Result<String, Failure> {
     Ok(c.helper.lock(id).await?.as_str().to_string())
 }
 
+async fn job(path: &str) -> Result<Job, Failure> {
+    let c = client::get().await?;
+    let path = OwnedObjectPath::try_from(path)?;
+    Ok(Job::new(&c.conn, path).await?)
+}
+
 /// Follows a started job to its end; a failed job becomes `Err`.
 pub async fn finish(path: &str, on_update: impl FnMut(&JobState)) -> Result<JobState, Failure> {
-    let c = client::get().await?;
-    let state = job::follow(&c.conn, path, on_update).await?;
-    match state.failure() {
-        Some(f) => Err(f),
-        None => Ok(state),
-    }
+    Ok(job(path).await?.follow(on_update).await?)
+}
+
+/// Follows a started job to its end and reads its result, typed by operation
+/// (`coffer_api::results`).
+pub async fn finish_with<R>(
+    path: &str,
+    on_update: impl FnMut(&JobState),
+) -> Result<(JobState, R), Failure>
+where
+    R: serde::de::DeserializeOwned + zbus::Type,
+{
+    let job = job(path).await?;
+    let state = job.follow(on_update).await?;
+    Ok((state, job.result::<R>().await?))
 }
 
 pub async fn cancel(path: &str) -> Result<(), Failure> {
-    let c = client::get().await?;
-    Ok(job::cancel(&c.conn, path).await?)
+    Ok(job(path).await?.cancel().await?)
 }
 
 /// Powers off the set's drive, as the user, once the helper has exported the pool. Ok(false)

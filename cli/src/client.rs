@@ -1,13 +1,13 @@
-//! The connection to the helper and the mapping of its named errors to exit codes.
+//! The connection to the helper and the mapping of its errors to exit codes.
 
-use coffer_api::error::Error as ApiError;
-use coffer_api::HelperProxy;
+use coffer_api::{Error, ErrorKind, HelperProxy};
 
 /// A failure, ready for the user: a message and the exit code it maps to.
 #[derive(Debug)]
 pub struct Failure {
     pub code: i32,
-    pub name: String,
+    /// The helper's error kind; `None` for cofferctl's own failures (usage, input).
+    pub kind: Option<ErrorKind>,
     pub message: String,
 }
 
@@ -15,55 +15,60 @@ impl Failure {
     pub fn new(code: i32, message: impl Into<String>) -> Self {
         Self {
             code,
-            name: String::new(),
+            kind: None,
             message: message.into(),
         }
     }
 
-    /// Maps a helper error name (full or short) to cofferctl's exit codes.
-    pub fn from_error_name(name: &str, message: &str) -> Self {
-        let short = ApiError::short_name(name);
-        let code = match short {
-            "NotAuthorized" => 3,
-            "DriveNotFound" | "BackupNotFound" | "PoolNotFound" | "DriveMismatch" => 4,
-            "Busy" => 5,
-            "TargetModified" | "TargetHasNewerSnapshots" => 6,
-            "WrongPassphrase" | "NeedsPassphrase" => 7,
-            "Cancelled" => 8,
-            "InvalidArgument" => 2,
-            _ if name.starts_with("org.freedesktop.DBus.Error.ServiceUnknown")
-                || name.starts_with("org.freedesktop.DBus.Error.NameHasNoOwner") =>
-            {
-                9
-            }
-            _ => 1,
+    pub fn is(&self, kind: ErrorKind) -> bool {
+        self.kind == Some(kind)
+    }
+
+    /// The name printed after the message and in `--json` (`NeedsPassphrase`), or empty.
+    pub fn name(&self) -> &'static str {
+        self.kind.map(ErrorKind::name).unwrap_or("")
+    }
+}
+
+/// cofferctl's exit code for each kind of failure (documented in its usage text).
+pub fn exit_code(kind: ErrorKind) -> i32 {
+    use ErrorKind::*;
+    match kind {
+        InvalidArgument => 2,
+        NotAuthorized => 3,
+        DriveNotFound | BackupNotFound | PoolNotFound | DriveMismatch => 4,
+        Busy => 5,
+        TargetModified | TargetHasNewerSnapshots => 6,
+        WrongPassphrase | NeedsPassphrase => 7,
+        Cancelled => 8,
+        NoHelper => 9,
+        DriveInUse | SystemDisk | NoSpace | NoSnapshots | NoCommonSnapshot | DriveRemoved
+        | CommandFailed | Unsupported | Internal | Bus => 1,
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let kind = e.kind();
+        let message = match kind {
+            ErrorKind::NoHelper => format!(
+                "the Coffer helper is not installed or not running: {}",
+                e.message()
+            ),
+            ErrorKind::Bus => format!("cannot talk to the Coffer helper: {}", e.message()),
+            _ => e.message(),
         };
         Self {
-            code,
-            name: short.to_string(),
-            message: message.to_string(),
+            code: exit_code(kind),
+            kind: Some(kind),
+            message,
         }
     }
 }
 
 impl From<zbus::Error> for Failure {
     fn from(e: zbus::Error) -> Self {
-        match &e {
-            zbus::Error::MethodError(name, msg, _) => {
-                Failure::from_error_name(name.as_str(), msg.as_deref().unwrap_or(""))
-            }
-            zbus::Error::FDO(fdo) => match fdo.as_ref() {
-                zbus::fdo::Error::ServiceUnknown(m) | zbus::fdo::Error::NameHasNoOwner(m) => {
-                    Failure::new(
-                        9,
-                        format!("the Coffer helper is not installed or not running: {m}"),
-                    )
-                }
-                zbus::fdo::Error::AccessDenied(m) => Failure::new(3, m.clone()),
-                other => Failure::new(1, other.to_string()),
-            },
-            _ => Failure::new(9, format!("cannot talk to the Coffer helper: {e}")),
-        }
+        Error::from(e).into()
     }
 }
 
@@ -89,18 +94,12 @@ mod tests {
 
     #[test]
     fn exit_codes() {
-        assert_eq!(
-            Failure::from_error_name("io.github.coffer.Error.Busy", "").code,
-            5
-        );
-        assert_eq!(
-            Failure::from_error_name("io.github.coffer.Error.TargetModified", "").code,
-            6
-        );
-        assert_eq!(Failure::from_error_name("WrongPassphrase", "").code, 7);
-        assert_eq!(
-            Failure::from_error_name("io.github.coffer.Error.CommandFailed", "").code,
-            1
-        );
+        let code = |e: Error| Failure::from(e).code;
+        assert_eq!(code(Error::Busy(String::new())), 5);
+        assert_eq!(code(Error::TargetModified(String::new())), 6);
+        assert_eq!(code(Error::WrongPassphrase(String::new())), 7);
+        assert_eq!(code(Error::CommandFailed(String::new())), 1);
+        let gone = zbus::fdo::Error::ServiceUnknown("no".into());
+        assert_eq!(code(Error::ZBus(zbus::Error::FDO(Box::new(gone)))), 9);
     }
 }

@@ -1,13 +1,13 @@
 //! One function per command. Read-only commands print tables (or JSON); operations follow their
 //! job with a progress bar.
 
-use std::collections::HashMap;
 use std::io::{BufRead, IsTerminal, Write};
 
-use coffer_api::options;
-use coffer_api::{udisks, BackupSet, HelperProxy};
+use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
+use coffer_api::results::{BackUpResult, DriveResult, LockResult, ScrubResult, UnlockResult};
+use coffer_api::{udisks, BackupSet, ErrorKind, HelperProxy};
+use serde::Serialize;
 use serde_json::{json, Value};
-use zbus::Variant;
 
 use crate::args::{Args, USAGE};
 use crate::client::{self, Failure};
@@ -55,8 +55,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
 }
 
-fn call<T>(f: impl std::future::Future<Output = zbus::Result<T>>) -> Result<T, Failure> {
-    zbus::block_on(f).map_err(Failure::from)
+fn call<T, E: Into<Failure>>(
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, Failure> {
+    zbus::block_on(f).map_err(Into::into)
 }
 
 fn operand(ctx: &Ctx, i: usize, what: &str) -> Result<String, Failure> {
@@ -74,21 +76,20 @@ fn backup_set(ctx: &Ctx) -> Result<BackupSet, Failure> {
         Some(id) => sets
             .into_iter()
             .find(|s| &s.id == id || &s.label == id || &s.pool_name == id)
-            .ok_or_else(|| Failure {
-                code: 4,
-                name: "BackupNotFound".into(),
-                message: format!("no backup named {id}; `cofferctl backups` lists them"),
+            .ok_or_else(|| {
+                coffer_api::Error::BackupNotFound(format!(
+                    "no backup named {id}; `cofferctl backups` lists them"
+                ))
+                .into()
             }),
         None => {
             let mut sets = sets;
             match sets.len() {
-                0 => Err(Failure {
-                    code: 4,
-                    name: "BackupNotFound".into(),
-                    message:
-                        "no backup is configured yet; run `cofferctl prepare` or `cofferctl adopt`"
-                            .into(),
-                }),
+                0 => Err(coffer_api::Error::BackupNotFound(
+                    "no backup is configured yet; run `cofferctl prepare` or `cofferctl adopt`"
+                        .into(),
+                )
+                .into()),
                 1 => Ok(sets.remove(0)),
                 _ => Err(Failure::new(
                     2,
@@ -109,6 +110,26 @@ fn print_json(v: Value) {
     println!("{v}");
 }
 
+/// A record of the contract as JSON. zbus writes each `a{sv}` value as
+/// `{"signature": .., "value": ..}` for serializers other than D-Bus; JSON shows the value.
+fn to_json<T: Serialize>(record: &T) -> Value {
+    fn unwrap_variants(v: Value) -> Value {
+        match v {
+            Value::Object(mut m) if m.len() == 2 && m.contains_key("signature") => {
+                unwrap_variants(m.remove("value").unwrap_or(Value::Null))
+            }
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| (k, unwrap_variants(v)))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(a.into_iter().map(unwrap_variants).collect()),
+            other => other,
+        }
+    }
+    unwrap_variants(serde_json::to_value(record).unwrap_or(Value::Null))
+}
+
 fn version(ctx: &Ctx) -> Result<(), Failure> {
     let v = call(ctx.helper.version())?;
     let (user, kmod, warnings) = call(ctx.helper.zfs_version())?;
@@ -126,18 +147,7 @@ fn version(ctx: &Ctx) -> Result<(), Failure> {
 fn sources(ctx: &Ctx) -> Result<(), Failure> {
     let list = call(ctx.helper.list_sources())?;
     if ctx.args.json {
-        print_json(Value::Array(
-            list.iter()
-                .map(|s| {
-                    json!({"name": s.name, "encryption": s.encryption,
-                    "encryption_root": s.encryption_root, "key_status": s.key_status,
-                    "snapshot_count": s.snapshot_count, "newest_snapshot": s.newest_snapshot,
-                    "newest_snapshot_time": s.newest_snapshot_time,
-                    "sanoid_detected": s.sanoid_detected, "used": s.used,
-                    "mountpoint": s.mountpoint})
-                })
-                .collect(),
-        ));
+        print_json(Value::Array(list.iter().map(to_json).collect()));
         return Ok(());
     }
     println!(
@@ -158,24 +168,10 @@ fn sources(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-fn backup_json(s: &BackupSet) -> Value {
-    json!({"id": s.id, "label": s.label, "pool_name": s.pool_name, "pool_guid": s.pool_guid,
-        "drive_serial": s.drive_serial, "drive_by_id": s.drive_by_id,
-        "datasets": s.datasets, "auto_backup": s.auto_backup,
-        "snapshot_max_age_hours": s.snapshot_max_age_hours,
-        "scrub_interval_days": s.scrub_interval_days,
-        "auto_lock_minutes": s.auto_lock_minutes,
-        "last_backup": s.last_backup, "last_backup_result": s.last_backup_result,
-        "last_backup_message": s.last_backup_message, "last_backup_bytes": s.last_backup_bytes,
-        "last_scrub": s.last_scrub, "last_scrub_result": s.last_scrub_result,
-        "last_scrub_errors": s.last_scrub_errors, "last_scrub_repaired": s.last_scrub_repaired,
-        "imported": s.imported, "mounts": s.mounts})
-}
-
 fn backups(ctx: &Ctx) -> Result<(), Failure> {
     let list = call(ctx.helper.list_backups())?;
     if ctx.args.json {
-        print_json(Value::Array(list.iter().map(backup_json).collect()));
+        print_json(Value::Array(list.iter().map(to_json).collect()));
         return Ok(());
     }
     for s in list {
@@ -212,12 +208,13 @@ fn snapshots(ctx: &Ctx) -> Result<(), Failure> {
     let ds = operand(ctx, 0, "DATASET")?;
     let list = call(ctx.helper.list_snapshots(&ds))?;
     if ctx.args.json {
+        // The guid as a string: a JSON number keeps only 53 bits in most readers.
         print_json(Value::Array(
             list.iter()
                 .map(|s| {
-                    json!({"dataset": s.dataset, "name": s.name, "guid": s.guid.to_string(),
-                    "createtxg": s.createtxg, "creation": s.creation, "used": s.used,
-                    "referenced": s.referenced})
+                    let mut v = to_json(s);
+                    v["guid"] = json!(s.guid.to_string());
+                    v
                 })
                 .collect(),
         ));
@@ -248,11 +245,7 @@ fn diff(ctx: &Ctx) -> Result<(), Failure> {
         );
     }
     if ctx.args.json {
-        print_json(Value::Array(
-            list.iter()
-                .map(|d| json!({"change": d.change, "file_type": d.file_type, "path": d.path, "new_path": d.new_path}))
-                .collect(),
-        ));
+        print_json(Value::Array(list.iter().map(to_json).collect()));
         return Ok(());
     }
     for d in list {
@@ -272,12 +265,7 @@ fn history(ctx: &Ctx) -> Result<(), Failure> {
     let set = backup_set(ctx)?;
     let list = call(ctx.helper.history(&set.id))?;
     if ctx.args.json {
-        print_json(Value::Array(
-            list.iter()
-                .map(|h| json!({"operation": h.operation, "started": h.started, "finished": h.finished,
-                    "success": h.success, "error_name": h.error_name, "message": h.message, "bytes": h.bytes}))
-                .collect(),
-        ));
+        print_json(Value::Array(list.iter().map(to_json).collect()));
         return Ok(());
     }
     for h in list {
@@ -321,80 +309,55 @@ fn confirm_erase(ctx: &Ctx, disk: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn finish_job(ctx: &Ctx, path: zbus::OwnedObjectPath, what: &str) -> Result<job::Outcome, Failure> {
-    let out = job::follow(&ctx.conn, path, ctx.args.json)?;
+/// Follows the job to its end and reads its result, typed by operation.
+fn finish_job<R>(ctx: &Ctx, path: zbus::OwnedObjectPath, what: &str) -> Result<(R, String), Failure>
+where
+    R: serde::de::DeserializeOwned + zbus::Type,
+{
+    let (job, state) = job::follow(&ctx.conn, path, ctx.args.json)?;
+    let result: R = call(job.result())?;
     if !ctx.args.json {
-        if out.message.is_empty() {
+        if state.message.is_empty() {
             eprintln!("{what}: done");
         } else {
-            eprintln!("{what}: {}", out.message);
+            eprintln!("{what}: {}", state.message);
         }
     }
-    Ok(out)
+    Ok((result, state.message))
 }
 
-fn result_json(out: &job::Outcome) -> Value {
-    let mut m = serde_json::Map::new();
-    for (k, v) in &out.result {
-        let val = if let Ok(s) = String::try_from(v.clone()) {
-            json!(s)
-        } else if let Ok(n) = u64::try_from(v.clone()) {
-            json!(n)
-        } else if let Ok(n) = u32::try_from(v.clone()) {
-            json!(n)
-        } else if let Ok(b) = bool::try_from(v.clone()) {
-            json!(b)
-        } else if let Ok(pairs) = Vec::<(String, String)>::try_from(v.clone()) {
-            json!(pairs)
-        } else if let Ok(list) = Vec::<String>::try_from(v.clone()) {
-            json!(list)
-        } else {
-            json!(format!("{v:?}"))
-        };
-        m.insert(k.clone(), val);
+/// `--json` of a finished job: its message and its result record.
+fn print_result<R: Serialize>(ctx: &Ctx, (result, message): &(R, String)) {
+    if ctx.args.json {
+        print_json(json!({"message": message, "result": to_json(result)}));
     }
-    json!({"message": out.message, "result": m})
 }
 
 fn prepare(ctx: &Ctx) -> Result<(), Failure> {
     let disk = operand(ctx, 0, "DISK")?;
     let pool = operand(ctx, 1, "POOL")?;
     confirm_erase(ctx, &disk)?;
-    let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
-    if !ctx.args.datasets.is_empty() {
-        opts.insert(
-            options::prepare::DATASETS,
-            Variant::from(ctx.args.datasets.clone()),
-        );
-    }
-    if let Some(l) = &ctx.args.label {
-        opts.insert(options::prepare::LABEL, Variant::from(l.as_str()));
-    }
-    let path = call(ctx.helper.prepare_drive(&disk, &pool, opts))?;
-    let out = finish_job(ctx, path, "prepare")?;
-    if ctx.args.json {
-        print_json(result_json(&out));
-    }
+    let opts = PrepareDriveOptions {
+        label: ctx.args.label.clone(),
+        datasets: (!ctx.args.datasets.is_empty()).then(|| ctx.args.datasets.clone()),
+        passphrase: None,
+    };
+    let path = call(ctx.helper.prepare_drive(&disk, &pool, &opts))?;
+    let out = finish_job::<DriveResult>(ctx, path, "prepare")?;
+    print_result(ctx, &out);
     Ok(())
 }
 
 fn adopt(ctx: &Ctx) -> Result<(), Failure> {
     let disk = operand(ctx, 0, "DISK")?;
-    let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
-    if !ctx.args.datasets.is_empty() {
-        opts.insert(
-            options::adopt::DATASETS,
-            Variant::from(ctx.args.datasets.clone()),
-        );
-    }
-    if let Some(l) = &ctx.args.label {
-        opts.insert(options::adopt::LABEL, Variant::from(l.as_str()));
-    }
-    let path = call(ctx.helper.adopt_drive(&disk, opts))?;
-    let out = finish_job(ctx, path, "adopt")?;
-    if ctx.args.json {
-        print_json(result_json(&out));
-    }
+    let opts = AdoptDriveOptions {
+        label: ctx.args.label.clone(),
+        datasets: (!ctx.args.datasets.is_empty()).then(|| ctx.args.datasets.clone()),
+        pool_name: None,
+    };
+    let path = call(ctx.helper.adopt_drive(&disk, &opts))?;
+    let out = finish_job::<DriveResult>(ctx, path, "adopt")?;
+    print_result(ctx, &out);
     Ok(())
 }
 
@@ -428,65 +391,60 @@ fn power_off(ctx: &Ctx, set: &BackupSet) -> Result<(), Failure> {
 }
 
 fn backup(ctx: &Ctx) -> Result<(), Failure> {
-    let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
-    if ctx.args.rollback {
-        opts.insert(options::back_up::ROLLBACK, Variant::from(true));
-    }
+    let mut opts = BackUpOptions {
+        rollback: ctx.args.rollback.then_some(true),
+        ..Default::default()
+    };
     // A named backup goes straight to BackUp: listing first would cost a round trip and a
     // `zpool list` in the helper on every run. Only a label or pool name, which BackUp does
     // not know, is resolved by listing.
     let listed = || {
         let id = backup_set(ctx)?.id;
-        let started = call(ctx.helper.back_up(&id, opts.clone()));
+        let started = call(ctx.helper.back_up(&id, &opts));
         Ok::<_, Failure>((id, started))
     };
     let (id, started) = match ctx.args.operands.first() {
-        Some(named) => match call(ctx.helper.back_up(named, opts.clone())) {
-            Err(f) if f.name == "BackupNotFound" || f.name == "InvalidArgument" => listed()?,
+        Some(named) => match call(ctx.helper.back_up(named, &opts)) {
+            Err(f) if f.is(ErrorKind::BackupNotFound) || f.is(ErrorKind::InvalidArgument) => {
+                listed()?
+            }
             other => (named.clone(), other),
         },
         None => listed()?,
     };
     let path = match started {
-        Err(f) if f.name == "NeedsPassphrase" => {
+        Err(f) if f.is(ErrorKind::NeedsPassphrase) => {
             let secret = passphrase::read(
                 "Passphrase of the drive's encrypted container: ",
                 ctx.args.passphrase_stdin,
             )
             .map_err(|e| Failure::new(1, e.to_string()))?;
-            opts.insert(
-                options::back_up::PASSPHRASE,
-                Variant::from(secret.0.as_str()),
-            );
-            call(ctx.helper.back_up(&id, opts))?
+            opts.passphrase = Some(secret.0.clone());
+            call(ctx.helper.back_up(&id, &opts))?
         }
         other => other?,
     };
-    let out = finish_job(ctx, path, "backup")?;
+    let out = finish_job::<BackUpResult>(ctx, path, "backup")?;
     if !ctx.args.no_power_off {
         let set = call(ctx.helper.list_backups())?
             .into_iter()
             .find(|s| s.id == id)
-            .ok_or_else(|| Failure {
-                code: 4,
-                name: "BackupNotFound".into(),
-                message: format!("the backup {id} was removed during the run"),
+            .ok_or_else(|| {
+                Failure::from(coffer_api::Error::BackupNotFound(format!(
+                    "the backup {id} was removed during the run"
+                )))
             })?;
         power_off(ctx, &set)?;
     }
-    if ctx.args.json {
-        print_json(result_json(&out));
-    }
+    print_result(ctx, &out);
     Ok(())
 }
 
 fn scrub(ctx: &Ctx) -> Result<(), Failure> {
     let set = backup_set(ctx)?;
     let path = call(ctx.helper.scrub(&set.id))?;
-    let out = finish_job(ctx, path, "scrub")?;
-    if ctx.args.json {
-        print_json(result_json(&out));
-    }
+    let out = finish_job::<ScrubResult>(ctx, path, "scrub")?;
+    print_result(ctx, &out);
     Ok(())
 }
 
@@ -512,70 +470,53 @@ fn unlock(ctx: &Ctx) -> Result<(), Failure> {
         let path = call(ctx.helper.unlock(&set.id, &secret.0))?;
         drop(secret);
         asked += 1;
-        match finish_job(ctx, path, "unlock") {
-            Err(f) if f.name == "NeedsPassphrase" && asked < MAX_PASSPHRASES => {
+        match finish_job::<UnlockResult>(ctx, path, "unlock") {
+            Err(f) if f.is(ErrorKind::NeedsPassphrase) && asked < MAX_PASSPHRASES => {
                 prompt = format!("{}\nPassphrase: ", f.message);
                 pending = Some(f);
             }
             other => break other?,
         }
     };
-    if ctx.args.json {
-        print_json(result_json(&out));
-    } else if let Some(m) = out.result.get(options::result::MOUNTS) {
-        if let Ok(mounts) = Vec::<(String, String)>::try_from(m.clone()) {
-            for (ds, path) in mounts {
-                println!("{ds}\t{path}/.zfs/snapshot");
-            }
+    if !ctx.args.json {
+        for (ds, path) in &out.0.mounts {
+            println!("{ds}\t{path}/.zfs/snapshot");
         }
     }
+    print_result(ctx, &out);
     Ok(())
 }
 
 fn lock(ctx: &Ctx) -> Result<(), Failure> {
     let set = backup_set(ctx)?;
     let path = call(ctx.helper.lock(&set.id))?;
-    let out = finish_job(ctx, path, "lock")?;
-    if ctx.args.json {
-        print_json(result_json(&out));
-    }
+    let out = finish_job::<LockResult>(ctx, path, "lock")?;
+    print_result(ctx, &out);
     Ok(())
 }
 
 fn configure(ctx: &Ctx) -> Result<(), Failure> {
     let id = operand(ctx, 0, "BACKUP")?;
-    let mut settings: HashMap<&str, Variant<'_>> = HashMap::new();
+    let mut settings = Settings::default();
     for kv in &ctx.args.operands[1..] {
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| Failure::new(2, format!("expected KEY=VALUE, got {kv}")))?;
-        let value = match k {
-            options::settings::AUTO_BACKUP => {
-                Variant::from(matches!(v, "true" | "yes" | "on" | "1"))
-            }
-            options::settings::SNAPSHOT_MAX_AGE_HOURS
-            | options::settings::SCRUB_INTERVAL_DAYS
-            | options::settings::AUTO_LOCK_MINUTES => Variant::from(
-                v.parse::<u32>()
-                    .map_err(|_| Failure::new(2, format!("{k} takes a whole number")))?,
-            ),
-            options::settings::DATASETS => {
-                Variant::from(v.split(',').map(str::to_string).collect::<Vec<_>>())
-            }
-            options::settings::LABEL => Variant::from(v),
+        let number = || {
+            v.parse::<u32>()
+                .map_err(|_| Failure::new(2, format!("{k} takes a whole number")))
+        };
+        match k {
+            "label" => settings.label = Some(v.to_string()),
+            "datasets" => settings.datasets = Some(v.split(',').map(str::to_string).collect()),
+            "auto_backup" => settings.auto_backup = Some(matches!(v, "true" | "yes" | "on" | "1")),
+            "snapshot_max_age_hours" => settings.snapshot_max_age_hours = Some(number()?),
+            "scrub_interval_days" => settings.scrub_interval_days = Some(number()?),
+            "auto_lock_minutes" => settings.auto_lock_minutes = Some(number()?),
             _ => return Err(Failure::new(2, format!("unknown setting {k}"))),
-        };
-        let key: &str = match k {
-            options::settings::AUTO_BACKUP => options::settings::AUTO_BACKUP,
-            options::settings::SNAPSHOT_MAX_AGE_HOURS => options::settings::SNAPSHOT_MAX_AGE_HOURS,
-            options::settings::SCRUB_INTERVAL_DAYS => options::settings::SCRUB_INTERVAL_DAYS,
-            options::settings::AUTO_LOCK_MINUTES => options::settings::AUTO_LOCK_MINUTES,
-            options::settings::DATASETS => options::settings::DATASETS,
-            _ => options::settings::LABEL,
-        };
-        settings.insert(key, value);
+        }
     }
-    let id = call(ctx.helper.configure(&id, settings))?;
+    let id = call(ctx.helper.configure(&id, &settings))?;
     if ctx.args.json {
         print_json(json!({"id": id}));
     } else {

@@ -28,13 +28,13 @@ fn main() {
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"error": f.name, "message": f.message, "exit": f.code})
+                    serde_json::json!({"error": f.name(), "message": f.message, "exit": f.code})
                 );
             }
-            let name = if f.name.is_empty() {
+            let name = if f.name().is_empty() {
                 String::new()
             } else {
-                format!(" ({})", f.name)
+                format!(" ({})", f.name())
             };
             eprintln!("cofferctl: {}{name}", f.message);
             std::process::exit(f.code);

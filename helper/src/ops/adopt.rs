@@ -2,13 +2,15 @@
 //! by hand with syncoid as in the walkthrough. Target datasets are matched to local sources by
 //! snapshot guid, so the next BackUp continues incrementally with no full resend.
 
+use coffer_api::ErrorKind;
 use std::collections::{BTreeMap, HashSet};
 
 use coffer_api::names::zfs_prop;
-use coffer_api::options::{result as res, stage};
+use coffer_api::results::DriveResult;
+use coffer_api::Stage;
 
 use super::progress::now_usec;
-use super::{pool, zfs_util, Ctx, JobCtl, JobResult, OpError};
+use super::{pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output};
 use crate::state::DatasetPair;
 use crate::validate::{BackupId, DatasetName, DiskById, MountPath, PoolName};
 use crate::zfs::list::{parse_snapshots, SNAPSHOT_COLUMNS};
@@ -68,28 +70,26 @@ pub fn parse_importable(out: &str) -> Vec<Importable> {
 }
 
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: AdoptRequest) -> Result<JobResult, OpError> {
-    ctl.stage(stage::IMPORTING, req.disk.as_str());
+    ctl.stage(Stage::Importing, req.disk.as_str());
     let (pool, guid, by_us) = find_and_import(ctx, &req).await?;
     let result = match_and_record(ctx, ctl, &req, &pool, guid).await;
     if by_us {
-        ctl.stage(stage::EXPORTING, pool.as_str());
+        ctl.stage(Stage::Exporting, pool.as_str());
         let exported = pool::export(ctx, &pool).await;
         if result.is_ok() {
             exported?;
         }
     }
     let (id, pairs) = result?;
-    ctl.stage(stage::DONE, "");
-    let mut r = JobResult {
-        message: format!(
-            "Adopted the drive's pool {pool} with {} matching datasets.",
-            pairs
-        ),
-        ..Default::default()
-    };
-    r.set(res::BACKUP_ID, id);
-    r.set(res::POOL_GUID, guid.to_string());
-    Ok(r)
+    ctl.stage(Stage::Done, "");
+    Ok(JobResult {
+        output: Output::Drive(DriveResult {
+            backup_id: id,
+            pool_guid: guid.to_string(),
+        }),
+        bytes: 0,
+        message: format!("Adopted the drive's pool {pool} with {pairs} matching datasets."),
+    })
 }
 
 async fn find_and_import(ctx: &Ctx, req: &AdoptRequest) -> Result<(PoolName, u64, bool), OpError> {
@@ -141,28 +141,37 @@ async fn find_and_import(ctx: &Ctx, req: &AdoptRequest) -> Result<(PoolName, u64
                         !devices.is_empty() && pool::not_on_disk(ctx, &disk, &devices).is_empty()
                     });
                     if !on_this_disk {
-                        return Err(OpError::DriveMismatch(format!(
-                            "The imported pool {name} is not on {}; only a pool on that drive \
+                        return Err(OpError::new(
+                            ErrorKind::DriveMismatch,
+                            format!(
+                                "The imported pool {name} is not on {}; only a pool on that drive \
                              can be adopted.",
-                            req.disk
-                        )));
+                                req.disk
+                            ),
+                        ));
                     }
                     return Ok((name.clone(), p.guid, false));
                 }
             }
-            Err(OpError::PoolNotFound(format!(
-                "No ZFS pool was found on {}. Is this the right drive?",
-                req.disk
-            )))
+            Err(OpError::new(
+                ErrorKind::PoolNotFound,
+                format!(
+                    "No ZFS pool was found on {}. Is this the right drive?",
+                    req.disk
+                ),
+            ))
         }
-        many => Err(OpError::InvalidArgument(format!(
-            "Several pools are on {}: {}. Say which one to adopt.",
-            req.disk,
-            many.iter()
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))),
+        many => Err(OpError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "Several pools are on {}: {}. Say which one to adopt.",
+                req.disk,
+                many.iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )),
     }
 }
 
@@ -235,7 +244,7 @@ async fn match_and_record(
     pool: &PoolName,
     guid: u64,
 ) -> Result<(String, usize), OpError> {
-    ctl.stage(stage::PLANNING, pool.as_str());
+    ctl.stage(Stage::Planning, pool.as_str());
     let root = DatasetName::from(pool.clone());
     let targets = snapshots_by_dataset(ctx, Some(&root)).await?;
     let mut sources = snapshots_by_dataset(ctx, None).await?;
@@ -277,11 +286,11 @@ async fn match_and_record(
     cfg.pool_guid = guid.to_string();
     cfg.drive_serial = req.drive_serial.clone();
     cfg.drive_by_id = req.disk.to_string();
-    let unmatched: Vec<(DatasetName, Option<DatasetName>)> = req
+    let unmatched: Vec<DatasetName> = req
         .datasets
         .iter()
         .filter(|d| !pairs.iter().any(|p| p.source == d.as_str()))
-        .map(|d| (d.clone(), None))
+        .cloned()
         .collect();
     pairs.extend(super::backup::assign_targets(ctx, &cfg, &unmatched).await?);
     cfg.datasets = pairs;

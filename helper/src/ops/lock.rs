@@ -1,8 +1,10 @@
 //! Lock: unmount what Unlock mounted, unload the keys, export the pool.
 
-use coffer_api::options::stage;
+use coffer_api::results::LockResult;
+use coffer_api::ErrorKind;
+use coffer_api::Stage;
 
-use super::{mounts, pool, zfs_util, Ctx, JobCtl, JobResult, OpError};
+use super::{mounts, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output};
 use crate::state::BackupConfig;
 use crate::validate::{BackupId, DatasetName, PoolName};
 use crate::zfs::list::KeyStatus;
@@ -18,7 +20,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
         .any(|p| p.name == pool.as_str() && p.guid.to_string() == cfg.pool_guid);
     let mut warnings = Vec::new();
     if imported {
-        ctl.stage(stage::UNMOUNTING, pool.as_str());
+        ctl.stage(Stage::Unmounting, pool.as_str());
         // From the kernel's table, deepest first: every mount of the pool goes, whatever its
         // dataset is named (a name Coffer refuses must not keep the drive mounted).
         let mut mounted = mounts::mounts_of_pool(ctx, &pool)?;
@@ -26,11 +28,14 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
         for (ds, path) in &mounted {
             let out = zfs_util::run_unchecked(ctx, &Cmd::new("umount").arg(path)).await?;
             if !out.success() {
-                return Err(OpError::DriveInUse(format!(
+                return Err(OpError::new(
+                    ErrorKind::DriveInUse,
+                    format!(
                     "{ds} is in use at {path}, so the backup cannot be locked. Close the files \
                      and folders opened from it and try again. ({})",
                     out.stderr_text().trim()
-                )));
+                ),
+                ));
             }
         }
         let root = DatasetName::from(pool.clone());
@@ -50,7 +55,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
                 Err(e) => warnings.push(format!("{r:?}: {e}")),
             }
         }
-        ctl.stage(stage::EXPORTING, pool.as_str());
+        ctl.stage(Stage::Exporting, pool.as_str());
         pool::release(ctx, cfg, &pool).await?;
     }
     let before = ctx.store.state(&cfg.id)?;
@@ -79,13 +84,10 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
             }
         }
     }
-    ctl.stage(stage::DONE, "");
-    let mut r = JobResult {
+    ctl.stage(Stage::Done, "");
+    Ok(JobResult {
+        output: Output::Lock(LockResult { warnings }),
+        bytes: 0,
         message: "The backup drive is locked and can be unplugged.".into(),
-        ..Default::default()
-    };
-    if !warnings.is_empty() {
-        r.set(coffer_api::options::result::WARNINGS, warnings);
-    }
-    Ok(r)
+    })
 }

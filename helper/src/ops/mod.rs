@@ -26,7 +26,7 @@ pub use error::OpError;
 pub use host::Host;
 pub use pipe::SendReceive;
 pub use progress::JobCtl;
-pub use result::JobResult;
+pub use result::{JobResult, Output};
 
 use crate::state::Store;
 use crate::zfs::cmd::Runner;

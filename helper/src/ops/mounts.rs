@@ -13,6 +13,7 @@
 //! The user's directory is root's, not the user's: an owner could rename what is inside and
 //! plant a symlink between the check of a path and the mount on it.
 
+use coffer_api::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use super::{zfs_util, Ctx, OpError};
@@ -40,7 +41,7 @@ pub fn unlock_dir(ctx: &Ctx, uid: u32, id: &BackupId) -> PathBuf {
 pub fn prepare_altroot(ctx: &Ctx, altroot: &MountPath) -> Result<(), OpError> {
     ctx.host
         .create_private_dir(altroot.as_path(), None)
-        .map_err(|e| OpError::Internal(format!("cannot create {altroot}: {e}")))
+        .map_err(|e| OpError::new(ErrorKind::Internal, format!("cannot create {altroot}: {e}")))
 }
 
 /// Creates `/run/coffer/users/<uid>/<id>`, which only `uid` (and root) can enter.
@@ -51,7 +52,12 @@ pub fn prepare_unlock_dir(ctx: &Ctx, uid: u32, id: &BackupId) -> Result<PathBuf,
         .host
         .create_private_dir(&users, Some(uid))
         .and_then(|()| ctx.host.create_dir(&dir));
-    made.map_err(|e| OpError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    made.map_err(|e| {
+        OpError::new(
+            ErrorKind::Internal,
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
     Ok(dir)
 }
 
@@ -79,35 +85,45 @@ pub async fn mount(
         return if Path::new(&at) == path {
             Ok(MountOutcome::Mounted)
         } else {
-            Err(OpError::DriveInUse(format!(
-                "{ds} is mounted at {at} already. Lock the backup first."
-            )))
+            Err(OpError::new(
+                ErrorKind::DriveInUse,
+                format!("{ds} is mounted at {at} already. Lock the backup first."),
+            ))
         };
     }
     if ctx.host.has_symlink(path).unwrap_or(true) {
-        return Err(OpError::TargetModified(format!(
-            "The mount directory of {ds} on the backup drive is a symbolic link, or lies \
+        return Err(OpError::new(
+            ErrorKind::TargetModified,
+            format!(
+                "The mount directory of {ds} on the backup drive is a symbolic link, or lies \
              behind one; refusing. The drive may have been tampered with."
-        )));
+            ),
+        ));
     }
     if inside_mount {
         if !ctx.host.is_dir(path) {
             return Ok(MountOutcome::NoDirectory);
         }
     } else {
-        ctx.host
-            .create_dir(path)
-            .map_err(|e| OpError::Internal(format!("cannot create {}: {e}", path.display())))?;
+        ctx.host.create_dir(path).map_err(|e| {
+            OpError::new(
+                ErrorKind::Internal,
+                format!("cannot create {}: {e}", path.display()),
+            )
+        })?;
     }
     zfs_util::run(ctx, &mount_cmd(ds, path, legacy)).await?;
     // Trust the kernel's mount table, not what was asked for.
     match mounted_at(ctx, ds)? {
         Some(p) if Path::new(&p) == path => Ok(MountOutcome::Mounted),
-        Some(p) => Err(OpError::Internal(format!(
-            "{ds} was mounted at {p}, not at {}.",
-            path.display()
-        ))),
-        None => Err(OpError::Internal(format!("{ds} did not get mounted."))),
+        Some(p) => Err(OpError::new(
+            ErrorKind::Internal,
+            format!("{ds} was mounted at {p}, not at {}.", path.display()),
+        )),
+        None => Err(OpError::new(
+            ErrorKind::Internal,
+            format!("{ds} did not get mounted."),
+        )),
     }
 }
 
@@ -154,10 +170,10 @@ pub async fn unmount_all(ctx: &Ctx, mounts: &[(String, String)]) -> Result<(), O
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(OpError::Internal(format!(
-            "These could not be unmounted: {}.",
-            failed.join(", ")
-        )))
+        Err(OpError::new(
+            ErrorKind::Internal,
+            format!("These could not be unmounted: {}.", failed.join(", ")),
+        ))
     }
 }
 
@@ -172,10 +188,12 @@ pub async fn force_export(ctx: &Ctx, pool: &PoolName) -> Result<(), OpError> {
 /// Every zfs mount of `pool`'s datasets, from the kernel's mount table: (dataset, path). Read
 /// without parsing names, so a name Coffer would refuse cannot hide a mount from Lock.
 pub fn mounts_of_pool(ctx: &Ctx, pool: &PoolName) -> Result<Vec<(String, String)>, OpError> {
-    let table = ctx
-        .host
-        .mounts()
-        .map_err(|e| OpError::Internal(format!("cannot read the mount table: {e}")))?;
+    let table = ctx.host.mounts().map_err(|e| {
+        OpError::new(
+            ErrorKind::Internal,
+            format!("cannot read the mount table: {e}"),
+        )
+    })?;
     let prefix = format!("{pool}/");
     Ok(table
         .lines()
@@ -191,10 +209,12 @@ pub fn mounts_of_pool(ctx: &Ctx, pool: &PoolName) -> Result<Vec<(String, String)
 
 /// Where the kernel has `ds` mounted, from the mount table.
 pub fn mounted_at(ctx: &Ctx, ds: &DatasetName) -> Result<Option<String>, OpError> {
-    let table = ctx
-        .host
-        .mounts()
-        .map_err(|e| OpError::Internal(format!("cannot read the mount table: {e}")))?;
+    let table = ctx.host.mounts().map_err(|e| {
+        OpError::new(
+            ErrorKind::Internal,
+            format!("cannot read the mount table: {e}"),
+        )
+    })?;
     Ok(table.lines().find_map(|l| {
         let mut f = l.split_whitespace();
         let (dev, dir, fstype) = (f.next()?, f.next()?, f.next()?);
@@ -205,10 +225,12 @@ pub fn mounted_at(ctx: &Ctx, ds: &DatasetName) -> Result<Option<String>, OpError
 
 /// Every place the kernel has `ds` mounted (a bind mount of it too), from the mount table.
 pub fn mounts_of(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<String>, OpError> {
-    let table = ctx
-        .host
-        .mounts()
-        .map_err(|e| OpError::Internal(format!("cannot read the mount table: {e}")))?;
+    let table = ctx.host.mounts().map_err(|e| {
+        OpError::new(
+            ErrorKind::Internal,
+            format!("cannot read the mount table: {e}"),
+        )
+    })?;
     Ok(table
         .lines()
         .filter_map(|l| {

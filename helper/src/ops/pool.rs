@@ -1,5 +1,6 @@
 //! Importing and exporting a backup set's pool, always by guid and with `-N`.
 
+use coffer_api::ErrorKind;
 use std::time::Duration;
 
 use coffer_api::names::zfs_prop;
@@ -20,10 +21,13 @@ pub struct Imported {
 
 fn pool_guid(cfg: &BackupConfig) -> Result<u64, OpError> {
     cfg.pool_guid.parse().map_err(|_| {
-        OpError::PoolNotFound(format!(
-            "The backup {:?} does not know its drive's pool guid. Adopt the drive again.",
-            cfg.id
-        ))
+        OpError::new(
+            ErrorKind::PoolNotFound,
+            format!(
+                "The backup {:?} does not know its drive's pool guid. Adopt the drive again.",
+                cfg.id
+            ),
+        )
     })
 }
 
@@ -40,11 +44,14 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
     let pools = zfs_util::pools(ctx).await?;
     if let Some(p) = pools.iter().find(|p| p.guid == guid) {
         if p.name != pool.as_str() {
-            return Err(OpError::DriveMismatch(format!(
-                "The pool with this backup's guid is imported under another name ({}), not \
+            return Err(OpError::new(
+                ErrorKind::DriveMismatch,
+                format!(
+                    "The pool with this backup's guid is imported under another name ({}), not \
                  {pool}. Export it first.",
-                p.name
-            )));
+                    p.name
+                ),
+            ));
         }
         // A drive yanked mid-job and plugged back in keeps its pool imported with the old,
         // dead device open; `zpool clear` reopens it (zed would, where it runs).
@@ -63,10 +70,13 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
         });
     }
     if pools.iter().any(|p| p.name == pool.as_str()) {
-        return Err(OpError::PoolNotFound(format!(
-            "Another pool named {pool} is imported, and it is not this backup's drive. Export \
+        return Err(OpError::new(
+            ErrorKind::PoolNotFound,
+            format!(
+                "Another pool named {pool} is imported, and it is not this backup's drive. Export \
              it or rename the backup pool."
-        )));
+            ),
+        ));
     }
     // A stick with a copied guid may be plugged in beside the drive, and `zpool import` shows
     // one of two pools with the same guid: only the recorded disk's devices are searched.
@@ -82,16 +92,20 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
         if let Some(p) = elsewhere.first() {
             check_on_recorded_disk(ctx, cfg, &p.devices)?;
         }
-        return Err(OpError::DriveNotFound(
+        return Err(OpError::new(
+            ErrorKind::DriveNotFound,
             "The backup drive was not found. Plug it in, wait a few seconds, and try again.".into(),
         ));
     };
     check_on_recorded_disk(ctx, cfg, &found.devices)?;
     if found.name != pool.as_str() {
-        return Err(OpError::DriveMismatch(format!(
-            "The drive's pool is named {:?}, not {pool}. Nothing was changed on it.",
-            found.name
-        )));
+        return Err(OpError::new(
+            ErrorKind::DriveMismatch,
+            format!(
+                "The drive's pool is named {:?}, not {pool}. Nothing was changed on it.",
+                found.name
+            ),
+        ));
     }
     import(ctx, guid, &altroot, &on_disk).await?;
     ctx.store
@@ -165,10 +179,13 @@ fn check_on_recorded_disk(
     devices: &[String],
 ) -> Result<(), OpError> {
     let mismatch = |why: String| {
-        OpError::DriveMismatch(format!(
+        OpError::new(
+            ErrorKind::DriveMismatch,
+            format!(
             "This is not the backup's drive: {why}. If you moved the backup to another disk on \
              purpose, adopt that disk (Use existing backup) as an administrator."
-        ))
+        ),
+        )
     };
     if cfg.drive_by_id.is_empty() {
         return Err(mismatch(
@@ -227,14 +244,17 @@ async fn check_stamp(ctx: &Ctx, cfg: &BackupConfig, pool: &PoolName) -> Result<(
     if stamp.as_deref() == Some(cfg.id.as_str()) {
         return Ok(());
     }
-    Err(OpError::DriveMismatch(format!(
-        "The pool {pool} on this drive does not carry this backup's stamp ({} is {}, not {}). \
+    Err(OpError::new(
+        ErrorKind::DriveMismatch,
+        format!(
+            "The pool {pool} on this drive does not carry this backup's stamp ({} is {}, not {}). \
          If you moved the backup to another disk on purpose, adopt that disk (Use existing \
          backup) as an administrator.",
-        zfs_prop::BACKUP_ID,
-        stamp.map_or_else(|| "not set".to_string(), |s| format!("{s:?}")),
-        cfg.id
-    )))
+            zfs_prop::BACKUP_ID,
+            stamp.map_or_else(|| "not set".to_string(), |s| format!("{s:?}")),
+            cfg.id
+        ),
+    ))
 }
 
 /// Imports by guid, from exactly `devices` (so a second pool with the same guid elsewhere is
@@ -258,22 +278,27 @@ pub async fn import(
     }
     let err = out.stderr_text().to_string();
     if err.contains("no such pool available") || err.contains("no pools available") {
-        return Err(OpError::DriveNotFound(
+        return Err(OpError::new(
+            ErrorKind::DriveNotFound,
             "The backup drive was not found. Plug it in, wait a few seconds, and try again.".into(),
         ));
     }
     if err.contains("previously in use from another system") {
-        return Err(OpError::DriveInUse(format!(
-            "The backup drive was not exported cleanly by another computer. Plug it into that \
+        return Err(OpError::new(
+            ErrorKind::DriveInUse,
+            format!(
+                "The backup drive was not exported cleanly by another computer. Plug it into that \
              computer and remove it safely, or import it there with `zpool import -f`. ({})",
-            err.trim()
-        )));
+                err.trim()
+            ),
+        ));
     }
-    Err(out
-        .check(&cmd)
-        .err()
-        .map(OpError::from)
-        .unwrap_or_else(|| OpError::Internal("zpool import failed without an error".into())))
+    Err(out.check(&cmd).err().map(OpError::from).unwrap_or_else(|| {
+        OpError::new(
+            ErrorKind::Internal,
+            "zpool import failed without an error".into(),
+        )
+    }))
 }
 
 /// Exports the set's pool and notes that it is no longer ours to export.
@@ -339,11 +364,14 @@ async fn recover(ctx: &Ctx, pool: &PoolName, health: &str) -> Result<(), OpError
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    Err(OpError::DriveRemoved(format!(
+    Err(OpError::new(
+        ErrorKind::DriveRemoved,
+        format!(
         "The backup drive's pool {pool} is {health}: the drive was probably unplugged while in \
          use. Plug it back in and try again; if that does not help, restart the computer. \
          ({detail})"
-    )))
+    ),
+    ))
 }
 
 /// Runs a recovery command; `None` when it did not finish in time (a dead disk can block it).
@@ -375,10 +403,13 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(120);
 pub async fn export(ctx: &Ctx, pool: &PoolName) -> Result<(), OpError> {
     match tokio::time::timeout(EXPORT_TIMEOUT, zfs_util::run(ctx, &zpool_export(pool))).await {
         Ok(r) => r.map(|_| ()),
-        Err(_) => Err(OpError::DriveRemoved(format!(
-            "Exporting {pool} did not finish. If the drive was unplugged, plug it back in and \
+        Err(_) => Err(OpError::new(
+            ErrorKind::DriveRemoved,
+            format!(
+                "Exporting {pool} did not finish. If the drive was unplugged, plug it back in and \
              run the backup again; otherwise restart the computer before unplugging it."
-        ))),
+            ),
+        )),
     }
 }
 

@@ -2,12 +2,14 @@
 //! the pool with exactly the walkthrough's options, label it with Coffer's user properties so
 //! a reinstalled machine recognises it, and export it.
 
+use coffer_api::ErrorKind;
 use std::time::Duration;
 
 use coffer_api::names::zfs_prop;
-use coffer_api::options::{result as res, stage};
+use coffer_api::results::DriveResult;
+use coffer_api::Stage;
 
-use super::{backup, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Secret};
+use super::{backup, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output, Secret};
 use crate::state::BackupConfig;
 use crate::validate::{DatasetName, DiskById, MountPath, PoolName, WholeDisk};
 use crate::zfs::pool::{zpool_create, CreatePool};
@@ -22,7 +24,7 @@ pub struct PrepareRequest {
     pub disk: WholeDisk,
     pub pool: PoolName,
     pub label: String,
-    pub datasets: Vec<(DatasetName, Option<DatasetName>)>,
+    pub datasets: Vec<DatasetName>,
     pub passphrase: Option<Secret>,
     pub drive_serial: String,
 }
@@ -43,17 +45,20 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResu
         .iter()
         .any(|p| p.name == req.pool.as_str())
     {
-        return Err(OpError::InvalidArgument(format!(
-            "A pool named {} is already imported on this computer. Choose another name for \
+        return Err(OpError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "A pool named {} is already imported on this computer. Choose another name for \
              the backup drive's pool.",
-            req.pool
-        )));
+                req.pool
+            ),
+        ));
     }
 
-    ctl.stage(stage::DISCARDING, disk.as_str());
+    ctl.stage(Stage::Discarding, disk.as_str());
     erase(ctx, ctl, &req).await?;
 
-    ctl.stage(stage::PARTITIONING, disk.as_str());
+    ctl.stage(Stage::Partitioning, disk.as_str());
     zfs_util::run(
         ctx,
         &Cmd::new("parted")
@@ -71,13 +76,13 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResu
     )
     .await?;
 
-    ctl.stage(stage::SETTLING, disk.as_str());
+    ctl.stage(Stage::Settling, disk.as_str());
     zfs_util::run(ctx, &Cmd::new("partprobe").arg(&dev_str)).await?;
     zfs_util::run(ctx, &Cmd::new("udevadm").arg("settle")).await?;
     let part = disk.partition(1)?;
     wait_for(ctx, &part).await?;
 
-    ctl.stage(stage::CREATING_POOL, req.pool.as_str());
+    ctl.stage(Stage::CreatingPool, req.pool.as_str());
     // The new partition usually has no label to clear, and labelclear then fails: only the
     // label that may be there matters, and `zpool create` refuses over a live one anyway.
     let _ = zfs_util::run_unchecked(ctx, &Cmd::zpool().args(["labelclear", "-f", part.as_str()]))
@@ -103,7 +108,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResu
     .await?;
 
     let result = label_and_record(ctx, ctl, &req, &disk).await;
-    ctl.stage(stage::EXPORTING, req.pool.as_str());
+    ctl.stage(Stage::Exporting, req.pool.as_str());
     let exported = pool::export(ctx, &req.pool).await;
     // An empty folder of Coffer's own in /run: not worth failing a prepared drive over.
     if let Err(e) = std::fs::remove_dir(altroot.as_path()) {
@@ -111,14 +116,15 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResu
     }
     let (id, guid) = result?;
     exported?;
-    ctl.stage(stage::DONE, "");
-    let mut r = JobResult {
+    ctl.stage(Stage::Done, "");
+    Ok(JobResult {
+        output: Output::Drive(DriveResult {
+            backup_id: id,
+            pool_guid: guid,
+        }),
+        bytes: 0,
         message: format!("The drive is ready as {}.", req.pool),
-        ..Default::default()
-    };
-    r.set(res::BACKUP_ID, id);
-    r.set(res::POOL_GUID, guid);
-    Ok(r)
+    })
 }
 
 /// Discards and wipes the disk while holding it open exclusively, so nothing can mount it or
@@ -128,34 +134,48 @@ async fn erase(ctx: &Ctx, ctl: &JobCtl, req: &PrepareRequest) -> Result<(), OpEr
     let dev = req.disk.dev_path();
     let mut claim = ctx.host.claim_disk(&dev).map_err(|e| {
         if e.raw_os_error() == Some(libc::EBUSY) {
-            OpError::DriveInUse(format!(
-                "{} is in use (mounted, in a pool, or held by RAID, LVM or encryption). Stop \
+            OpError::new(
+                ErrorKind::DriveInUse,
+                format!(
+                    "{} is in use (mounted, in a pool, or held by RAID, LVM or encryption). Stop \
                  that first.",
-                req.disk.by_id
-            ))
+                    req.disk.by_id
+                ),
+            )
         } else {
-            OpError::Internal(format!("cannot open {}: {e}", dev.display()))
+            OpError::new(
+                ErrorKind::Internal,
+                format!("cannot open {}: {e}", dev.display()),
+            )
         }
     })?;
     let again = super::disk::check_disk(ctx, req.disk.by_id.as_str(), None).await?;
     if again.kernel_name != req.disk.kernel_name {
-        return Err(OpError::DriveNotFound(format!(
-            "{} is another device now ({}, not {}). Nothing was erased.",
-            req.disk.by_id, again.kernel_name, req.disk.kernel_name
-        )));
+        return Err(OpError::new(
+            ErrorKind::DriveNotFound,
+            format!(
+                "{} is another device now ({}, not {}). Nothing was erased.",
+                req.disk.by_id, again.kernel_name, req.disk.kernel_name
+            ),
+        ));
     }
     // Drives without TRIM refuse; that is fine (walkthrough §3).
     if let Err(e) = claim.discard() {
         tracing::info!(error = %e, "discard not done; continuing");
     }
-    ctl.stage(stage::WIPING, req.disk.by_id.as_str());
+    ctl.stage(Stage::Wiping, req.disk.by_id.as_str());
     // Old partitions' ends too: their ZFS labels would otherwise survive under the new
     // partition and show up in `zpool import`.
     let size = claim.size();
     let mut ranges = ctx
         .host
         .partition_ranges(&req.disk.kernel_name)
-        .map_err(|e| OpError::Internal(format!("cannot read the partitions: {e}")))?;
+        .map_err(|e| {
+            OpError::new(
+                ErrorKind::Internal,
+                format!("cannot read the partitions: {e}"),
+            )
+        })?;
     ranges.push((0, size));
     for (start, len) in ranges {
         let n = WIPE_BYTES.min(len);
@@ -163,7 +183,12 @@ async fn erase(ctx: &Ctx, ctl: &JobCtl, req: &PrepareRequest) -> Result<(), OpEr
         for offset in [start, end.saturating_sub(n)] {
             claim
                 .zero(offset, n.min(size.saturating_sub(offset)))
-                .map_err(|e| OpError::Internal(format!("cannot wipe {}: {e}", dev.display())))?;
+                .map_err(|e| {
+                    OpError::new(
+                        ErrorKind::Internal,
+                        format!("cannot wipe {}: {e}", dev.display()),
+                    )
+                })?;
         }
     }
     Ok(())
@@ -177,9 +202,12 @@ async fn wait_for(ctx: &Ctx, part: &DiskById) -> Result<(), OpError> {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    Err(OpError::DriveNotFound(format!(
+    Err(OpError::new(
+        ErrorKind::DriveNotFound,
+        format!(
         "The new partition {part} did not appear. Unplug the drive, plug it in again, and retry."
-    )))
+    ),
+    ))
 }
 
 /// Sets the drive's self-description, creates the encrypted container if asked, and saves
@@ -193,7 +221,7 @@ async fn label_and_record(
     let root = DatasetName::from(req.pool.clone());
     let guid = zfs_util::pool_get(ctx, &req.pool, "guid")
         .await?
-        .ok_or_else(|| OpError::Internal("the new pool has no guid".into()))?;
+        .ok_or_else(|| OpError::new(ErrorKind::Internal, "the new pool has no guid".into()))?;
     let id = super::adopt::new_backup_id();
     let host = ctx.host.hostname();
     let mut props = vec![

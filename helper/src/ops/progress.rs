@@ -5,12 +5,13 @@
 use std::sync::Mutex;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use coffer_api::Stage;
 use tokio::sync::watch;
 
 /// A snapshot of a job's progress, as the Job1 properties show it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Progress {
-    pub stage: String,
+    pub stage: Stage,
     pub stage_detail: String,
     pub fraction: f64,
     pub fraction_valid: bool,
@@ -45,7 +46,7 @@ impl JobCtl {
         let (cancel_tx, _) = watch::channel(false);
         Self {
             progress: Mutex::new(Progress {
-                stage: coffer_api::options::stage::STARTING.into(),
+                stage: Stage::Starting,
                 ..Default::default()
             }),
             window: Mutex::new(None),
@@ -63,10 +64,10 @@ impl JobCtl {
     }
 
     /// Enters a new stage; byte counters and the fraction start over.
-    pub fn stage(&self, stage: &str, detail: &str) {
-        tracing::info!(stage, detail, "job stage");
+    pub fn stage(&self, stage: Stage, detail: &str) {
+        tracing::info!(?stage, detail, "job stage");
         self.with(|p| {
-            p.stage = stage.to_string();
+            p.stage = stage;
             p.stage_detail = detail.to_string();
             p.fraction_valid = false;
             p.fraction = 0.0;

@@ -1,5 +1,6 @@
 //! The read-only calls: sources, backups, snapshots, diff, versions.
 
+use coffer_api::ErrorKind;
 use std::collections::HashMap;
 
 use coffer_api::types::{BackupSet, DiffEntry, Snapshot as ApiSnapshot, Source};
@@ -180,9 +181,10 @@ pub async fn list_snapshots(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<ApiSnapsh
                 .unwrap_or_default());
         }
     }
-    Err(OpError::InvalidArgument(format!(
-        "There is no dataset {ds} here, and no backup records one of that name."
-    )))
+    Err(OpError::new(
+        ErrorKind::InvalidArgument,
+        format!("There is no dataset {ds} here, and no backup records one of that name."),
+    ))
 }
 
 /// Whether `ds` belongs to a configured backup set: a source or a target of one, or a

@@ -1,24 +1,12 @@
-//! A finished job's `Result` map (`a{sv}`), built by the operations.
+//! What a finished operation hands to its job: the typed `Result` record of its operation
+//! (`coffer_api::results`), the bytes for the history, and a message.
 
-use std::collections::HashMap;
-
-use zbus::OwnedVariant;
+pub use coffer_api::results::Output;
 
 #[derive(Debug, Default)]
 pub struct JobResult {
-    pub values: HashMap<String, OwnedVariant>,
+    pub output: Output,
     /// Bytes moved, recorded in the history.
     pub bytes: u64,
     pub message: String,
-}
-
-impl JobResult {
-    pub fn set<V>(&mut self, key: &str, value: V)
-    where
-        V: Into<zbus::Variant<'static>>,
-    {
-        if let Ok(v) = OwnedVariant::try_from(value.into()) {
-            self.values.insert(key.to_string(), v);
-        }
-    }
 }

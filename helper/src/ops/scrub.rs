@@ -1,13 +1,15 @@
 //! Scrub: walkthrough section 8. Import if needed, start the scrub, follow `zpool status`,
 //! save repaired bytes and error count, export if this job imported the pool.
 
+use coffer_api::ErrorKind;
 use std::time::Duration;
 
-use coffer_api::options::{result as res, stage};
+use coffer_api::results::ScrubResult;
+use coffer_api::Stage;
 
 use super::pool;
 use super::progress::{now_secs, now_usec};
-use super::{zfs_util, Ctx, JobCtl, JobResult, OpError};
+use super::{zfs_util, Ctx, JobCtl, JobResult, OpError, Output};
 use crate::state::BackupConfig;
 use crate::validate::PoolName;
 use crate::zfs::pool::{zpool_scrub, zpool_scrub_stop, zpool_status};
@@ -17,12 +19,14 @@ use crate::zfs::pool_status::{parse_zpool_status, DataErrors, PoolStatus, ScanSt
 const POLL: Duration = Duration::from_secs(2);
 
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResult, OpError> {
-    ctl.stage(stage::IMPORTING, &cfg.pool_name);
+    ctl.stage(Stage::Importing, &cfg.pool_name);
     let imported = pool::ensure_imported(ctx, cfg).await?;
     let outcome = scrub(ctx, ctl, &imported.pool).await;
-    let drive_gone = matches!(outcome, Err(OpError::DriveRemoved(_)));
+    let drive_gone = outcome
+        .as_ref()
+        .is_err_and(|e| e.is(ErrorKind::DriveRemoved));
     if imported.by_us && !drive_gone {
-        ctl.stage(stage::EXPORTING, &cfg.pool_name);
+        ctl.stage(Stage::Exporting, &cfg.pool_name);
         ctl.set_cancelable(false);
         let exported = pool::release(ctx, cfg, &imported.pool).await;
         if outcome.is_ok() {
@@ -43,8 +47,10 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
         s.last_scrub_repaired = repaired;
     })?;
     let (repaired, errors) = outcome?;
-    ctl.stage(stage::DONE, "");
-    let mut r = JobResult {
+    ctl.stage(Stage::Done, "");
+    Ok(JobResult {
+        output: Output::Scrub(ScrubResult { errors, repaired }),
+        bytes: 0,
         message: if errors == 0 {
             format!("The drive is healthy: no errors, {repaired} bytes repaired.")
         } else {
@@ -53,11 +59,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
                  data may be damaged; consider a new drive."
             )
         },
-        ..Default::default()
-    };
-    r.set(res::REPAIRED, repaired);
-    r.set(res::ERRORS, errors);
-    Ok(r)
+    })
 }
 
 async fn status(ctx: &Ctx, pool: &PoolName) -> Result<PoolStatus, OpError> {
@@ -67,7 +69,7 @@ async fn status(ctx: &Ctx, pool: &PoolName) -> Result<PoolStatus, OpError> {
 
 /// Returns (bytes repaired, errors).
 async fn scrub(ctx: &Ctx, ctl: &JobCtl, pool: &PoolName) -> Result<(u64, u64), OpError> {
-    ctl.stage(stage::SCRUBBING, pool.as_str());
+    ctl.stage(Stage::Scrubbing, pool.as_str());
     let start = zpool_scrub(pool);
     let out = zfs_util::run_unchecked(ctx, &start).await?;
     // A scrub that is already running is simply followed.
@@ -80,17 +82,20 @@ async fn scrub(ctx: &Ctx, ctl: &JobCtl, pool: &PoolName) -> Result<(u64, u64), O
             _ = ctl.cancelled() => {
                 ctl.set_cancelable(false);
                 let _ = zfs_util::run_unchecked(ctx, &zpool_scrub_stop(pool)).await;
-                return Err(OpError::Cancelled("The scrub was stopped.".into()));
+                return Err(OpError::new(ErrorKind::Cancelled, "The scrub was stopped.".into()));
             }
             _ = tokio::time::sleep(POLL) => {}
         }
         let st = status(ctx, pool).await?;
         if matches!(st.state.as_str(), "SUSPENDED" | "UNAVAIL" | "FAULTED") {
-            return Err(OpError::DriveRemoved(format!(
+            return Err(OpError::new(
+                ErrorKind::DriveRemoved,
+                format!(
                 "The backup drive went away during the scrub (pool {pool} is {}). Plug it back \
                  in and scrub again.",
                 st.state
-            )));
+            ),
+            ));
         }
         match st.scrub() {
             Some(ScanStatus::InProgress(p)) => {
@@ -112,7 +117,8 @@ async fn scrub(ctx: &Ctx, ctl: &JobCtl, pool: &PoolName) -> Result<(u64, u64), O
                 return Ok((f.processed, errors));
             }
             Some(ScanStatus::Canceled { .. }) => {
-                return Err(OpError::Cancelled(
+                return Err(OpError::new(
+                    ErrorKind::Cancelled,
                     "The scrub was stopped by someone else.".into(),
                 ))
             }

@@ -4,14 +4,16 @@
 //! every key; each dataset is mounted read-only, nosuid, nodev, noexec at a path computed from
 //! its name under the caller's own directory (ops::mounts), never at its `mountpoint`.
 
+use coffer_api::ErrorKind;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use coffer_api::options::{result as res, stage};
+use coffer_api::results::UnlockResult;
+use coffer_api::Stage;
 
 use super::mounts::{self, MountOutcome};
 use super::pool;
-use super::{zfs_util, Ctx, JobCtl, JobResult, OpError, Secret};
+use super::{zfs_util, Ctx, JobCtl, JobResult, OpError, Output, Secret};
 use crate::state::BackupConfig;
 use crate::validate::{BackupId, DatasetName, PoolName};
 use crate::zfs::list::{KeyStatus, Mountpoint};
@@ -30,7 +32,7 @@ pub async fn run(
     uid: u32,
 ) -> Result<JobResult, OpError> {
     let id = BackupId::parse(&cfg.id)?;
-    ctl.stage(stage::IMPORTING, &cfg.pool_name);
+    ctl.stage(Stage::Importing, &cfg.pool_name);
     let imported = pool::ensure_imported(ctx, cfg).await?;
     let base = mounts::prepare_unlock_dir(ctx, uid, &id)?;
 
@@ -55,17 +57,20 @@ pub async fn run(
     let warnings = match result {
         Ok(w) => w,
         // Half open: the keys loaded so far wait for the next passphrase (Lock unloads them).
-        Err(e @ (OpError::NeedsPassphrase(_) | OpError::WrongPassphrase(_)))
-            if keys_loaded && mounted.is_empty() =>
+        Err(e)
+            if (e.is(ErrorKind::NeedsPassphrase) || e.is(ErrorKind::WrongPassphrase))
+                && keys_loaded
+                && mounted.is_empty() =>
         {
             return Err(e);
         }
         Err(e) => {
             return match clean_up(ctx, cfg, &imported, &mounted).await {
                 Ok(()) => Err(e),
-                Err(c) => Err(OpError::Internal(format!(
-                    "{e} Cleaning up failed too: {c}"
-                ))),
+                Err(c) => Err(OpError::new(
+                    ErrorKind::Internal,
+                    format!("{e} Cleaning up failed too: {c}"),
+                )),
             };
         }
     };
@@ -77,14 +82,15 @@ pub async fn run(
         s.unlocked_in_session = in_session;
         s.unlocked_at = super::progress::now_secs();
     })?;
-    ctl.stage(stage::DONE, "");
-    let mut r = JobResult {
+    ctl.stage(Stage::Done, "");
+    Ok(JobResult {
+        output: Output::Unlock(UnlockResult {
+            mounts: mounted,
+            warnings,
+        }),
+        bytes: 0,
         message: "The backup is open for reading.".into(),
-        ..Default::default()
-    };
-    r.set(res::MOUNTS, mounted);
-    r.set(res::WARNINGS, warnings);
-    Ok(r)
+    })
 }
 
 /// A set that is unlocked already: its user gets the same mounts again; anyone else must wait
@@ -101,18 +107,21 @@ fn still_open(
             .is_some_and(|at| at == *path)
     });
     if state.unlocked_by != Some(uid) || !all_there {
-        return Err(OpError::Busy(
+        return Err(OpError::new(
+            ErrorKind::Busy,
             "The backup is open already, for another user or in a state Coffer does not \
              expect. Lock it first."
                 .into(),
         ));
     }
-    let mut r = JobResult {
+    Ok(JobResult {
+        output: Output::Unlock(UnlockResult {
+            mounts: state.mounts.clone(),
+            warnings: Vec::new(),
+        }),
+        bytes: 0,
         message: "The backup is open for reading.".into(),
-        ..Default::default()
-    };
-    r.set(res::MOUNTS, state.mounts.clone());
-    Ok(r)
+    })
 }
 
 /// Undoes a failed Unlock. A mount that will not go is detached; if even that fails, the pool
@@ -129,11 +138,14 @@ async fn clean_up(
         mounts::force_export(ctx, &imported.pool)
             .await
             .map_err(|f| {
-                OpError::Internal(format!(
-                    "Unlocking failed, and cleaning up failed too: {e} Forcing the export of \
+                OpError::new(
+                    ErrorKind::Internal,
+                    format!(
+                        "Unlocking failed, and cleaning up failed too: {e} Forcing the export of \
                  {} failed as well: {f}",
-                    imported.pool
-                ))
+                        imported.pool
+                    ),
+                )
             })?;
         ctx.store
             .update_state(&cfg.id, |s| s.helper_imported = false)?;
@@ -161,18 +173,20 @@ async fn load_and_mount(
         .map(|d| DatasetName::parse(&d.target))
         .collect::<Result<_, _>>()?;
     let pool = PoolName::parse(&cfg.pool_name)?;
-    ctl.stage(stage::LOADING_KEY, &cfg.pool_name);
+    ctl.stage(Stage::LoadingKey, &cfg.pool_name);
     let mut infos: Vec<(DatasetName, DatasetInfo)> = Vec::new();
     for (t, pair) in targets.iter().zip(&cfg.datasets) {
         if t.pool() != pool.as_str() {
-            return Err(OpError::InvalidArgument(format!(
-                "{t} is not on the backup drive's pool {pool}."
-            )));
+            return Err(OpError::new(
+                ErrorKind::InvalidArgument,
+                format!("{t} is not on the backup drive's pool {pool}."),
+            ));
         }
         if zfs_util::dataset(ctx, t).await?.is_none() {
-            return Err(OpError::InvalidArgument(format!(
-                "{t} is not on the backup drive; back up first."
-            )));
+            return Err(OpError::new(
+                ErrorKind::InvalidArgument,
+                format!("{t} is not on the backup drive; back up first."),
+            ));
         }
         check_snapshots(ctx, cfg, t, &pair.source).await?;
         // Child datasets were backed up too; they open with the same passphrase.
@@ -208,7 +222,7 @@ async fn load_and_mount(
         }
     }
 
-    ctl.stage(stage::MOUNTING, &cfg.pool_name);
+    ctl.stage(Stage::Mounting, &cfg.pool_name);
     // Parents before children, so a child's directory is looked for in its mounted parent.
     let mut order: Vec<&(DatasetName, DatasetInfo)> = infos
         .iter()
@@ -258,10 +272,13 @@ fn check_encrypted(infos: &[(DatasetName, DatasetInfo)]) -> Result<(), OpError> 
             && info.encryption_root.is_some()
             && info.key_format.as_deref() == Some("passphrase");
         if !passphrase_key {
-            return Err(OpError::TargetModified(format!(
+            return Err(OpError::new(
+                ErrorKind::TargetModified,
+                format!(
                 "{ds} on the backup drive is not encrypted with a passphrase, and Coffer never \
                  writes such a copy. The drive may have been tampered with; nothing was opened."
-            )));
+            ),
+            ));
         }
     }
     Ok(())
@@ -296,7 +313,10 @@ async fn load_keys(
     roots.sort();
     *keys_loaded = roots.iter().any(|(_, l)| *l);
     let wrong = |root: &str| {
-        OpError::WrongPassphrase(format!("The passphrase does not unlock {root}. Try again."))
+        OpError::new(
+            ErrorKind::WrongPassphrase,
+            format!("The passphrase does not unlock {root}. Try again."),
+        )
     };
     let (loaded, unloaded): (Vec<_>, Vec<_>) = roots.into_iter().partition(|(_, l)| *l);
     if unloaded.is_empty() {
@@ -304,7 +324,7 @@ async fn load_keys(
             let ds = DatasetName::parse(root)?;
             match zfs_util::run_with_secret(ctx, &check_key(&ds), passphrase).await {
                 Ok(_) => return Ok(()),
-                Err(OpError::WrongPassphrase(_)) => {}
+                Err(e) if e.is(ErrorKind::WrongPassphrase) => {}
                 Err(e) => return Err(e),
             }
         }
@@ -315,17 +335,20 @@ async fn load_keys(
         let ds = DatasetName::parse(root)?;
         match zfs_util::run_with_secret(ctx, &load_key(&ds), passphrase).await {
             Ok(_) => *keys_loaded = true,
-            Err(OpError::WrongPassphrase(_)) => refused.push(root.as_str()),
+            Err(e) if e.is(ErrorKind::WrongPassphrase) => refused.push(root.as_str()),
             Err(e) => return Err(e),
         }
     }
     match refused.first() {
         None => Ok(()),
         Some(first) if refused.len() == unloaded.len() => Err(wrong(first)),
-        Some(next) => Err(OpError::NeedsPassphrase(format!(
-            "{next} on the backup drive has a passphrase of its own. Enter its passphrase to \
+        Some(next) => Err(OpError::new(
+            ErrorKind::NeedsPassphrase,
+            format!(
+                "{next} on the backup drive has a passphrase of its own. Enter its passphrase to \
              open it too."
-        ))),
+            ),
+        )),
     }
 }
 
@@ -376,9 +399,12 @@ async fn check_snapshots(
     if changes.is_empty() {
         return Ok(());
     }
-    Err(OpError::TargetModified(format!(
-        "The copy of {target} on the backup drive is not what the last backup left: {}. \
+    Err(OpError::new(
+        ErrorKind::TargetModified,
+        format!(
+            "The copy of {target} on the backup drive is not what the last backup left: {}. \
          Nothing was opened.",
-        changes.join("; ")
-    )))
+            changes.join("; ")
+        ),
+    ))
 }

@@ -10,10 +10,14 @@ use crate::zfs::list::{
 use crate::zfs::pool::{parse_zpool_list, zpool_list, PoolInfo};
 use crate::zfs::props::{parse_get, parse_list_state, zfs_get, zpool_get, ListState};
 use crate::zfs::{Bookmark, Cmd, CmdOutput, DatasetInfo, ParseError, Snapshot};
+use coffer_api::ErrorKind;
 
 impl From<ParseError> for OpError {
     fn from(e: ParseError) -> Self {
-        OpError::Internal(format!("OpenZFS printed something unexpected: {e}"))
+        OpError::new(
+            ErrorKind::Internal,
+            format!("OpenZFS printed something unexpected: {e}"),
+        )
     }
 }
 
@@ -134,7 +138,12 @@ fn failed(out: CmdOutput, cmd: &Cmd) -> OpError {
     out.check(cmd)
         .map_err(OpError::from)
         .err()
-        .unwrap_or_else(|| OpError::Internal(format!("{cmd} failed without an error")))
+        .unwrap_or_else(|| {
+            OpError::new(
+                ErrorKind::Internal,
+                format!("{cmd} failed without an error"),
+            )
+        })
 }
 
 pub async fn bookmarks(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<Bookmark>, OpError> {
@@ -155,7 +164,12 @@ pub async fn dataset(ctx: &Ctx, ds: &DatasetName) -> Result<Option<DatasetInfo>,
             .check(&cmd)
             .map_err(OpError::from)
             .err()
-            .unwrap_or_else(|| OpError::Internal("zfs list failed without an error".into())));
+            .unwrap_or_else(|| {
+                OpError::new(
+                    ErrorKind::Internal,
+                    "zfs list failed without an error".into(),
+                )
+            }));
     }
     Ok(parse_datasets(&out.stdout_text())?.into_iter().next())
 }
@@ -167,7 +181,8 @@ pub async fn datasets_under(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<DatasetIn
 }
 
 fn prop(name: &str) -> Result<PropertyName, OpError> {
-    PropertyName::parse(name).map_err(|e| OpError::Internal(format!("property {name}: {e}")))
+    PropertyName::parse(name)
+        .map_err(|e| OpError::new(ErrorKind::Internal, format!("property {name}: {e}")))
 }
 
 /// One property of a dataset; `None` for `-` (unset user property, not applicable).

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use zbus::Connection;
 
-use coffer_api::names::{action, operation};
+use coffer_api::names::action;
 
 use super::jobs::{start_job, JobSpec};
 use super::Service;
@@ -113,7 +113,7 @@ async fn lock(
         service,
         conn,
         JobSpec {
-            operation: operation::LOCK,
+            operation: coffer_api::Operation::Lock,
             action: action::UNLOCK,
             backup_id: cfg.id.clone(),
             // The helper's own decision, not a caller's.

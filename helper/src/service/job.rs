@@ -5,14 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
-use zbus::{Connection, OwnedObjectPath, OwnedVariant};
+use zbus::{Connection, OwnedObjectPath};
 
-use coffer_api::Error;
+use coffer_api::{Error, Operation, Stage};
 
 use super::polkit::authorize;
 use super::Service;
 use crate::ops::progress::Progress;
-use crate::ops::JobCtl;
+use crate::ops::{JobCtl, Output};
 
 /// How a job ended.
 #[derive(Debug, Default)]
@@ -20,14 +20,14 @@ pub struct Outcome {
     pub success: bool,
     pub error_name: String,
     pub message: String,
-    pub result: HashMap<String, OwnedVariant>,
+    pub result: Output,
 }
 
 /// The state of one job, shared by its D-Bus object, its task and the manager.
 pub struct JobShared {
     pub id: u64,
     pub path: OwnedObjectPath,
-    pub operation: String,
+    pub operation: Operation,
     pub backup_id: String,
     pub started_by_uid: u32,
     /// The polkit action that started it; needed to cancel someone else's job.
@@ -102,7 +102,7 @@ impl JobObject {
     }
 
     #[zbus(property)]
-    fn operation(&self) -> String {
+    fn operation(&self) -> Operation {
         self.shared.operation.clone()
     }
 
@@ -112,7 +112,7 @@ impl JobObject {
     }
 
     #[zbus(property)]
-    fn stage(&self) -> String {
+    fn stage(&self) -> Stage {
         self.shared.progress().stage
     }
 
@@ -184,16 +184,9 @@ impl JobObject {
     }
 
     #[zbus(property)]
-    fn result(&self) -> HashMap<String, OwnedVariant> {
-        self.shared.with_outcome(|o| {
-            o.map(|o| {
-                o.result
-                    .iter()
-                    .filter_map(|(k, v)| v.try_clone().ok().map(|v| (k.clone(), v)))
-                    .collect()
-            })
-            .unwrap_or_default()
-        })
+    fn result(&self) -> Output {
+        self.shared
+            .with_outcome(|o| o.map(|o| o.result.clone()).unwrap_or_default())
     }
 
     #[zbus(signal)]

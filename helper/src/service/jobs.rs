@@ -1,26 +1,25 @@
 //! The job registry: numbering, the per-pool lock that answers `Busy`, the task that runs an
 //! operation, throttled PropertiesChanged, and removal of finished jobs after a while.
 
-use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use zbus::names::InterfaceName;
 use zbus::object_server::SignalEmitter;
-use zbus::{Connection, OwnedObjectPath, Variant};
+use zbus::{Connection, OwnedObjectPath};
 
+use coffer_api::job::JobProperties;
 use coffer_api::names::{JOBS_PATH, JOB_INTERFACE, OBJECT_PATH};
-use coffer_api::Error;
+use coffer_api::{Error, Operation};
 
 use super::job::{JobObject, JobShared, Outcome};
 use super::manager::Manager;
 use super::Service;
 use crate::ops::progress::{now_secs, Progress};
-use crate::ops::{JobCtl, JobResult, OpError};
+use crate::ops::{JobCtl, JobResult, OpError, Output};
 use crate::state::HistoryRecord;
 
 /// PropertiesChanged at most this often (4 Hz).
@@ -110,7 +109,7 @@ pub type OpFuture = Pin<Box<dyn Future<Output = Result<JobResult, OpError>> + Se
 
 /// What the manager needs to start a job.
 pub struct JobSpec {
-    pub operation: &'static str,
+    pub operation: Operation,
     pub action: &'static str,
     pub backup_id: String,
     pub started_by_uid: u32,
@@ -133,7 +132,7 @@ pub async fn start_job(
     let shared = Arc::new(JobShared {
         id,
         path: path.clone(),
-        operation: spec.operation.to_string(),
+        operation: spec.operation.clone(),
         backup_id: spec.backup_id.clone(),
         started_by_uid: spec.started_by_uid,
         action: spec.action,
@@ -153,11 +152,11 @@ pub async fn start_job(
     service.jobs.add(shared.clone());
     jobs_changed(conn).await;
     if let Ok(emitter) = SignalEmitter::new(conn, OBJECT_PATH) {
-        let _ = Manager::job_added(&emitter, path.as_ref(), spec.operation, &spec.backup_id).await;
+        let _ = Manager::job_added(&emitter, path.as_ref(), &spec.operation, &spec.backup_id).await;
     }
 
     // With the stage lines and `job completed`, the journal shows where a job's time went.
-    tracing::info!(job = id, operation = spec.operation, backup = %spec.backup_id, "job started");
+    tracing::info!(job = id, operation = %spec.operation, backup = %spec.backup_id, "job started");
     let fut = op(ctl);
     let service = service.clone();
     let conn = conn.clone();
@@ -220,48 +219,45 @@ async fn run_with_updates(
 }
 
 async fn emit_progress(conn: &Connection, job: &JobShared, old: &Progress, new: &Progress) {
-    let mut changed: HashMap<&str, Variant<'_>> = HashMap::new();
-    if old.stage != new.stage {
-        changed.insert("Stage", Variant::from(new.stage.as_str()));
+    /// The new value when it differs from the old.
+    fn moved<T: PartialEq + Clone>(old: &T, new: &T) -> Option<T> {
+        (old != new).then(|| new.clone())
     }
-    if old.stage_detail != new.stage_detail {
-        changed.insert("StageDetail", Variant::from(new.stage_detail.as_str()));
+    let changed = JobProperties {
+        stage: moved(&old.stage, &new.stage),
+        stage_detail: moved(&old.stage_detail, &new.stage_detail),
+        progress: moved(&old.fraction, &new.fraction),
+        progress_valid: moved(&old.fraction_valid, &new.fraction_valid),
+        bytes: moved(&old.bytes, &new.bytes),
+        total_bytes: moved(&old.total_bytes, &new.total_bytes),
+        rate: moved(&old.rate, &new.rate),
+        expected_end_time: moved(&old.expected_end_usec, &new.expected_end_usec),
+        cancelable: moved(&old.cancelable, &new.cancelable),
+        ..Default::default()
+    };
+    if changed != JobProperties::default() {
+        emit_changed(conn, job, &changed, &[]).await;
     }
-    if old.fraction != new.fraction {
-        changed.insert("Progress", Variant::from(new.fraction));
-    }
-    if old.fraction_valid != new.fraction_valid {
-        changed.insert("ProgressValid", Variant::from(new.fraction_valid));
-    }
-    if old.bytes != new.bytes {
-        changed.insert("Bytes", Variant::from(new.bytes));
-    }
-    if old.total_bytes != new.total_bytes {
-        changed.insert("TotalBytes", Variant::from(new.total_bytes));
-    }
-    if old.rate != new.rate {
-        changed.insert("Rate", Variant::from(new.rate));
-    }
-    if old.expected_end_usec != new.expected_end_usec {
-        changed.insert("ExpectedEndTime", Variant::from(new.expected_end_usec));
-    }
-    if old.cancelable != new.cancelable {
-        changed.insert("Cancelable", Variant::from(new.cancelable));
-    }
-    if changed.is_empty() {
-        return;
-    }
-    emit_changed(conn, job, changed).await;
 }
 
-async fn emit_changed(conn: &Connection, job: &JobShared, changed: HashMap<&str, Variant<'_>>) {
+/// One `PropertiesChanged` for everything that moved, rather than one signal per property
+/// as zbus's generated `*_changed` would send.
+async fn emit_changed(
+    conn: &Connection,
+    job: &JobShared,
+    changed: &JobProperties,
+    invalidated: &[&str],
+) {
     let Ok(emitter) = SignalEmitter::new(conn, job.path.as_ref()) else {
         return;
     };
-    let iface = InterfaceName::from_static_str_unchecked(JOB_INTERFACE);
-    if let Err(e) =
-        zbus::fdo::Properties::properties_changed(&emitter, iface, changed, Cow::Borrowed(&[]))
-            .await
+    if let Err(e) = emitter
+        .emit(
+            "org.freedesktop.DBus.Properties",
+            "PropertiesChanged",
+            &(JOB_INTERFACE, changed, invalidated),
+        )
+        .await
     {
         tracing::debug!(error = %e, "cannot emit PropertiesChanged");
     }
@@ -278,7 +274,7 @@ async fn finish(
     let (record, out) = match outcome {
         Ok(r) => (
             HistoryRecord {
-                operation: job.operation.clone(),
+                operation: job.operation.to_string(),
                 started,
                 finished: now_secs(),
                 success: true,
@@ -290,14 +286,14 @@ async fn finish(
                 success: true,
                 error_name: String::new(),
                 message: r.message,
-                result: r.values,
+                result: r.output,
             },
         ),
         Err(e) => {
             tracing::warn!(job = job.id, error = %e, "job failed");
             (
                 HistoryRecord {
-                    operation: job.operation.clone(),
+                    operation: job.operation.to_string(),
                     started,
                     finished: now_secs(),
                     success: false,
@@ -309,7 +305,7 @@ async fn finish(
                     success: false,
                     error_name: e.dbus_name(),
                     message: e.to_string(),
-                    result: HashMap::new(),
+                    result: Output::Nothing,
                 },
             )
         }
@@ -330,23 +326,17 @@ async fn finish(
     *job.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
     job.ctl.set_cancelable(false);
 
-    let mut changed: HashMap<&str, Variant<'_>> = HashMap::new();
-    changed.insert("Finished", Variant::from(true));
-    changed.insert("Success", Variant::from(success));
-    changed.insert("ErrorName", Variant::from(error_name.as_str()));
-    changed.insert("Message", Variant::from(message.as_str()));
-    changed.insert("Cancelable", Variant::from(false));
-    emit_changed(conn, job, changed).await;
-    // Result is large and structured: invalidate it so clients fetch it when they want it.
+    // Result is typed by operation: it is invalidated, and clients fetch it when they want it.
+    let changed = JobProperties {
+        finished: Some(true),
+        success: Some(success),
+        error_name: Some(error_name.clone()),
+        message: Some(message.clone()),
+        cancelable: Some(false),
+        ..Default::default()
+    };
+    emit_changed(conn, job, &changed, &["Result"]).await;
     if let Ok(emitter) = SignalEmitter::new(conn, job.path.as_ref()) {
-        let iface = InterfaceName::from_static_str_unchecked(JOB_INTERFACE);
-        let _ = zbus::fdo::Properties::properties_changed(
-            &emitter,
-            iface,
-            HashMap::new(),
-            Cow::Borrowed(&["Result"]),
-        )
-        .await;
         let _ = JobObject::completed(&emitter, success, &error_name, &message).await;
     }
     tracing::info!(job = job.id, success, "job completed");

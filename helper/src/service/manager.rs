@@ -11,14 +11,13 @@ use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedObjectPath};
 
-use coffer_api::names::{action, operation};
-use coffer_api::options as opt;
+use coffer_api::names::action;
+use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
 use coffer_api::types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};
-use coffer_api::Error;
+use coffer_api::{Error, Operation};
 
 use super::details::{backup_details, drive_serial, serial_from_by_id};
 use super::jobs::{start_job, JobSpec};
-use super::options::{self as o, OptionMap};
 use super::polkit::authorize;
 use super::{caller_uid, Service};
 use crate::ops::{self, Secret};
@@ -321,7 +320,7 @@ impl Manager {
             .history
             .into_iter()
             .map(|h| HistoryEntry {
-                operation: h.operation,
+                operation: Operation::parse(&h.operation),
                 started: h.started,
                 finished: h.finished,
                 success: h.success,
@@ -339,7 +338,7 @@ impl Manager {
         #[zbus(connection)] conn: &Connection,
         disk_by_id: &str,
         pool_name: &str,
-        options: OptionMap,
+        options: PrepareDriveOptions,
     ) -> Result<OwnedObjectPath, Error> {
         // The details polkit shows are checked first (no caller's text in the dialog), and
         // polkit is asked before anything else happens, UDisks2's lookup included.
@@ -377,14 +376,6 @@ impl Manager {
             }
         }
         let serial = drive_serial(drive.as_ref(), disk_by_id);
-        o::only_known(
-            &options,
-            &[
-                opt::prepare::LABEL,
-                opt::prepare::DATASETS,
-                opt::prepare::PASSPHRASE,
-            ],
-        )?;
         let ctx = self.service.ctx.clone();
         let (by_id, hint) = (
             disk_by_id.to_string(),
@@ -394,9 +385,9 @@ impl Manager {
             .service
             .on_rt(async move { ops::disk::check_disk(&ctx, &by_id, hint).await })
             .await?;
-        let label = o::string(&options, opt::prepare::LABEL)?.unwrap_or_default();
-        let datasets = parse_sources(o::dataset_pairs(&options, opt::prepare::DATASETS)?)?;
-        let passphrase = o::string(&options, opt::prepare::PASSPHRASE)?.map(Secret::from_string);
+        let label = options.label.unwrap_or_default();
+        let datasets = parse_sources(options.datasets)?;
+        let passphrase = options.passphrase.map(Secret::from_string);
         let uid = self.uid(conn, &header).await?;
         let lock = self.service.jobs.lock(
             vec![format!("pool:{pool}"), format!("disk:{}", disk.by_id)],
@@ -415,7 +406,7 @@ impl Manager {
             &self.service,
             conn,
             JobSpec {
-                operation: operation::PREPARE_DRIVE,
+                operation: Operation::PrepareDrive,
                 action: action::PREPARE_DRIVE,
                 backup_id: String::new(),
                 started_by_uid: uid,
@@ -434,12 +425,12 @@ impl Manager {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] conn: &Connection,
         disk_by_id: &str,
-        options: OptionMap,
+        options: AdoptDriveOptions,
     ) -> Result<OwnedObjectPath, Error> {
         // As in PrepareDrive: details checked, then polkit, then UDisks2.
         let disk = DiskById::parse(disk_by_id).map_err(invalid)?;
-        let pool_name = match o::string(&options, opt::adopt::POOL_NAME)? {
-            Some(p) if !p.is_empty() => Some(PoolName::parse(&p).map_err(invalid)?),
+        let pool_name = match &options.pool_name {
+            Some(p) if !p.is_empty() => Some(PoolName::parse(p).map_err(invalid)?),
             _ => None,
         };
         self.privileged(
@@ -461,19 +452,8 @@ impl Manager {
         .await?;
         let drive = self.udisks_drive(conn, disk_by_id).await;
         let serial = drive_serial(drive.as_ref(), disk_by_id);
-        o::only_known(
-            &options,
-            &[
-                opt::adopt::POOL_NAME,
-                opt::adopt::DATASETS,
-                opt::adopt::LABEL,
-            ],
-        )?;
-        let datasets = parse_sources(o::dataset_pairs(&options, opt::adopt::DATASETS)?)?
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
-        let label = o::string(&options, opt::adopt::LABEL)?.unwrap_or_default();
+        let datasets = parse_sources(options.datasets)?;
+        let label = options.label.unwrap_or_default();
         let uid = self.uid(conn, &header).await?;
         let mut keys = vec![format!("disk:{disk}")];
         if let Some(p) = &pool_name {
@@ -492,7 +472,7 @@ impl Manager {
             &self.service,
             conn,
             JobSpec {
-                operation: operation::ADOPT,
+                operation: Operation::Adopt,
                 action: action::CONFIGURE,
                 backup_id: String::new(),
                 started_by_uid: uid,
@@ -509,30 +489,22 @@ impl Manager {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] conn: &Connection,
         backup_id: &str,
-        options: OptionMap,
+        options: BackUpOptions,
     ) -> Result<OwnedObjectPath, Error> {
         let b = self
             .authorized_backup(conn, &header, action::BACK_UP, backup_id)
             .await?;
-        o::only_known(
-            &options,
-            &[
-                opt::back_up::PASSPHRASE,
-                opt::back_up::ROLLBACK,
-                opt::back_up::EXPORT,
-            ],
-        )?;
         let req = ops::backup::BackupRequest {
-            passphrase: o::string(&options, opt::back_up::PASSPHRASE)?.map(Secret::from_string),
-            rollback: o::boolean(&options, opt::back_up::ROLLBACK)?.unwrap_or(false),
-            export: o::boolean(&options, opt::back_up::EXPORT)?.unwrap_or(true),
+            passphrase: options.passphrase.map(Secret::from_string),
+            rollback: options.rollback.unwrap_or(false),
+            export: options.export.unwrap_or(true),
             config: b.clone(),
         };
         self.start_pool_job(
             conn,
             &header,
             &b,
-            operation::BACK_UP,
+            Operation::BackUp,
             action::BACK_UP,
             true,
             move |ctx, ctl| Box::pin(async move { ops::backup::run(&ctx, &ctl, req).await }),
@@ -554,7 +526,7 @@ impl Manager {
             conn,
             &header,
             &b,
-            operation::SCRUB,
+            Operation::Scrub,
             action::SCRUB,
             true,
             move |ctx, ctl| Box::pin(async move { ops::scrub::run(&ctx, &ctl, &cfg).await }),
@@ -581,7 +553,7 @@ impl Manager {
             conn,
             &header,
             &b,
-            operation::UNLOCK,
+            Operation::Unlock,
             action::UNLOCK,
             false,
             move |ctx, ctl| {
@@ -605,7 +577,7 @@ impl Manager {
             conn,
             &header,
             &b,
-            operation::LOCK,
+            Operation::Lock,
             action::UNLOCK,
             false,
             move |ctx, ctl| Box::pin(async move { ops::lock::run(&ctx, &ctl, &cfg).await }),
@@ -619,7 +591,7 @@ impl Manager {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] conn: &Connection,
         backup_id: &str,
-        settings: OptionMap,
+        settings: Settings,
     ) -> Result<String, Error> {
         self.privileged(
             conn,
@@ -628,18 +600,6 @@ impl Manager {
             &[("backup_id", backup_id.to_string())],
         )
         .await?;
-        use opt::settings as s;
-        o::only_known(
-            &settings,
-            &[
-                s::LABEL,
-                s::DATASETS,
-                s::AUTO_BACKUP,
-                s::SNAPSHOT_MAX_AGE_HOURS,
-                s::SCRUB_INTERVAL_DAYS,
-                s::AUTO_LOCK_MINUTES,
-            ],
-        )?;
         let mut b = if backup_id.is_empty() {
             BackupConfig {
                 id: ops::adopt::new_backup_id(),
@@ -648,24 +608,24 @@ impl Manager {
         } else {
             self.backup(backup_id)?
         };
-        if let Some(l) = o::string(&settings, s::LABEL)? {
+        if let Some(l) = settings.label {
             crate::validate::validate_property_value(&l).map_err(invalid)?;
             b.label = l;
         }
-        if let Some(v) = o::boolean(&settings, s::AUTO_BACKUP)? {
+        if let Some(v) = settings.auto_backup {
             b.auto_backup = v;
         }
-        if let Some(v) = o::uint(&settings, s::SNAPSHOT_MAX_AGE_HOURS)? {
+        if let Some(v) = settings.snapshot_max_age_hours {
             b.snapshot_max_age_hours = v;
         }
-        if let Some(v) = o::uint(&settings, s::SCRUB_INTERVAL_DAYS)? {
+        if let Some(v) = settings.scrub_interval_days {
             b.scrub_interval_days = v;
         }
-        if let Some(v) = o::uint(&settings, s::AUTO_LOCK_MINUTES)? {
+        if let Some(v) = settings.auto_lock_minutes {
             b.auto_lock_minutes = v;
         }
-        if let Some(pairs) = o::dataset_pairs(&settings, s::DATASETS)? {
-            let pairs = parse_sources(Some(pairs))?;
+        if let Some(sources) = settings.datasets {
+            let pairs = parse_sources(Some(sources))?;
             let ctx = self.service.ctx.clone();
             let set = b.clone();
             b.datasets = self
@@ -728,7 +688,7 @@ impl Manager {
     pub async fn job_added(
         emitter: &SignalEmitter<'_>,
         job: ObjectPath<'_>,
-        operation: &str,
+        operation: &Operation,
         backup_id: &str,
     ) -> zbus::Result<()>;
 
@@ -737,7 +697,7 @@ impl Manager {
     pub async fn job_completed(
         emitter: &SignalEmitter<'_>,
         job: ObjectPath<'_>,
-        operation: &str,
+        operation: &Operation,
         backup_id: &str,
         success: bool,
         error_name: &str,
@@ -755,7 +715,7 @@ impl Manager {
         conn: &Connection,
         header: &Header<'_>,
         b: &BackupConfig,
-        operation: &'static str,
+        operation: Operation,
         action: &'static str,
         cancelable: bool,
         op: impl FnOnce(ops::Ctx, Arc<ops::JobCtl>) -> super::jobs::OpFuture + Send + 'static,
@@ -790,21 +750,12 @@ impl Manager {
     }
 }
 
-/// Validates (source, optional target) pairs.
-fn parse_sources(
-    pairs: Option<o::SourcePairs>,
-) -> Result<Vec<(DatasetName, Option<DatasetName>)>, Error> {
-    pairs
+/// Validates source dataset names.
+fn parse_sources(sources: Option<Vec<String>>) -> Result<Vec<DatasetName>, Error> {
+    sources
         .unwrap_or_default()
-        .into_iter()
-        .map(|(s, t)| {
-            let s = DatasetName::parse(&s).map_err(invalid)?;
-            let t = t
-                .map(|t| DatasetName::parse(&t))
-                .transpose()
-                .map_err(invalid)?;
-            Ok((s, t))
-        })
+        .iter()
+        .map(|s| DatasetName::parse(s).map_err(invalid))
         .collect()
 }
 

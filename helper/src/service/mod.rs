@@ -6,7 +6,6 @@ pub mod details;
 pub mod job;
 pub mod jobs;
 pub mod manager;
-pub mod options;
 pub mod polkit;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

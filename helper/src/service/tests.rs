@@ -7,6 +7,7 @@ use zbus::message::Message;
 use zbus::{OwnedObjectPath, Variant};
 
 use coffer_api::names::{action, BUS_NAME, INTERFACE, OBJECT_PATH};
+use coffer_api::options::AdoptDriveOptions;
 use coffer_api::{HelperProxy, JobProxy};
 
 use super::manager::READ_ONLY_METHODS;
@@ -125,7 +126,7 @@ async fn privileged_methods_pass_details_to_polkit() {
     h.allow(false);
     seed_backup(&h);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let _ = proxy.back_up("b1", HashMap::new()).await;
+    let _ = proxy.back_up("b1", &Default::default()).await;
     let q = h
         .authority
         .questions
@@ -167,8 +168,8 @@ fn my_uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
-fn is_not_authorized<T: std::fmt::Debug>(r: &zbus::Result<T>) -> bool {
-    matches!(r, Err(zbus::Error::MethodError(n, _, _)) if n.as_str() == "io.github.coffer.Error.NotAuthorized")
+fn is_not_authorized<T: std::fmt::Debug>(r: &Result<T, coffer_api::Error>) -> bool {
+    matches!(r, Err(coffer_api::Error::NotAuthorized(_)))
 }
 
 fn two_changes() -> Vec<coffer_api::DiffEntry> {
@@ -292,7 +293,7 @@ async fn diff_of_someone_elses_dataset_needs_an_administrator() {
     let before = h.authority.questions.lock().unwrap().len();
     let r = proxy.diff("rpool/ROOT", "rpool/ROOT@b").await;
     assert!(
-        matches!(&r, Err(zbus::Error::MethodError(n, _, _)) if n.as_str() == "io.github.coffer.Error.InvalidArgument"),
+        matches!(&r, Err(coffer_api::Error::InvalidArgument(_))),
         "{r:?}"
     );
     assert_eq!(
@@ -413,20 +414,22 @@ async fn udisks_is_asked_only_after_polkit_and_details_are_checked_first() {
         .build()
         .await
         .unwrap();
-    let name = |r: zbus::Result<OwnedObjectPath>| match r {
-        Err(zbus::Error::MethodError(n, _, _)) => n.to_string(),
+    let name = |r: Result<OwnedObjectPath, coffer_api::Error>| match r {
+        Err(e) => zbus::DBusError::name(&e).to_string(),
         other => panic!("expected an error, got {other:?}"),
     };
 
     h.allow(false);
     let r = proxy
-        .prepare_drive(FAKE_DISK, "backup", HashMap::new())
+        .prepare_drive(FAKE_DISK, "backup", &Default::default())
         .await;
     assert_eq!(name(r), "io.github.coffer.Error.NotAuthorized");
-    let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
-    opts.insert("pool_name", Variant::from("backup"));
+    let opts = AdoptDriveOptions {
+        pool_name: Some("backup".into()),
+        ..Default::default()
+    };
     assert_eq!(
-        name(proxy.adopt_drive(FAKE_DISK, opts).await),
+        name(proxy.adopt_drive(FAKE_DISK, &opts).await),
         "io.github.coffer.Error.NotAuthorized"
     );
     assert_eq!(calls.load(Ordering::SeqCst), 0, "UDisks2 was asked first");
@@ -445,17 +448,19 @@ async fn udisks_is_asked_only_after_polkit_and_details_are_checked_first() {
         (FAKE_DISK, "-o"),
         (FAKE_DISK, "mirror"),
     ] {
-        let r = proxy.prepare_drive(disk, pool, HashMap::new()).await;
+        let r = proxy.prepare_drive(disk, pool, &Default::default()).await;
         assert_eq!(
             name(r),
             "io.github.coffer.Error.InvalidArgument",
             "{disk} {pool}"
         );
     }
-    let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
-    opts.insert("pool_name", Variant::from("Some pool"));
+    let opts = AdoptDriveOptions {
+        pool_name: Some("Some pool".into()),
+        ..Default::default()
+    };
     assert_eq!(
-        name(proxy.adopt_drive(FAKE_DISK, opts).await),
+        name(proxy.adopt_drive(FAKE_DISK, &opts).await),
         "io.github.coffer.Error.InvalidArgument"
     );
     assert_eq!(h.authority.questions.lock().unwrap().len(), 2);
@@ -463,7 +468,7 @@ async fn udisks_is_asked_only_after_polkit_and_details_are_checked_first() {
     // Once polkit agrees, UDisks2 is asked (for the serial and the system-disk hint).
     h.allow(true);
     let _ = proxy
-        .prepare_drive(FAKE_DISK, "backup", HashMap::new())
+        .prepare_drive(FAKE_DISK, "backup", &Default::default())
         .await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
@@ -523,13 +528,11 @@ async fn second_operation_on_a_pool_is_busy() {
     h.runner.on(&["zpool", "status"], STATUS_DONE);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let job = proxy.scrub("b1").await.unwrap();
-    let second = proxy.back_up("b1", HashMap::new()).await;
-    match second {
-        Err(zbus::Error::MethodError(name, _, _)) => {
-            assert_eq!(name.as_str(), "io.github.coffer.Error.Busy")
-        }
-        other => panic!("expected Busy, got {other:?}"),
-    }
+    let second = proxy.back_up("b1", &Default::default()).await;
+    assert!(
+        matches!(second, Err(coffer_api::Error::Busy(_))),
+        "expected Busy, got {second:?}"
+    );
     assert_eq!(proxy.jobs().await.unwrap(), vec![job.clone()]);
     let (ok, err, msg) = wait_completed(&h, &job).await;
     assert!(ok, "{err}: {msg}");
@@ -555,12 +558,13 @@ async fn scrub_job_reports_its_result_and_saves_it() {
         .build()
         .await
         .unwrap();
-    assert_eq!(job.operation().await.unwrap(), "scrub");
+    assert_eq!(job.operation().await.unwrap(), coffer_api::Operation::Scrub);
     assert_eq!(job.backup_id().await.unwrap(), "b1");
     let (ok, err, msg) = wait_completed(&h, &path).await;
     assert!(ok, "{err}: {msg}");
-    let result = job.result().await.unwrap();
-    assert_eq!(u64::try_from(result["errors"].clone()).unwrap(), 0);
+    let result: coffer_api::results::ScrubResult =
+        job.inner().get_property("Result").await.unwrap();
+    assert_eq!(result.errors, 0);
     let state = h.service.ctx.store.state("b1").unwrap();
     assert_eq!(state.last_scrub_result, "ok");
     assert_eq!(state.history.last().unwrap().operation, "scrub");
@@ -577,22 +581,22 @@ async fn errors_are_named() {
     let h = Harness::start("errors").await;
     h.allow(true);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let name = |r: zbus::Result<OwnedObjectPath>| match r {
-        Err(zbus::Error::MethodError(n, _, _)) => n.to_string(),
+    let name = |r: Result<OwnedObjectPath, coffer_api::Error>| match r {
+        Err(e) => zbus::DBusError::name(&e).to_string(),
         other => panic!("expected an error, got {other:?}"),
     };
     assert_eq!(
-        name(proxy.back_up("nope", HashMap::new()).await),
+        name(proxy.back_up("nope", &Default::default()).await),
         "io.github.coffer.Error.BackupNotFound"
     );
     assert_eq!(
-        name(proxy.back_up("Bad Id", HashMap::new()).await),
+        name(proxy.back_up("Bad Id", &Default::default()).await),
         "io.github.coffer.Error.InvalidArgument"
     );
     assert_eq!(
         name(
             proxy
-                .prepare_drive("/dev/sda", "backup", HashMap::new())
+                .prepare_drive("/dev/sda", "backup", &Default::default())
                 .await
         ),
         "io.github.coffer.Error.InvalidArgument"
@@ -600,7 +604,11 @@ async fn errors_are_named() {
     assert_eq!(
         name(
             proxy
-                .prepare_drive("/dev/disk/by-id/usb-Other-0:0", "backup", HashMap::new())
+                .prepare_drive(
+                    "/dev/disk/by-id/usb-Other-0:0",
+                    "backup",
+                    &Default::default()
+                )
                 .await
         ),
         "io.github.coffer.Error.DriveNotFound"
@@ -608,7 +616,7 @@ async fn errors_are_named() {
     assert_eq!(
         name(
             proxy
-                .prepare_drive(FAKE_DISK, "mirror", HashMap::new())
+                .prepare_drive(FAKE_DISK, "mirror", &Default::default())
                 .await
         ),
         "io.github.coffer.Error.InvalidArgument"
@@ -616,9 +624,20 @@ async fn errors_are_named() {
     seed_backup(&h);
     let mut opts: HashMap<&str, Variant<'_>> = HashMap::new();
     opts.insert("no-such-option", Variant::from(true));
-    assert_eq!(
-        name(proxy.back_up("b1", opts).await),
-        "io.github.coffer.Error.InvalidArgument"
+    // The typed options refuse an unknown key while the call is decoded, as D-Bus does.
+    let r = h
+        .client
+        .call_method(
+            Some(BUS_NAME),
+            OBJECT_PATH,
+            Some(INTERFACE),
+            "BackUp",
+            &("b1", opts),
+        )
+        .await;
+    assert!(
+        matches!(&r, Err(zbus::Error::FDO(e)) if matches!(**e, zbus::fdo::Error::InvalidArgs(_))),
+        "{r:?}"
     );
 }
 
@@ -630,7 +649,7 @@ async fn prepare_refuses_a_pool_name_in_use_before_erasing_anything() {
         .on(&["zpool", "list"], "backup\t9\t1000\t10\t990\tONLINE\n");
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy
-        .prepare_drive(FAKE_DISK, "backup", HashMap::new())
+        .prepare_drive(FAKE_DISK, "backup", &Default::default())
         .await
         .unwrap();
     let (ok, err, msg) = wait_completed(&h, &path).await;
@@ -651,7 +670,7 @@ async fn prepare_drive_runs_the_walkthrough_steps_in_order() {
         .on(&["zpool", "get"], "backup\tguid\t987654321\t-\n");
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy
-        .prepare_drive(FAKE_DISK, "backup", HashMap::new())
+        .prepare_drive(FAKE_DISK, "backup", &Default::default())
         .await
         .unwrap();
     let (ok, err, msg) = wait_completed(&h, &path).await;
@@ -786,13 +805,11 @@ async fn real_polkit_client_sends_a_bus_name_subject_and_honours_a_no() {
         .await
         .unwrap();
     seed_backup(&h);
-    let r = proxy.back_up("b1", HashMap::new()).await;
-    match r {
-        Err(zbus::Error::MethodError(name, _, _)) => {
-            assert_eq!(name.as_str(), "io.github.coffer.Error.NotAuthorized")
-        }
-        other => panic!("expected NotAuthorized, got {other:?}"),
-    }
+    let r = proxy.back_up("b1", &Default::default()).await;
+    assert!(
+        matches!(r, Err(coffer_api::Error::NotAuthorized(_))),
+        "expected NotAuthorized, got {r:?}"
+    );
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.len(), 1);
     let (kind, action_id, flags, details) = &seen[0];

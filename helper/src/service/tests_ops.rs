@@ -1,7 +1,6 @@
 //! Operations through the real service with a fake zfs: the argv they produce and the
 //! refusals they must make.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use zbus::OwnedObjectPath;
@@ -159,7 +158,7 @@ async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
         "full\trpool/home@a\t1000\nsize\t1000\n",
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(ok, "{err}: {msg}");
 
@@ -235,7 +234,7 @@ async fn modified_target_is_refused_and_nothing_is_destroyed() {
         "backup/home\twritten\t4096\t-\n",
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.TargetModified", "{msg}");
@@ -271,7 +270,7 @@ async fn incremental_backup_prunes_what_left_the_source() {
         "incremental\ta\trpool/home@b\t500\nsize\t500\n",
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(ok, "{err}: {msg}");
     let streams = h.pipe.log.lock().unwrap().clone();
@@ -508,7 +507,7 @@ async fn cancel_stops_the_send_and_still_exports() {
         .block
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let job = JobProxy::builder(&h.client)
         .path(path.clone())
         .cache_properties(zbus::proxy::CacheProperties::No)
@@ -516,12 +515,14 @@ async fn cancel_stops_the_send_and_still_exports() {
         .await
         .unwrap();
     for _ in 0..100 {
-        if job.stage().await.unwrap() == "sending" && job.cancelable().await.unwrap() {
+        if job.stage().await.unwrap() == coffer_api::Stage::Sending
+            && job.cancelable().await.unwrap()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(job.stage().await.unwrap(), "sending");
+    assert_eq!(job.stage().await.unwrap(), coffer_api::Stage::Sending);
     job.cancel().await.unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(!ok);
@@ -560,7 +561,10 @@ async fn adopting_a_walkthrough_drive_matches_targets_by_guid() {
         Duration::ZERO,
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.adopt_drive(FAKE_DISK, HashMap::new()).await.unwrap();
+    let path = proxy
+        .adopt_drive(FAKE_DISK, &Default::default())
+        .await
+        .unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(ok, "{err}: {msg}");
     let import = r.ran(&["zpool", "import", "-N", "4242"]);
@@ -613,7 +617,10 @@ async fn a_drive_stamped_with_another_pools_set_gets_a_set_of_its_own() {
         "backup\tio.github.coffer:label\tHome\u{7}\tlocal\n",
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.adopt_drive(FAKE_DISK, HashMap::new()).await.unwrap();
+    let path = proxy
+        .adopt_drive(FAKE_DISK, &Default::default())
+        .await
+        .unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(ok, "{err}: {msg}");
     let backups = h.service.ctx.store.backups().unwrap();
@@ -655,7 +662,7 @@ async fn a_yanked_drive_ends_the_backup_without_hanging() {
         .block
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.DriveRemoved", "{msg}");
@@ -690,7 +697,7 @@ async fn an_unchanged_snapshot_list_is_not_read_again() {
             .len()
     };
     for run in 0..2 {
-        let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+        let path = proxy.back_up("b1", &Default::default()).await.unwrap();
         let (ok, err, msg) = finish(&h, &path).await;
         assert!(ok, "run {run}: {err}: {msg}");
     }
@@ -719,7 +726,7 @@ async fn a_hold_left_by_an_interrupted_run_is_released_by_the_next() {
          rpool/home@b\tcoffer:b1\tThu Nov 26 11:00 2026\n",
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(ok, "{err}: {msg}");
 
@@ -772,7 +779,7 @@ async fn the_old_base_is_released_while_the_drive_is_listed() {
         "rpool/home@b\tcoffer:b1\tThu Nov 26 10:00 2026\n",
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(ok, "{err}: {msg}");
     assert_eq!(
@@ -827,7 +834,7 @@ async fn a_mounted_source_lists_only_its_new_snapshots() {
 /// Runs set `b1`'s backup to its end, which must be a success.
 async fn backs_up(h: &Harness) {
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let (ok, err, msg) = finish(h, &path).await;
     assert!(ok, "{err}: {msg}");
 }
@@ -1038,7 +1045,7 @@ async fn the_new_snapshot_is_read_beside_the_marks_after_the_stream() {
         "backup/home@c\t13\t7\t1700007200\t0\t1000\n",
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let (ok, err, msg) = finish(&h, &path).await;
     assert!(ok, "{err}: {msg}");
     // Only the promised row was read after the stream, not the drive's whole list, and it
@@ -1130,7 +1137,7 @@ fn interrupted(h: &Harness, decoded: &str, then: &[&str]) {
 
 async fn backed_up_warnings(h: &Harness) -> Vec<String> {
     let proxy = HelperProxy::new(&h.client).await.unwrap();
-    let path = proxy.back_up("b1", HashMap::new()).await.unwrap();
+    let path = proxy.back_up("b1", &Default::default()).await.unwrap();
     let (ok, err, msg) = finish(h, &path).await;
     assert!(ok, "{err}: {msg}");
     let job = JobProxy::builder(&h.client)
@@ -1139,8 +1146,9 @@ async fn backed_up_warnings(h: &Harness) -> Vec<String> {
         .build()
         .await
         .unwrap();
-    let result = job.result().await.unwrap();
-    <Vec<String>>::try_from(result["warnings"].clone()).unwrap()
+    let result: coffer_api::results::BackUpResult =
+        job.inner().get_property("Result").await.unwrap();
+    result.warnings
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,13 +1,15 @@
 //! The fake `io.github.coffer.Helper1` interface.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use coffer_api::options::{adopt, back_up, prepare, result, settings, stage};
-use coffer_api::{BackupSet, DiffEntry, Error, HistoryEntry, Snapshot, Source};
+use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
+use coffer_api::results::{
+    BackUpResult, DriveResult, LockResult, Output, ScrubResult, UnlockResult,
+};
+use coffer_api::{BackupSet, DiffEntry, Error, HistoryEntry, Operation, Snapshot, Source, Stage};
 use tokio::sync::Mutex;
 use zbus::object_server::SignalEmitter;
-use zbus::{interface, Connection, OwnedObjectPath, OwnedVariant, Variant};
+use zbus::{interface, Connection, OwnedObjectPath};
 
 use crate::job::{self, Plan};
 use crate::state::{self, State};
@@ -24,22 +26,6 @@ impl Helper {
             jobs: vec![],
         }
     }
-}
-
-fn string_opt(options: &HashMap<String, OwnedVariant>, key: &str) -> Option<String> {
-    options
-        .get(key)
-        .and_then(|v| String::try_from(v.clone()).ok())
-}
-
-fn strings_opt(options: &HashMap<String, OwnedVariant>, key: &str) -> Option<Vec<String>> {
-    options
-        .get(key)
-        .and_then(|v| Vec::<String>::try_from(v.clone()).ok())
-}
-
-fn var<'a, T: Into<Variant<'a>>>(v: T) -> OwnedVariant {
-    OwnedVariant::try_from(v.into()).unwrap_or_else(|_| OwnedVariant::from(0u32))
 }
 
 fn check_plugged(s: &State) -> Result<(), Error> {
@@ -124,32 +110,33 @@ impl Helper {
         #[zbus(connection)] conn: &Connection,
         disk_by_id: &str,
         pool_name: &str,
-        options: HashMap<String, OwnedVariant>,
+        options: PrepareDriveOptions,
     ) -> Result<OwnedObjectPath, Error> {
         if disk_by_id != state::DRIVE_BY_ID {
             return Err(Error::DriveNotFound(format!("No disk {disk_by_id}.")));
         }
-        let label = string_opt(&options, prepare::LABEL).unwrap_or_else(|| "Backup".into());
-        let datasets = strings_opt(&options, prepare::DATASETS).unwrap_or_default();
+        let label = options.label.unwrap_or_else(|| "Backup".into());
+        let datasets = options.datasets.unwrap_or_default();
         {
             let mut s = self.state.lock().await;
             check_plugged(&s)?;
             claim(&mut s)?;
         }
         let id = format!("b{}", self.state.lock().await.backups.len() + 1);
-        let mut res = HashMap::new();
-        res.insert(result::BACKUP_ID.to_string(), var(id.as_str()));
-        res.insert(result::POOL_GUID.to_string(), var(state::POOL_GUID));
+        let res = Output::Drive(DriveResult {
+            backup_id: id.clone(),
+            pool_guid: state::POOL_GUID.into(),
+        });
         let pool = pool_name.to_string();
         let plan = Plan {
             stages: vec![
-                (stage::CHECKING, 3),
-                (stage::WIPING, 8),
-                (stage::PARTITIONING, 4),
-                (stage::SETTLING, 3),
-                (stage::CREATING_POOL, 6),
+                (Stage::Checking, 3),
+                (Stage::Wiping, 8),
+                (Stage::Partitioning, 4),
+                (Stage::Settling, 3),
+                (Stage::CreatingPool, 6),
             ],
-            bytes_stage: "",
+            bytes_stage: None,
             total_bytes: 0,
             cancelable: false,
             outcome: Ok(res),
@@ -161,14 +148,14 @@ impl Helper {
                 s.drive_has_pool = true;
             })),
         };
-        self.start(conn, "prepare-drive", "", plan).await
+        self.start(conn, Operation::PrepareDrive, "", plan).await
     }
 
     async fn adopt_drive(
         &mut self,
         #[zbus(connection)] conn: &Connection,
         disk_by_id: &str,
-        options: HashMap<String, OwnedVariant>,
+        options: AdoptDriveOptions,
     ) -> Result<OwnedObjectPath, Error> {
         {
             let s = self.state.lock().await;
@@ -177,20 +164,22 @@ impl Helper {
                 return Err(Error::PoolNotFound("This drive holds no backup.".into()));
             }
         }
-        let label = string_opt(&options, adopt::LABEL).unwrap_or_else(|| "Backup".into());
-        let datasets =
-            strings_opt(&options, adopt::DATASETS).unwrap_or_else(|| vec!["rpool/home".into()]);
+        let label = options.label.unwrap_or_else(|| "Backup".into());
+        let datasets = options
+            .datasets
+            .unwrap_or_else(|| vec!["rpool/home".into()]);
         let id = format!("b{}", self.state.lock().await.backups.len() + 1);
-        let mut res = HashMap::new();
-        res.insert(result::BACKUP_ID.to_string(), var(id.as_str()));
-        res.insert(result::POOL_GUID.to_string(), var(state::POOL_GUID));
+        let res = Output::Drive(DriveResult {
+            backup_id: id.clone(),
+            pool_guid: state::POOL_GUID.into(),
+        });
         let plan = Plan {
             stages: vec![
-                (stage::IMPORTING, 4),
-                (stage::CHECKING, 4),
-                (stage::EXPORTING, 2),
+                (Stage::Importing, 4),
+                (Stage::Checking, 4),
+                (Stage::Exporting, 2),
             ],
-            bytes_stage: "",
+            bytes_stage: None,
             total_bytes: 0,
             cancelable: false,
             replug: false,
@@ -202,14 +191,14 @@ impl Helper {
                 s.backups.push(set);
             })),
         };
-        self.start(conn, "adopt", "", plan).await
+        self.start(conn, Operation::Adopt, "", plan).await
     }
 
     async fn back_up(
         &mut self,
         #[zbus(connection)] conn: &Connection,
         backup_id: &str,
-        options: HashMap<String, OwnedVariant>,
+        options: BackUpOptions,
     ) -> Result<OwnedObjectPath, Error> {
         {
             let mut s = self.state.lock().await;
@@ -217,24 +206,26 @@ impl Helper {
             check_plugged(&s)?;
             claim(&mut s)?;
         }
-        let fail = string_opt(&options, back_up::PASSPHRASE).as_deref() == Some("wrong");
+        let fail = options.passphrase.as_deref() == Some("wrong");
         let total: u64 = 2_400_000_000;
-        let mut res = HashMap::new();
-        res.insert(result::BYTES.to_string(), var(total));
-        res.insert(result::SNAPSHOTS_SENT.to_string(), var(9u32));
-        res.insert(result::PRUNED.to_string(), var(2u32));
+        let res = Output::BackUp(BackUpResult {
+            bytes: total,
+            snapshots_sent: 9,
+            pruned: 2,
+            warnings: vec![],
+        });
         let id = backup_id.to_string();
         let plan = Plan {
             stages: vec![
-                (stage::IMPORTING, 3),
-                (stage::PLANNING, 2),
-                (stage::SENDING, 40),
-                (stage::PROTECTING, 1),
-                (stage::PRUNING, 2),
-                (stage::VERIFYING, 2),
-                (stage::EXPORTING, 2),
+                (Stage::Importing, 3),
+                (Stage::Planning, 2),
+                (Stage::Sending, 40),
+                (Stage::Protecting, 1),
+                (Stage::Pruning, 2),
+                (Stage::Verifying, 2),
+                (Stage::Exporting, 2),
             ],
-            bytes_stage: stage::SENDING,
+            bytes_stage: Some(Stage::Sending),
             total_bytes: total,
             cancelable: true,
             replug: false,
@@ -252,7 +243,7 @@ impl Helper {
                 }
             })),
         };
-        self.start(conn, "back-up", backup_id, plan).await
+        self.start(conn, Operation::BackUp, backup_id, plan).await
     }
 
     async fn scrub(
@@ -266,17 +257,18 @@ impl Helper {
             check_plugged(&s)?;
             claim(&mut s)?;
         }
-        let mut res = HashMap::new();
-        res.insert(result::REPAIRED.to_string(), var(0u64));
-        res.insert(result::ERRORS.to_string(), var(0u64));
+        let res = Output::Scrub(ScrubResult {
+            errors: 0,
+            repaired: 0,
+        });
         let id = backup_id.to_string();
         let plan = Plan {
             stages: vec![
-                (stage::IMPORTING, 2),
-                (stage::SCRUBBING, 20),
-                (stage::EXPORTING, 2),
+                (Stage::Importing, 2),
+                (Stage::Scrubbing, 20),
+                (Stage::Exporting, 2),
             ],
-            bytes_stage: stage::SCRUBBING,
+            bytes_stage: Some(Stage::Scrubbing),
             total_bytes: 1_900_000_000,
             cancelable: true,
             replug: false,
@@ -290,7 +282,7 @@ impl Helper {
                 }
             })),
         };
-        self.start(conn, "scrub", backup_id, plan).await
+        self.start(conn, Operation::Scrub, backup_id, plan).await
     }
 
     async fn unlock(
@@ -314,16 +306,18 @@ impl Helper {
         };
         let mount = mount.to_string_lossy().into_owned();
         let mounts = vec![(target, mount)];
-        let mut res = HashMap::new();
-        res.insert(result::MOUNTS.to_string(), var(mounts.clone()));
+        let res = Output::Unlock(UnlockResult {
+            mounts: mounts.clone(),
+            warnings: vec![],
+        });
         let id = backup_id.to_string();
         let plan = Plan {
             stages: vec![
-                (stage::IMPORTING, 2),
-                (stage::LOADING_KEY, 2),
-                (stage::MOUNTING, 2),
+                (Stage::Importing, 2),
+                (Stage::LoadingKey, 2),
+                (Stage::Mounting, 2),
             ],
-            bytes_stage: "",
+            bytes_stage: None,
             total_bytes: 0,
             cancelable: false,
             replug: false,
@@ -350,7 +344,7 @@ impl Helper {
                 }
             })),
         };
-        self.start(conn, "unlock", backup_id, plan).await
+        self.start(conn, Operation::Unlock, backup_id, plan).await
     }
 
     async fn lock(
@@ -365,12 +359,12 @@ impl Helper {
         }
         let id = backup_id.to_string();
         let plan = Plan {
-            stages: vec![(stage::UNMOUNTING, 2), (stage::EXPORTING, 2)],
-            bytes_stage: "",
+            stages: vec![(Stage::Unmounting, 2), (Stage::Exporting, 2)],
+            bytes_stage: None,
             total_bytes: 0,
             cancelable: false,
             replug: false,
-            outcome: Ok(HashMap::new()),
+            outcome: Ok(Output::Lock(LockResult { warnings: vec![] })),
             on_success: Some(Box::new(move |s: &mut State| {
                 if let Ok(b) = s.backup_mut(&id) {
                     b.imported = false;
@@ -378,14 +372,10 @@ impl Helper {
                 }
             })),
         };
-        self.start(conn, "lock", backup_id, plan).await
+        self.start(conn, Operation::Lock, backup_id, plan).await
     }
 
-    async fn configure(
-        &self,
-        backup_id: &str,
-        settings: HashMap<String, OwnedVariant>,
-    ) -> Result<String, Error> {
+    async fn configure(&self, backup_id: &str, settings: Settings) -> Result<String, Error> {
         let mut s = self.state.lock().await;
         let id = if backup_id.is_empty() {
             let id = format!("b{}", s.backups.len() + 1);
@@ -395,29 +385,23 @@ impl Helper {
             backup_id.to_string()
         };
         let b = s.backup_mut(&id)?;
-        for (key, value) in &settings {
-            let bad = || Error::InvalidArgument(format!("Bad value for “{key}”."));
-            match key.as_str() {
-                settings::LABEL => b.label = String::try_from(value.clone()).map_err(|_| bad())?,
-                settings::DATASETS => {
-                    let list = Vec::<String>::try_from(value.clone()).map_err(|_| bad())?;
-                    b.datasets = state::new_set("", "", list).datasets;
-                }
-                settings::AUTO_BACKUP => {
-                    b.auto_backup = bool::try_from(value.clone()).map_err(|_| bad())?
-                }
-                settings::SNAPSHOT_MAX_AGE_HOURS => {
-                    b.snapshot_max_age_hours = u32::try_from(value.clone()).map_err(|_| bad())?
-                }
-                settings::SCRUB_INTERVAL_DAYS => {
-                    b.scrub_interval_days = u32::try_from(value.clone()).map_err(|_| bad())?
-                }
-                other => {
-                    return Err(Error::InvalidArgument(format!(
-                        "Unknown setting “{other}”."
-                    )))
-                }
-            }
+        if let Some(label) = settings.label {
+            b.label = label;
+        }
+        if let Some(list) = settings.datasets {
+            b.datasets = state::new_set("", "", list).datasets;
+        }
+        if let Some(v) = settings.auto_backup {
+            b.auto_backup = v;
+        }
+        if let Some(v) = settings.snapshot_max_age_hours {
+            b.snapshot_max_age_hours = v;
+        }
+        if let Some(v) = settings.scrub_interval_days {
+            b.scrub_interval_days = v;
+        }
+        if let Some(v) = settings.auto_lock_minutes {
+            b.auto_lock_minutes = v;
         }
         Ok(id)
     }
@@ -438,7 +422,7 @@ impl Helper {
     async fn job_added(
         emitter: &SignalEmitter<'_>,
         job: OwnedObjectPath,
-        operation: &str,
+        operation: &Operation,
         backup_id: &str,
     ) -> zbus::Result<()>;
 
@@ -447,7 +431,7 @@ impl Helper {
     async fn job_completed(
         emitter: &SignalEmitter<'_>,
         job: OwnedObjectPath,
-        operation: &str,
+        operation: &Operation,
         backup_id: &str,
         success: bool,
         error_name: &str,
@@ -459,7 +443,7 @@ impl Helper {
     async fn start(
         &mut self,
         conn: &Connection,
-        operation: &str,
+        operation: Operation,
         backup_id: &str,
         plan: Plan,
     ) -> Result<OwnedObjectPath, Error> {
@@ -477,7 +461,7 @@ fn emitter(conn: &Connection) -> Option<SignalEmitter<'static>> {
         .map(|e| e.into_owned())
 }
 
-pub async fn job_added(conn: &Connection, path: &OwnedObjectPath, operation: &str, id: &str) {
+pub async fn job_added(conn: &Connection, path: &OwnedObjectPath, operation: &Operation, id: &str) {
     if let Some(e) = emitter(conn) {
         let _ = Helper::job_added(&e, path.clone(), operation, id).await;
     }
@@ -486,7 +470,7 @@ pub async fn job_added(conn: &Connection, path: &OwnedObjectPath, operation: &st
 pub async fn job_completed(
     conn: &Connection,
     path: &OwnedObjectPath,
-    operation: &str,
+    operation: &Operation,
     id: &str,
     success: bool,
     error: &str,

@@ -1,20 +1,21 @@
 //! Fake `io.github.coffer.Job1` objects whose progress ticks through a plan of stages.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use coffer_api::results::Output;
+use coffer_api::{HistoryEntry, Operation, Stage};
 use tokio::sync::Mutex;
 use zbus::object_server::SignalEmitter;
-use zbus::{interface, Connection, OwnedObjectPath, OwnedVariant};
+use zbus::{interface, Connection, OwnedObjectPath};
 
 use crate::state::State;
 
 pub struct Job {
-    pub operation: String,
+    pub operation: Operation,
     pub backup_id: String,
-    pub stage: String,
+    pub stage: Stage,
     pub progress: f64,
     pub progress_valid: bool,
     pub bytes: u64,
@@ -26,7 +27,7 @@ pub struct Job {
     pub success: bool,
     pub error_name: String,
     pub message: String,
-    pub result: HashMap<String, OwnedVariant>,
+    pub result: Output,
     cancelled: Arc<AtomicBool>,
 }
 
@@ -43,7 +44,7 @@ impl Job {
     }
 
     #[zbus(property)]
-    fn operation(&self) -> String {
+    fn operation(&self) -> Operation {
         self.operation.clone()
     }
     #[zbus(property)]
@@ -51,7 +52,7 @@ impl Job {
         self.backup_id.clone()
     }
     #[zbus(property)]
-    fn stage(&self) -> String {
+    fn stage(&self) -> Stage {
         self.stage.clone()
     }
     #[zbus(property)]
@@ -107,11 +108,8 @@ impl Job {
         self.message.clone()
     }
     #[zbus(property)]
-    fn result(&self) -> HashMap<String, OwnedVariant> {
-        self.result
-            .iter()
-            .filter_map(|(k, v)| v.try_clone().ok().map(|v| (k.clone(), v)))
-            .collect()
+    fn result(&self) -> Output {
+        self.result.clone()
     }
 
     #[zbus(signal)]
@@ -128,11 +126,11 @@ pub type OnSuccess = Box<dyn FnOnce(&mut State) + Send>;
 /// What a fake job does: stages with a number of ticks each, the bytes it moves while in
 /// `bytes_stage`, and how it ends.
 pub struct Plan {
-    pub stages: Vec<(&'static str, u32)>,
-    pub bytes_stage: &'static str,
+    pub stages: Vec<(Stage, u32)>,
+    pub bytes_stage: Option<Stage>,
     pub total_bytes: u64,
     pub cancelable: bool,
-    pub outcome: Result<HashMap<String, OwnedVariant>, (String, String)>,
+    pub outcome: Result<Output, (String, String)>,
     /// Applied to the world when the job succeeds.
     pub on_success: Option<OnSuccess>,
     /// The job changed what UDisks2 sees on the drive (a new pool): re-announce it.
@@ -147,7 +145,7 @@ pub fn error_name(short: &str) -> String {
 pub async fn start(
     conn: &Connection,
     state: &Arc<Mutex<State>>,
-    operation: &str,
+    operation: Operation,
     backup_id: &str,
     plan: Plan,
 ) -> zbus::Result<OwnedObjectPath> {
@@ -159,9 +157,9 @@ pub async fn start(
     let path = OwnedObjectPath::try_from(format!("{}/{n}", coffer_api::names::JOBS_PATH))?;
     let cancelled = Arc::new(AtomicBool::new(false));
     let job = Job {
-        operation: operation.into(),
+        operation: operation.clone(),
         backup_id: backup_id.into(),
-        stage: coffer_api::options::stage::STARTING.into(),
+        stage: Stage::Starting,
         progress: 0.0,
         progress_valid: false,
         bytes: 0,
@@ -173,13 +171,13 @@ pub async fn start(
         success: false,
         error_name: String::new(),
         message: String::new(),
-        result: HashMap::new(),
+        result: Output::Nothing,
         cancelled: cancelled.clone(),
     };
     conn.object_server().at(&path, job).await?;
-    crate::helper::job_added(conn, &path, operation, backup_id).await;
+    crate::helper::job_added(conn, &path, &operation, backup_id).await;
     let (conn2, state2, path2) = (conn.clone(), state.clone(), path.clone());
-    let (op, id) = (operation.to_string(), backup_id.to_string());
+    let (op, id) = (operation, backup_id.to_string());
     crate::spawn(async move {
         if let Err(e) = run(&conn2, &state2, &path2, &op, &id, plan, cancelled).await {
             eprintln!("coffer-fake-helper: job {path2}: {e}");
@@ -192,7 +190,7 @@ async fn run(
     conn: &Connection,
     state: &Arc<Mutex<State>>,
     path: &OwnedObjectPath,
-    operation: &str,
+    operation: &Operation,
     backup_id: &str,
     plan: Plan,
     cancelled: Arc<AtomicBool>,
@@ -204,7 +202,7 @@ async fn run(
     let bytes_ticks = plan
         .stages
         .iter()
-        .find(|s| s.0 == plan.bytes_stage)
+        .find(|s| Some(&s.0) == plan.bytes_stage.as_ref())
         .map(|s| s.1)
         .unwrap_or(1)
         .max(1);
@@ -216,7 +214,7 @@ async fn run(
     'stages: for (stage, ticks) in &plan.stages {
         {
             let mut j = iface.get_mut().await;
-            j.stage = stage.to_string();
+            j.stage = stage.clone();
             j.stage_changed(emitter).await?;
         }
         for _ in 0..*ticks {
@@ -231,7 +229,7 @@ async fn run(
             j.progress_valid = true;
             j.progress_changed(emitter).await?;
             j.progress_valid_changed(emitter).await?;
-            if *stage == plan.bytes_stage {
+            if Some(stage) == plan.bytes_stage.as_ref() {
                 j.bytes = (j.bytes + per_tick).min(plan.total_bytes);
                 j.rate = rate;
                 let left = plan.total_bytes.saturating_sub(j.bytes);
@@ -254,12 +252,12 @@ async fn run(
             false,
             error_name("Cancelled"),
             "The backup was cancelled. The next one resumes where it stopped.".to_string(),
-            HashMap::new(),
+            Output::Nothing,
         )
     } else {
         match plan.outcome {
             Ok(result) => (true, String::new(), String::new(), result),
-            Err((name, message)) => (false, error_name(&name), message, HashMap::new()),
+            Err((name, message)) => (false, error_name(&name), message, Output::Nothing),
         }
     };
     {
@@ -269,8 +267,8 @@ async fn run(
         let bytes = iface.get().await.bytes;
         s.history.push((
             backup_id.to_string(),
-            coffer_api::HistoryEntry {
-                operation: operation.to_string(),
+            HistoryEntry {
+                operation: operation.clone(),
                 started: now - 10,
                 finished: now,
                 success,
@@ -290,7 +288,7 @@ async fn run(
     }
     {
         let mut j = iface.get_mut().await;
-        j.stage = coffer_api::options::stage::DONE.into();
+        j.stage = Stage::Done;
         j.finished = true;
         j.success = success;
         j.error_name = error.clone();

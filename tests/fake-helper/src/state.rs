@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use coffer_api::{BackupSet, HistoryEntry, Source};
+use coffer_api::{BackupSet, HistoryEntry, Operation, Source};
 
 pub const POOL_NAME: &str = "backup";
 pub const POOL_GUID: &str = "9318243575207153861";
@@ -46,23 +46,24 @@ impl State {
         let history = backups
             .iter()
             .flat_map(|b| {
-                let entry = |operation: &str, at: i64, bytes: u64| HistoryEntry {
-                    operation: operation.into(),
+                let entry = |operation: Operation, at: i64, bytes: u64| HistoryEntry {
+                    operation,
                     started: at - 600,
                     finished: at,
                     success: true,
+                    error_name: String::new(),
+                    message: String::new(),
                     bytes,
-                    ..Default::default()
                 };
                 [
-                    (b.id.clone(), entry("scrub", b.last_scrub, 0)),
+                    (b.id.clone(), entry(Operation::Scrub, b.last_scrub, 0)),
                     (
                         b.id.clone(),
-                        entry("back-up", b.last_backup - 7 * DAY, 310_000_000),
+                        entry(Operation::BackUp, b.last_backup - 7 * DAY, 310_000_000),
                     ),
                     (
                         b.id.clone(),
-                        entry("back-up", b.last_backup, b.last_backup_bytes),
+                        entry(Operation::BackUp, b.last_backup, b.last_backup_bytes),
                     ),
                 ]
             })

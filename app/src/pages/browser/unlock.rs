@@ -2,6 +2,8 @@
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
+use coffer_api::results::UnlockResult;
+use coffer_api::ErrorKind;
 use gettextrs::gettext;
 
 use super::Browser;
@@ -56,26 +58,26 @@ impl Browser {
                 };
                 let outcome = async {
                     let path = operations::start_unlock(&set.id, &passphrase).await?;
-                    operations::finish(&path, |_| {}).await
+                    operations::finish_with::<UnlockResult>(&path, |_| {}).await
                 }
                 .await;
                 widgets::wipe(passphrase);
                 match outcome {
-                    Ok(state) => {
-                        *this.imp().mounts.borrow_mut() = state.result_mounts();
+                    Ok((_, unlocked)) => {
+                        *this.imp().mounts.borrow_mut() = unlocked.mounts;
                         model::get().refresh().await;
                         this.imp().location_stack.set_visible_child_name("drive");
                         break;
                     }
                     // A part of the backup with a passphrase of its own: the helper kept what
                     // opened and names the next; ask for that one.
-                    Err(f) if f.is("NeedsPassphrase") => {
+                    Err(f) if f.is(ErrorKind::NeedsPassphrase) => {
                         error = Some(f.message.clone());
                         if given.is_none() {
                             continue;
                         }
                     }
-                    Err(f) if f.is("WrongPassphrase") => {
+                    Err(f) if f.is(ErrorKind::WrongPassphrase) => {
                         error = Some(gettext(
                             "That passphrase is wrong. Check the keyboard layout and Caps Lock, then try again.",
                         ));

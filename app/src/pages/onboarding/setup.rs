@@ -1,20 +1,17 @@
 //! Setting the drive up: PrepareDrive then the first BackUp, or AdoptDrive, with progress.
 
-use std::collections::HashMap;
-
 use adw::prelude::*;
 use adw::subclass::prelude::*;
-use coffer_api::options::{adopt, prepare, result};
-use coffer_api::proxy::Options;
+use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions};
+use coffer_api::results::{BackUpResult, DriveResult};
 use coffer_api::udisks::DriveInfo;
+use coffer_api::JobState;
 use gettextrs::gettext;
-use zbus::Variant;
 
 use super::pool_name;
 use crate::client::{self, Failure};
 use crate::i18n::gettext_f;
-use crate::job::JobState;
-use crate::operations::{self, BackUpOptions};
+use crate::operations;
 use crate::{drives, format, model, widgets};
 
 impl super::Onboarding {
@@ -34,8 +31,8 @@ impl super::Onboarding {
         let imp = self.imp();
         imp.progress_page
             .set_description(Some(&format::stage(&s.stage)));
-        if s.progress_valid {
-            imp.progress_bar.set_fraction(s.progress.clamp(0.0, 1.0));
+        if let Some(p) = s.progress {
+            imp.progress_bar.set_fraction(p.clamp(0.0, 1.0));
         } else {
             imp.progress_bar.pulse();
         }
@@ -107,24 +104,26 @@ impl super::Onboarding {
             let _hold = hold;
             let outcome = async {
                 let c = client::get().await?;
-                let mut options: Options<'_> = HashMap::new();
-                options.insert(prepare::LABEL, Variant::from(label.as_str()));
-                options.insert(prepare::DATASETS, Variant::from(datasets.clone()));
-                if let Some(p) = &passphrase {
-                    options.insert(prepare::PASSPHRASE, Variant::from(p.as_str()));
-                }
-                let path = c.helper.prepare_drive(&by_id, &pool, options).await?;
-                let state = operations::finish(path.as_str(), |s| this.show_progress(s)).await?;
-                let id = state.result_string(result::BACKUP_ID).unwrap_or_default();
+                let options = PrepareDriveOptions {
+                    label: Some(label.clone()),
+                    datasets: Some(datasets.clone()),
+                    passphrase: passphrase.clone(),
+                };
+                let path = c.helper.prepare_drive(&by_id, &pool, &options).await?;
+                let (_, made) = operations::finish_with::<DriveResult>(path.as_str(), |s| {
+                    this.show_progress(s)
+                })
+                .await?;
+                let id = made.backup_id;
                 model::get().refresh().await;
                 *model::get().selected.borrow_mut() = id.clone();
                 this.show_progress_step(&gettext("Backing Up for the First Time"));
                 let opts = BackUpOptions {
                     passphrase: passphrase.clone(),
-                    rollback: false,
+                    ..Default::default()
                 };
                 let path = operations::start_back_up(&id, &opts).await?;
-                operations::finish(&path, |s| this.show_progress(s)).await?;
+                operations::finish_with::<BackUpResult>(&path, |s| this.show_progress(s)).await?;
                 let set = model::get().backup(&id).unwrap_or_default();
                 Ok::<bool, Failure>(operations::power_off(&set).await.unwrap_or(false))
             }
@@ -180,21 +179,19 @@ impl super::Onboarding {
             let _hold = hold;
             let outcome = async {
                 let c = client::get().await?;
-                let mut options: Options<'_> = HashMap::new();
-                options.insert(adopt::LABEL, Variant::from(label.as_str()));
-                options.insert(adopt::DATASETS, Variant::from(datasets.clone()));
-                if let Some((pool, _)) = drive.zfs_pool() {
-                    options.insert(adopt::POOL_NAME, Variant::from(pool));
-                }
-                let path = c.helper.adopt_drive(&by_id, options).await?;
-                operations::finish(path.as_str(), |s| this.show_progress(s)).await
+                let options = AdoptDriveOptions {
+                    label: Some(label.clone()),
+                    datasets: Some(datasets.clone()),
+                    pool_name: drive.zfs_pool().map(|(pool, _)| pool.to_string()),
+                };
+                let path = c.helper.adopt_drive(&by_id, &options).await?;
+                operations::finish_with::<DriveResult>(path.as_str(), |s| this.show_progress(s))
+                    .await
             }
             .await;
             match outcome {
-                Ok(state) => {
-                    if let Some(id) = state.result_string(result::BACKUP_ID) {
-                        *model::get().selected.borrow_mut() = id;
-                    }
+                Ok((_, adopted)) => {
+                    *model::get().selected.borrow_mut() = adopted.backup_id;
                     this.show_done(
                         true,
                         &gettext("Existing Backup Added"),

@@ -2,7 +2,7 @@
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
-use coffer_api::names::operation;
+use coffer_api::Operation;
 use gettextrs::gettext;
 
 use crate::client::Failure;
@@ -26,14 +26,14 @@ impl super::Overview {
             }
             let mut rows = vec![];
             for e in entries.iter().rev().take(20) {
-                let what = match e.operation.as_str() {
-                    operation::BACK_UP => gettext("Backup"),
-                    operation::SCRUB => gettext("Drive check"),
-                    operation::PREPARE_DRIVE => gettext("Drive set up"),
-                    operation::ADOPT => gettext("Existing backup added"),
-                    operation::UNLOCK => gettext("Unlocked for restore"),
-                    operation::LOCK => gettext("Locked"),
-                    other => other.to_string(),
+                let what = match &e.operation {
+                    Operation::BackUp => gettext("Backup"),
+                    Operation::Scrub => gettext("Drive check"),
+                    Operation::PrepareDrive => gettext("Drive set up"),
+                    Operation::Adopt => gettext("Existing backup added"),
+                    Operation::Unlock => gettext("Unlocked for restore"),
+                    Operation::Lock => gettext("Locked"),
+                    Operation::Other(other) => other.clone(),
                 };
                 let result = if e.success {
                     if e.bytes > 0 {
@@ -42,7 +42,7 @@ impl super::Overview {
                         gettext("succeeded")
                     }
                 } else {
-                    let f = Failure::new(&e.error_name, &e.message);
+                    let f = Failure::from_job(&e.error_name, &e.message);
                     gettext_f("failed: {}", &[&f.title()])
                 };
                 let row = adw::ActionRow::builder()

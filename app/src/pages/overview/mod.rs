@@ -9,8 +9,7 @@ use std::cell::{Cell, RefCell};
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
-use coffer_api::names::operation;
-use coffer_api::BackupSet;
+use coffer_api::{BackupSet, Operation};
 use gettextrs::gettext;
 use gtk::{gio, glib, CompositeTemplate};
 
@@ -20,7 +19,7 @@ use crate::model;
 
 /// A job this view started and is showing.
 pub struct Running {
-    operation: String,
+    operation: Operation,
     path: Option<String>,
     eta: format::Eta,
     _hold: gio::ApplicationHoldGuard,
@@ -202,8 +201,8 @@ impl Overview {
         let running = imp.running.borrow().as_ref().map(|r| r.operation.clone());
 
         let (icon, title, subtitle) = if let Some(op) = &running {
-            let title = match op.as_str() {
-                operation::SCRUB => gettext("Checking the Drive…"),
+            let title = match op {
+                Operation::Scrub => gettext("Checking the Drive…"),
                 _ => gettext("Backing Up…"),
             };
             (

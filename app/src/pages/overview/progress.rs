@@ -7,14 +7,14 @@ use gettextrs::gettext;
 use crate::client::Failure;
 use crate::format;
 use crate::i18n::gettext_f;
-use crate::job::JobState;
+use coffer_api::{ErrorKind, JobState};
 
 impl super::Overview {
     pub(super) fn show_progress(&self, s: &JobState) {
         let imp = self.imp();
         imp.progress_stage.set_label(&format::stage(&s.stage));
-        if s.progress_valid {
-            imp.progress_bar.set_fraction(s.progress.clamp(0.0, 1.0));
+        if let Some(p) = s.progress {
+            imp.progress_bar.set_fraction(p.clamp(0.0, 1.0));
         } else {
             imp.progress_bar.pulse();
         }
@@ -32,10 +32,10 @@ impl super::Overview {
             parts.push(format::rate(s.rate));
         }
         let eta = imp.running.borrow().as_ref().map(|r| r.eta);
-        if let Some(left) = eta.and_then(|e| {
-            e.remaining(glib::real_time(), s.progress, s.expected_end_time)
-                .filter(|_| s.progress_valid)
-        }) {
+        if let Some(left) = eta
+            .zip(s.progress)
+            .and_then(|(e, p)| e.remaining(glib::real_time(), p, s.expected_end_time))
+        {
             parts.push(gettext_f("about {} left", &[&format::duration(left)]));
         }
         imp.progress_detail.set_label(&parts.join(" · "));
@@ -81,7 +81,7 @@ impl super::Overview {
     }
 
     pub(super) fn show_failure(&self, title: &str, f: &Failure) {
-        if f.is("Cancelled") {
+        if f.is(ErrorKind::Cancelled) {
             // Not an error: the user asked for it. Show it without the alarm colour.
             self.show_result(false, &f.title(), &f.message, &[]);
             let icon = &self.imp().result_icon;

@@ -3,8 +3,9 @@
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
-use coffer_api::names::operation;
-use coffer_api::options::result;
+use coffer_api::options::BackUpOptions;
+use coffer_api::results::{BackUpResult, ScrubResult};
+use coffer_api::{ErrorKind, Operation, Stage};
 use gettextrs::gettext;
 use gtk::gio;
 
@@ -12,13 +13,12 @@ use super::Running;
 use crate::client::Failure;
 use crate::format;
 use crate::i18n::{gettext_f, ngettext_f};
-use crate::job::JobState;
 use crate::model;
-use crate::operations::{self, BackUpOptions};
+use crate::operations;
 use crate::widgets;
 
 impl super::Overview {
-    pub(super) fn begin(&self, op: &str) -> bool {
+    pub(super) fn begin(&self, op: Operation) -> bool {
         if self.is_running() {
             return false;
         }
@@ -32,7 +32,7 @@ impl super::Overview {
         let imp = self.imp();
         // Keep the process (and the notification on completion) alive if the window closes.
         imp.running.replace(Some(Running {
-            operation: op.to_string(),
+            operation: op,
             path: None,
             eta: format::Eta::new(glib::monotonic_time()),
             _hold: app.hold(),
@@ -41,7 +41,7 @@ impl super::Overview {
         imp.result_list.set_visible(false);
         imp.progress_box.set_visible(true);
         imp.progress_stage
-            .set_label(&format::stage(coffer_api::options::stage::STARTING));
+            .set_label(&format::stage(&Stage::Starting));
         imp.progress_bar.set_fraction(0.0);
         imp.progress_detail.set_label("");
         imp.cancel_button.set_sensitive(false);
@@ -69,7 +69,7 @@ impl super::Overview {
         let Some(id) = self.selected_id(id) else {
             return;
         };
-        if !self.begin(operation::BACK_UP) {
+        if !self.begin(Operation::BackUp) {
             return;
         }
         let this = self.clone();
@@ -80,11 +80,11 @@ impl super::Overview {
                 let attempt = async {
                     let path = operations::start_back_up(&id, &options).await?;
                     this.set_job_path(&path);
-                    operations::finish(&path, |s| this.show_progress(s)).await
+                    operations::finish_with::<BackUpResult>(&path, |s| this.show_progress(s)).await
                 }
                 .await;
                 match attempt {
-                    Err(f) if f.is("NeedsPassphrase") && options.passphrase.is_none() => {
+                    Err(f) if f.is(ErrorKind::NeedsPassphrase) && options.passphrase.is_none() => {
                         let p = widgets::ask_passphrase(
                             &this,
                             &gettext("Passphrase Needed"),
@@ -97,9 +97,9 @@ impl super::Overview {
                             None => break Err(f),
                         }
                     }
-                    Err(f) if f.is("TargetModified") && !options.rollback => {
+                    Err(f) if f.is(ErrorKind::TargetModified) && options.rollback.is_none() => {
                         if this.confirm_rollback(&f).await {
-                            options.rollback = true;
+                            options.rollback = Some(true);
                         } else {
                             break Err(f);
                         }
@@ -109,11 +109,11 @@ impl super::Overview {
             };
             let seconds = ((glib::monotonic_time() - started) / 1_000_000) as u64;
             match &outcome {
-                Ok(state) => this.back_up_done(&id, state, seconds).await,
+                Ok((_, result)) => this.back_up_done(&id, result, seconds).await,
                 Err(f) => this.show_failure(&gettext("Backup Failed"), f),
             }
             model::get().refresh().await;
-            this.notify_done(operation::BACK_UP, &id, outcome.as_ref().err());
+            this.notify_done(Operation::BackUp, &id, outcome.as_ref().err());
             this.end();
         });
     }
@@ -134,10 +134,8 @@ impl super::Overview {
         widgets::response(&d).await == "rollback"
     }
 
-    pub(super) async fn back_up_done(&self, id: &str, s: &JobState, seconds: u64) {
-        let bytes = s.result_u64(result::BYTES).unwrap_or(s.bytes);
-        let sent = s.result_u64(result::SNAPSHOTS_SENT).unwrap_or(0);
-        let pruned = s.result_u64(result::PRUNED).unwrap_or(0);
+    pub(super) async fn back_up_done(&self, id: &str, r: &BackUpResult, seconds: u64) {
+        let (bytes, sent, pruned) = (r.bytes, u64::from(r.snapshots_sent), u64::from(r.pruned));
         let mut details = vec![
             (gettext("Copied"), format::size(bytes)),
             (
@@ -155,14 +153,8 @@ impl super::Overview {
             ),
             (gettext("Duration"), format::duration(seconds)),
         ];
-        for w in s
-            .result
-            .get(result::WARNINGS)
-            .and_then(|v| v.try_clone().ok())
-            .and_then(|v| Vec::<String>::try_from(v).ok())
-            .unwrap_or_default()
-        {
-            details.push((gettext("Warning"), w));
+        for w in &r.warnings {
+            details.push((gettext("Warning"), w.clone()));
         }
         let summary = gettext_f(
             "{} copied in {}",
@@ -195,7 +187,7 @@ impl super::Overview {
         let Some(id) = self.selected_id(id) else {
             return;
         };
-        if !self.begin(operation::SCRUB) {
+        if !self.begin(Operation::Scrub) {
             return;
         }
         let this = self.clone();
@@ -203,13 +195,12 @@ impl super::Overview {
             let attempt = async {
                 let path = operations::start_scrub(&id).await?;
                 this.set_job_path(&path);
-                operations::finish(&path, |s| this.show_progress(s)).await
+                operations::finish_with::<ScrubResult>(&path, |s| this.show_progress(s)).await
             }
             .await;
             match &attempt {
-                Ok(s) => {
-                    let errors = s.result_u64(result::ERRORS).unwrap_or(0);
-                    let repaired = s.result_u64(result::REPAIRED).unwrap_or(0);
+                Ok((_, r)) => {
+                    let (errors, repaired) = (r.errors, r.repaired);
                     let details = vec![
                         (gettext("Errors"), errors.to_string()),
                         (gettext("Repaired"), format::size(repaired)),
@@ -233,7 +224,7 @@ impl super::Overview {
                 Err(f) => this.show_failure(&gettext("Drive Check Failed"), f),
             }
             model::get().refresh().await;
-            this.notify_done(operation::SCRUB, &id, attempt.as_ref().err());
+            this.notify_done(Operation::Scrub, &id, attempt.as_ref().err());
             this.end();
         });
     }
@@ -241,7 +232,7 @@ impl super::Overview {
     /// Sends the completion notification for a job this view followed, while the hold on the
     /// application still keeps the process alive (the window may be closed by now). Nothing
     /// when the job never started: the view shows that error itself.
-    pub(super) fn notify_done(&self, op: &str, id: &str, failure: Option<&Failure>) {
+    pub(super) fn notify_done(&self, op: Operation, id: &str, failure: Option<&Failure>) {
         let started = self
             .imp()
             .running
@@ -252,10 +243,7 @@ impl super::Overview {
             return;
         }
         if let Some(app) = gio::Application::default() {
-            let (name, message) = failure
-                .map(|f| (f.name.clone(), f.message.clone()))
-                .unwrap_or_default();
-            crate::monitor::job_completed(&app, op, id, failure.is_none(), &name, &message);
+            crate::monitor::job_completed(&app, &op, id, failure);
         }
     }
 

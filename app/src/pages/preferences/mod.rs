@@ -6,12 +6,10 @@ use std::collections::HashMap;
 
 use adw::prelude::*;
 use adw::subclass::prelude::*;
-use coffer_api::options::settings;
-use coffer_api::proxy::Options;
+use coffer_api::options::Settings;
 use coffer_api::BackupSet;
 use gettextrs::gettext;
 use gtk::{glib, CompositeTemplate};
-use zbus::Variant;
 
 use crate::i18n::gettext_f;
 use crate::{client, model, widgets};
@@ -132,13 +130,22 @@ impl Preferences {
         auto.connect_active_notify(glib::clone!(
             #[weak(rename_to = t)]
             self,
-            move |s| t.save(&id, settings::AUTO_BACKUP, Variant::from(s.is_active()))
+            move |s| t.save(
+                &id,
+                Settings {
+                    auto_backup: Some(s.is_active()),
+                    ..Default::default()
+                }
+            )
         ));
         row.add_row(&auto_row);
 
         row.add_row(&self.spin_row(
             &set.id,
-            settings::SNAPSHOT_MAX_AGE_HOURS,
+            |v| Settings {
+                snapshot_max_age_hours: Some(v),
+                ..Default::default()
+            },
             &gettext("Snapshot Age Limit"),
             &gettext("Take a snapshot before backing up when the newest is older than this many hours (0: never)"),
             set.snapshot_max_age_hours,
@@ -146,7 +153,10 @@ impl Preferences {
         ));
         row.add_row(&self.spin_row(
             &set.id,
-            settings::SCRUB_INTERVAL_DAYS,
+            |v| Settings {
+                scrub_interval_days: Some(v),
+                ..Default::default()
+            },
             &gettext("Drive Check Reminder"),
             &gettext("Remind to check the drive after this many days (0: never)"),
             set.scrub_interval_days,
@@ -211,7 +221,7 @@ impl Preferences {
     fn spin_row(
         &self,
         id: &str,
-        key: &'static str,
+        setting: fn(u32) -> Settings,
         title: &str,
         subtitle: &str,
         value: u32,
@@ -228,22 +238,29 @@ impl Preferences {
             .build();
         row.add_suffix(&spin);
         let id = id.to_string();
+        // Changes of one row wait for the spinning to stop; the row's title names it.
+        let pending_key = format!("{id}/{title}");
         spin.connect_value_changed(glib::clone!(
             #[weak(rename_to = t)]
             self,
             move |s| {
                 let value = s.value_as_int().max(0) as u32;
-                let pending_key = format!("{id}/{key}");
                 let id = id.clone();
                 let t2 = t.clone();
+                let key = pending_key.clone();
                 let source = glib::timeout_add_local_once(
                     std::time::Duration::from_millis(600),
                     move || {
-                        t2.imp().pending.borrow_mut().remove(&format!("{id}/{key}"));
-                        t2.save(&id, key, Variant::from(value));
+                        t2.imp().pending.borrow_mut().remove(&key);
+                        t2.save(&id, setting(value));
                     },
                 );
-                if let Some(old) = t.imp().pending.borrow_mut().insert(pending_key, source) {
+                if let Some(old) = t
+                    .imp()
+                    .pending
+                    .borrow_mut()
+                    .insert(pending_key.clone(), source)
+                {
                     old.remove();
                 }
             }
@@ -269,18 +286,22 @@ impl Preferences {
             self.add_toast(adw::Toast::new(&gettext("Keep at least one dataset.")));
             return;
         }
-        self.save(id, settings::DATASETS, Variant::from(chosen));
+        self.save(
+            id,
+            Settings {
+                datasets: Some(chosen),
+                ..Default::default()
+            },
+        );
     }
 
-    fn save(&self, id: &str, key: &'static str, value: Variant<'static>) {
+    fn save(&self, id: &str, settings: Settings) {
         let id = id.to_string();
         let this = self.clone();
         glib::MainContext::default().spawn_local(async move {
             let result = async {
                 let c = client::get().await?;
-                let mut map: Options<'_> = HashMap::new();
-                map.insert(key, value);
-                c.helper.configure(&id, map).await
+                c.helper.configure(&id, &settings).await
             }
             .await;
             match result {

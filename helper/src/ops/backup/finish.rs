@@ -1,6 +1,7 @@
 //! After the streams: protect the base, prune, set properties, verify.
 
-use coffer_api::options::stage;
+use coffer_api::ErrorKind;
+use coffer_api::Stage;
 
 use super::listing::{self, Known, Marks};
 use super::protection::{self, Ahead};
@@ -161,7 +162,7 @@ pub(super) async fn finish_dataset(
     let marks = new_marks.as_ref().unwrap_or(seen.marks);
     let newest_common = crate::engine::find_common_base(&src_snaps, &src_books, &tgt_snaps);
 
-    ctl.stage(stage::PROTECTING, source.as_str());
+    ctl.stage(Stage::Protecting, source.as_str());
     let state = ctx.store.state(id.as_str())?;
     let protected = state.protected.get(source.as_str()).cloned();
     let pending = state
@@ -216,7 +217,7 @@ pub(super) async fn finish_dataset(
     };
     let protection_complete = moved.as_ref().is_some_and(|m| m.complete);
 
-    ctl.stage(stage::PRUNING, target.as_str());
+    ctl.stage(Stage::Pruning, target.as_str());
     let doomed = prune_set(&src_snaps, &src_books, &tgt_snaps, &[]);
     let doomed = if doomed.is_empty() {
         doomed
@@ -227,8 +228,9 @@ pub(super) async fn finish_dataset(
         .await?
     };
     if !doomed.is_empty() {
-        let cmds = prune_commands(target, &doomed, DESTROY_BATCH_MAX_ARG)
-            .map_err(|e| OpError::Internal(format!("cannot build the prune: {e}")))?;
+        let cmds = prune_commands(target, &doomed, DESTROY_BATCH_MAX_ARG).map_err(|e| {
+            OpError::new(ErrorKind::Internal, format!("cannot build the prune: {e}"))
+        })?;
         for c in &cmds {
             zfs_util::run(ctx, c).await?;
         }
@@ -253,13 +255,16 @@ pub(super) async fn finish_dataset(
         tracing::warn!(%target, error = %e, "reading snapshot sizes failed");
     }
 
-    ctl.stage(stage::VERIFYING, target.as_str());
+    ctl.stage(Stage::Verifying, target.as_str());
     if let Some(n) = &promised {
         if !tgt_snaps.iter().any(|t| t.guid == n.guid) {
-            return Err(OpError::Internal(format!(
-                "Verification failed: {target} lacks {source}@{} after the backup.",
-                n.name
-            )));
+            return Err(OpError::new(
+                ErrorKind::Internal,
+                format!(
+                    "Verification failed: {target} lacks {source}@{} after the backup.",
+                    n.name
+                ),
+            ));
         }
     }
     let report = verify_replica(seen.src_snaps, &tgt_snaps);

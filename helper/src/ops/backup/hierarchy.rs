@@ -1,6 +1,7 @@
 //! Re-links children that arrived as encryption roots of their own (see engine::hierarchy).
 
-use coffer_api::options::stage;
+use coffer_api::ErrorKind;
+use coffer_api::Stage;
 
 use super::replicate::run_stream;
 use super::Totals;
@@ -71,9 +72,14 @@ pub(super) async fn keep_encryption_hierarchy(
             Ok(())
         }
         Relink::Stream { from, to, children } => {
-            ctl.stage(stage::SENDING, source.as_str());
+            ctl.stage(Stage::Sending, source.as_str());
             let (from, to) = (source.snapshot(&from)?, source.snapshot(&to)?);
-            let bad = |e| OpError::Internal(format!("cannot build the re-link stream: {e}"));
+            let bad = |e| {
+                OpError::new(
+                    ErrorKind::Internal,
+                    format!("cannot build the re-link stream: {e}"),
+                )
+            };
             let send = send_replication_step(&from, &to, false).map_err(bad)?;
             let cmds = StreamCommands {
                 // run_stream never runs the estimate.
@@ -89,9 +95,7 @@ pub(super) async fn keep_encryption_hierarchy(
             totals.done = done;
             let failure = match streamed {
                 Ok(()) => None,
-                Err(
-                    e @ (OpError::Cancelled(_) | OpError::DriveRemoved(_) | OpError::NoSpace(_)),
-                ) => return Err(e),
+                Err(e) if e.ends_the_run() => return Err(e),
                 // `zfs receive` re-links after the last stream and may still report that the
                 // skipped stream ended early (seen with 2.3 in the walkthrough scenario); what counts
                 // is the key layout, checked below.

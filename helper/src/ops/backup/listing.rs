@@ -7,6 +7,7 @@
 //! under the same name would keep a stale row, so the guids a decision rests on are read
 //! fresh ([`confirm`]) and pruning reads its candidates fresh.
 
+use coffer_api::ErrorKind;
 use std::collections::HashMap;
 
 use crate::engine::{BaseRef, ReplicationPlan};
@@ -259,7 +260,7 @@ async fn read_rows(
     for read in reads {
         match read {
             Ok(rows) => fresh.extend(rows),
-            Err(OpError::InvalidArgument(_)) => return Ok(None),
+            Err(e) if e.is(ErrorKind::InvalidArgument) => return Ok(None),
             Err(e) => return Err(e),
         }
     }
@@ -439,7 +440,7 @@ pub(super) async fn fill_details(
     let fresh = match zfs_util::snapshot_rows(ctx, ds, &missing).await {
         Ok(rows) => rows,
         // A name our validation refuses cannot go on an argv; list the whole dataset.
-        Err(OpError::InvalidArgument(_)) => zfs_util::snapshots(ctx, ds).await?,
+        Err(e) if e.is(ErrorKind::InvalidArgument) => zfs_util::snapshots(ctx, ds).await?,
         Err(e) => return Err(e),
     };
     let by_name: HashMap<&str, &Snapshot> = fresh.iter().map(|s| (s.name.as_str(), s)).collect();

@@ -12,11 +12,13 @@ mod replicate;
 mod snapshot;
 mod targets;
 
-use coffer_api::options::{result as res, stage};
+use coffer_api::results::BackUpResult;
+use coffer_api::ErrorKind;
+use coffer_api::Stage;
 
 use super::pool::{self, Imported};
 use super::progress::now_secs;
-use super::{Ctx, JobCtl, JobResult, OpError, Secret};
+use super::{Ctx, JobCtl, JobResult, OpError, Output, Secret};
 use crate::state::{BackupConfig, BackupState, DatasetPair};
 use crate::validate::{BackupId, DatasetName};
 
@@ -50,13 +52,16 @@ pub(super) struct Totals {
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResult, OpError> {
     let cfg = &req.config;
     if cfg.datasets.is_empty() {
-        return Err(OpError::InvalidArgument(format!(
-            "The backup {:?} has no datasets to back up. Choose some first.",
-            cfg.id
-        )));
+        return Err(OpError::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "The backup {:?} has no datasets to back up. Choose some first.",
+                cfg.id
+            ),
+        ));
     }
     let id = BackupId::parse(&cfg.id)?;
-    ctl.stage(stage::IMPORTING, &cfg.pool_name);
+    ctl.stage(Stage::Importing, &cfg.pool_name);
     // The first source's datasets are listed while the drive's pool is found, and when the
     // pool is imported and well, what planning reads too: checking the pool takes two
     // `zpool` processes, which under emulation cost as much as planning itself.
@@ -87,9 +92,11 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
 
     let mut export_error = None;
     // Exporting a pool whose drive is gone would hang; the next run exports it instead.
-    let drive_gone = matches!(outcome, Err(OpError::DriveRemoved(_)));
+    let drive_gone = outcome
+        .as_ref()
+        .is_err_and(|e| e.is(ErrorKind::DriveRemoved));
     if imported.by_us && req.export && !drive_gone {
-        ctl.stage(stage::EXPORTING, &cfg.pool_name);
+        ctl.stage(Stage::Exporting, &cfg.pool_name);
         ctl.set_cancelable(false);
         if let Err(e) = pool::release(ctx, cfg, &imported.pool).await {
             tracing::warn!(error = %e, "export after backup failed");
@@ -112,20 +119,20 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     if let Some(e) = export_error {
         return Err(e);
     }
-    ctl.stage(stage::DONE, "");
-    let mut r = JobResult {
+    ctl.stage(Stage::Done, "");
+    Ok(JobResult {
         bytes: totals.done,
         message: format!(
             "Backed up {} snapshots ({} bytes); pruned {}.",
             totals.snapshots_sent, totals.done, totals.pruned
         ),
-        ..Default::default()
-    };
-    r.set(res::BYTES, totals.done);
-    r.set(res::SNAPSHOTS_SENT, totals.snapshots_sent);
-    r.set(res::PRUNED, totals.pruned);
-    r.set(res::WARNINGS, totals.warnings.clone());
-    Ok(r)
+        output: Output::BackUp(BackUpResult {
+            bytes: totals.done,
+            snapshots_sent: totals.snapshots_sent,
+            pruned: totals.pruned,
+            warnings: totals.warnings.clone(),
+        }),
+    })
 }
 
 /// A source and its descendants, each with its place on the drive (targets::with_descendants).
@@ -180,10 +187,13 @@ async fn back_up_all(
             let source = DatasetName::parse(&pair.source)?;
             let target = DatasetName::parse(&pair.target)?;
             if target.pool() != imported.pool.as_str() {
-                return Err(OpError::InvalidArgument(format!(
-                    "The target {target} is not on the backup drive's pool {}.",
-                    imported.pool
-                )));
+                return Err(OpError::new(
+                    ErrorKind::InvalidArgument,
+                    format!(
+                        "The target {target} is not on the backup drive's pool {}.",
+                        imported.pool
+                    ),
+                ));
             }
             // The dataset and its descendants, parents first (a child needs its parent on
             // the drive), each to the same place under the target.
@@ -210,7 +220,7 @@ async fn back_up_all(
                 .await
                 {
                     // A child nobody snapshots yet is not an error of the backup.
-                    Err(OpError::NoSnapshots(_)) if src != source => {
+                    Err(e) if e.is(ErrorKind::NoSnapshots) && src != source => {
                         totals
                             .warnings
                             .push(format!("{src} has no snapshots yet and was skipped."));
@@ -221,10 +231,7 @@ async fn back_up_all(
             if tree.len() > 1 {
                 match hierarchy::keep_encryption_hierarchy(ctx, ctl, &source, &target, totals).await
                 {
-                    Err(
-                        e
-                        @ (OpError::Cancelled(_) | OpError::DriveRemoved(_) | OpError::NoSpace(_)),
-                    ) => return Err(e),
+                    Err(e) if e.ends_the_run() => return Err(e),
                     // The data is safely on the drive; only the key layout differs.
                     Err(e) => totals.warnings.push(format!(
                         "The children of {target} keep their own encryption roots: {e}"
@@ -237,9 +244,7 @@ async fn back_up_all(
         .await;
         match r {
             Ok(()) => {}
-            Err(e @ (OpError::Cancelled(_) | OpError::DriveRemoved(_) | OpError::NoSpace(_))) => {
-                return Err(e)
-            }
+            Err(e) if e.ends_the_run() => return Err(e),
             Err(e) => {
                 tracing::warn!(source = %pair.source, error = %e, "dataset not backed up");
                 if first_error.is_none() {
@@ -256,7 +261,8 @@ async fn back_up_all(
 }
 
 pub(super) fn cancelled() -> OpError {
-    OpError::Cancelled(
+    OpError::new(
+        ErrorKind::Cancelled,
         "The backup was stopped. The next backup continues where this one stopped.".into(),
     )
 }

@@ -1,9 +1,10 @@
 //! One dataset: resume, plan by guid, refuse a modified target, send.
 
+use coffer_api::ErrorKind;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use coffer_api::options::stage;
+use coffer_api::Stage;
 
 use super::encryption::ensure_encrypted_parent;
 use super::finish::{finish_dataset, on_create, Seen};
@@ -38,7 +39,7 @@ pub(super) async fn replicate(
     prefetched: Option<Prefetched>,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
-    ctl.stage(stage::PLANNING, source.as_str());
+    ctl.stage(Stage::Planning, source.as_str());
     let raw = src_info.is_encrypted();
     if !raw {
         ensure_encrypted_parent(ctx, target, req.passphrase.as_ref()).await?;
@@ -142,9 +143,12 @@ pub(super) async fn replicate(
         match plan {
             ReplicationPlan::Resume { token } => {
                 if tried_resume {
-                    return Err(OpError::Internal(format!(
-                        "{target} still has a resume token after resuming or discarding it."
-                    )));
+                    return Err(OpError::new(
+                        ErrorKind::Internal,
+                        format!(
+                            "{target} still has a resume token after resuming or discarding it."
+                        ),
+                    ));
                 }
                 tried_resume = true;
                 // The token is checked against the source's snapshots by guid, so rows left
@@ -172,7 +176,9 @@ pub(super) async fn replicate(
                     .iter()
                     .map(|s| step_commands(s, source, target, &settings))
                     .collect::<Result<_, _>>()
-                    .map_err(|e| OpError::Internal(format!("cannot build the send: {e}")))?;
+                    .map_err(|e| {
+                        OpError::new(ErrorKind::Internal, format!("cannot build the send: {e}"))
+                    })?;
                 let sizes: Vec<u64> = steps
                     .iter()
                     .map(|s| step_size(s, &src_snaps, &src_books))
@@ -274,26 +280,31 @@ async fn handle_plan_error(
     rolled_back: &mut bool,
 ) -> Result<(), OpError> {
     match e {
-        PlanError::NoSourceSnapshots => Err(OpError::NoSnapshots(
+        PlanError::NoSourceSnapshots => Err(OpError::new(
+            ErrorKind::NoSnapshots,
             "The source has no snapshots yet. Set up sanoid (or take a snapshot) first.".into(),
         )),
-        PlanError::TargetWithoutSnapshots | PlanError::NoCommonBase { .. } => {
-            Err(OpError::NoCommonSnapshot(format!(
+        PlanError::TargetWithoutSnapshots | PlanError::NoCommonBase { .. } => Err(OpError::new(
+            ErrorKind::NoCommonSnapshot,
+            format!(
                 "{target} on the backup drive shares no snapshot with this computer, so it \
                  cannot be continued. Nothing was changed. ({e})"
-            )))
-        }
+            ),
+        )),
         PlanError::TargetHasNewerSnapshots { base, names } => {
             if req.rollback && !*rolled_back {
                 *rolled_back = true;
                 rollback(ctx, target, &base.target_name).await
             } else {
-                Err(OpError::TargetHasNewerSnapshots(format!(
-                    "{target} on the backup drive has snapshots that are not on this computer \
+                Err(OpError::new(
+                    ErrorKind::TargetHasNewerSnapshots,
+                    format!(
+                        "{target} on the backup drive has snapshots that are not on this computer \
                      ({}). Nothing was destroyed. Roll back to {} only if you do not need them.",
-                    names.join(", "),
-                    base.target_name
-                )))
+                        names.join(", "),
+                        base.target_name
+                    ),
+                ))
             }
         }
     }
@@ -338,11 +349,14 @@ async fn check_unmodified(
         }
         _ => "its last common snapshot is missing".to_string(),
     };
-    Err(OpError::TargetModified(format!(
-        "The copy of {target} on the backup drive was changed since the last backup ({what}). \
+    Err(OpError::new(
+        ErrorKind::TargetModified,
+        format!(
+            "The copy of {target} on the backup drive was changed since the last backup ({what}). \
          Nothing was destroyed. Restore what you need from it, then back up with rollback to \
          {base_name}."
-    )))
+        ),
+    ))
 }
 
 /// The source an interrupted receive on its target would continue.
@@ -369,7 +383,7 @@ async fn resume(
     token: &str,
     totals: &mut Totals,
 ) -> Result<bool, OpError> {
-    ctl.stage(stage::RESUMING, target.as_str());
+    ctl.stage(Stage::Resuming, target.as_str());
     let Ok(token) = ResumeToken::parse(token) else {
         return discard(ctx, src.name, target, "its token is malformed", totals).await;
     };
@@ -383,9 +397,9 @@ async fn resume(
             let why = format!("zfs cannot continue it ({})", first_line(&f.stderr));
             return discard(ctx, src.name, target, &why, totals).await;
         }
-        return Err(failed
-            .map(OpError::from)
-            .unwrap_or_else(|| OpError::Internal("resume estimate failed".into())));
+        return Err(failed.map(OpError::from).unwrap_or_else(|| {
+            OpError::new(ErrorKind::Internal, "resume estimate failed".into())
+        }));
     }
     // `-nv` prints to stdout; stderr is read too, in case a version prints there.
     let contents = parse_resume_token_contents(&out.stdout_text())
@@ -418,8 +432,8 @@ async fn resume(
         receive: crate::zfs::receive::receive(target, &ReceiveOptions::default())?,
     };
     match run_stream(ctx, ctl, target.pool(), &cmds, totals).await {
-        Err(OpError::CommandFailed(msg)) if is_stale(&msg) => {
-            let why = format!("zfs could not continue it ({})", first_line(&msg));
+        Err(e) if e.is(ErrorKind::CommandFailed) && is_stale(&e.message) => {
+            let why = format!("zfs could not continue it ({})", first_line(&e.message));
             discard(ctx, src.name, target, &why, totals).await
         }
         other => other.map(|()| true),
@@ -543,7 +557,7 @@ async fn send_streams(
     totals: &mut Totals,
 ) -> Result<(), OpError> {
     totals.total += sizes.iter().sum::<u64>();
-    ctl.stage(stage::SENDING, source.as_str());
+    ctl.stage(Stage::Sending, source.as_str());
     for c in cmds {
         run_stream(ctx, ctl, target_pool_of(c), c, totals).await?;
     }
@@ -576,7 +590,7 @@ pub(super) async fn run_stream(
             // ever. Dropping the pipeline kills both children; the receiver keeps what
             // arrived for the next run to resume.
             totals.done = ctl.snapshot().bytes;
-            return Err(OpError::DriveRemoved(format!(
+            return Err(OpError::new(ErrorKind::DriveRemoved, format!(
                 "The backup drive went away during the backup (pool {pool} is {health}). Plug \
                  it back in and back up again; if the drive's pool stays stuck, restart the \
                  computer first. The backup continues where it stopped."

@@ -1,6 +1,6 @@
 //! The optional `coffer_<time>` snapshot when the newest one is too old.
 
-use coffer_api::options::stage;
+use coffer_api::Stage;
 
 use crate::ops::progress::now_secs;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
@@ -24,7 +24,7 @@ pub(super) async fn snapshot_if_stale(
     if now - newest < i64::from(max_age_hours) * 3600 {
         return Ok(());
     }
-    ctl.stage(stage::SNAPSHOTTING, source.as_str());
+    ctl.stage(Stage::Snapshotting, source.as_str());
     let snap = source.snapshot(&format!("coffer_{}", utc_stamp(now)))?;
     zfs_util::run(ctx, &crate::zfs::manage::snapshot(&snap))
         .await

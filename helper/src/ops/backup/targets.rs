@@ -5,6 +5,7 @@ use crate::ops::{zfs_util, Ctx, OpError};
 use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::DatasetName;
 use crate::zfs::DatasetInfo;
+use coffer_api::ErrorKind;
 
 /// `source` and every filesystem/volume below it, paired with the same path under `target`,
 /// with the source's row (replication reads its encryption from it instead of asking again).
@@ -15,9 +16,10 @@ pub async fn with_descendants(
 ) -> Result<Vec<(DatasetName, DatasetName, DatasetInfo)>, OpError> {
     let mut rows = zfs_util::datasets_under(ctx, source).await?;
     if rows.is_empty() {
-        return Err(OpError::InvalidArgument(format!(
-            "The dataset {source} does not exist on this computer any more."
-        )));
+        return Err(OpError::new(
+            ErrorKind::InvalidArgument,
+            format!("The dataset {source} does not exist on this computer any more."),
+        ));
     }
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::with_capacity(rows.len());
@@ -39,50 +41,45 @@ pub async fn with_descendants(
 pub async fn assign_targets(
     ctx: &Ctx,
     cfg: &BackupConfig,
-    pairs: &[(DatasetName, Option<DatasetName>)],
+    sources: &[DatasetName],
 ) -> Result<Vec<DatasetPair>, OpError> {
     let mut out: Vec<DatasetPair> = Vec::new();
-    for (source, target) in pairs {
+    for source in sources {
         if out.iter().any(|p| p.source == source.as_str()) {
             continue;
         }
-        let target = match target {
-            Some(t) => {
-                if !cfg.pool_name.is_empty() && t.pool() != cfg.pool_name {
-                    return Err(OpError::InvalidArgument(format!(
-                        "The target {t} is not on the backup pool {}.",
-                        cfg.pool_name
-                    )));
-                }
-                t.to_string()
-            }
-            None if cfg.pool_name.is_empty() => String::new(),
+        // A set without a drive yet gets its targets when the drive is prepared.
+        if cfg.pool_name.is_empty() {
+            out.push(DatasetPair {
+                source: source.to_string(),
+                target: String::new(),
+            });
+            continue;
+        }
+        let encrypted = match zfs_util::dataset(ctx, source).await? {
+            Some(i) => i.is_encrypted(),
             None => {
-                let encrypted = match zfs_util::dataset(ctx, source).await? {
-                    Some(i) => i.is_encrypted(),
-                    None => {
-                        return Err(OpError::InvalidArgument(format!(
-                            "There is no dataset {source} on this computer."
-                        )))
-                    }
-                };
-                let last = source
-                    .as_str()
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(source.as_str());
-                let parent = if encrypted {
-                    cfg.pool_name.clone()
-                } else {
-                    format!("{}/{ENCRYPTED_CONTAINER}", cfg.pool_name)
-                };
-                let mut name = format!("{parent}/{last}");
-                if out.iter().any(|p| p.target == name) || last == ENCRYPTED_CONTAINER {
-                    name = format!("{parent}/{}", source.as_str().replace('/', "-"));
-                }
-                DatasetName::parse(&name)?.to_string()
+                return Err(OpError::new(
+                    ErrorKind::InvalidArgument,
+                    format!("There is no dataset {source} on this computer."),
+                ))
             }
         };
+        let last = source
+            .as_str()
+            .rsplit('/')
+            .next()
+            .unwrap_or(source.as_str());
+        let parent = if encrypted {
+            cfg.pool_name.clone()
+        } else {
+            format!("{}/{ENCRYPTED_CONTAINER}", cfg.pool_name)
+        };
+        let mut name = format!("{parent}/{last}");
+        if out.iter().any(|p| p.target == name) || last == ENCRYPTED_CONTAINER {
+            name = format!("{parent}/{}", source.as_str().replace('/', "-"));
+        }
+        let target = DatasetName::parse(&name)?.to_string();
         out.push(DatasetPair {
             source: source.to_string(),
             target,
