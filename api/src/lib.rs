@@ -1,6 +1,7 @@
 //! The D-Bus contract between coffer-helper and its clients (the app and cofferctl), plus the
 //! UDisks2 view both clients need. No GTK and no tokio here. docs/dbus-api.md documents it.
 
+pub mod contract;
 pub mod error;
 pub mod job;
 pub mod names;

@@ -14,16 +14,23 @@ use super::manager::READ_ONLY_METHODS;
 use super::testing::{Harness, FAKE_DISK};
 use crate::state::{BackupConfig, DatasetPair};
 
-/// (method name, signature of its in-args), read from the service's own introspection so that
-/// a method added later is covered without touching this test.
-async fn methods(h: &Harness) -> Vec<(String, String)> {
-    let proxy = zbus::fdo::IntrospectableProxy::builder(&h.client)
+/// The manager object's introspection, as a client on the bus reads it.
+async fn introspection(h: &Harness) -> String {
+    zbus::fdo::IntrospectableProxy::builder(&h.client)
         .destination(BUS_NAME)
         .path(OBJECT_PATH)
         .build()
         .await
-        .unwrap();
-    let xml = proxy.introspect().await.unwrap();
+        .unwrap()
+        .introspect()
+        .await
+        .unwrap()
+}
+
+/// (method name, signature of its in-args), read from the service's own introspection so that
+/// a method added later is covered without touching this test.
+async fn methods(h: &Harness) -> Vec<(String, String)> {
+    let xml = introspection(h).await;
     let start = xml
         .find(&format!("<interface name=\"{INTERFACE}\">"))
         .expect("interface in introspection");
@@ -45,6 +52,42 @@ async fn methods(h: &Harness) -> Vec<(String, String)> {
     }
     assert!(out.len() >= 15, "too few methods found: {out:?}");
     out
+}
+
+/// The helper speaks exactly the committed contract (`data/io.github.coffer.Helper1.xml`),
+/// on the bus for the manager and by introspection of a job object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_helper_matches_the_committed_contract() {
+    use coffer_api::contract::interface_members;
+    use coffer_api::names::JOB_INTERFACE;
+    const CONTRACT: &str = include_str!("../../../data/io.github.coffer.Helper1.xml");
+
+    let h = Harness::start("contract").await;
+    let xml = introspection(&h).await;
+    assert_eq!(
+        interface_members(&xml, INTERFACE),
+        interface_members(CONTRACT, INTERFACE)
+    );
+
+    let job = super::job::JobObject {
+        shared: std::sync::Arc::new(super::job::JobShared {
+            id: 1,
+            path: OwnedObjectPath::try_from("/io/github/coffer/Helper1/jobs/1").unwrap(),
+            operation: coffer_api::Operation::Scrub,
+            backup_id: String::new(),
+            started_by_uid: 0,
+            action: action::SCRUB,
+            ctl: std::sync::Arc::new(crate::ops::JobCtl::new()),
+            outcome: std::sync::Mutex::new(None),
+        }),
+        service: h.service.clone(),
+    };
+    let mut xml = String::new();
+    zbus::object_server::Interface::introspect_to_writer(&job, &mut xml, 0);
+    assert_eq!(
+        interface_members(&xml, JOB_INTERFACE),
+        interface_members(CONTRACT, JOB_INTERFACE)
+    );
 }
 
 /// Calls `method` with placeholder arguments of the right types.

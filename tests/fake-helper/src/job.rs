@@ -306,3 +306,28 @@ async fn run(
     crate::helper::job_completed(conn, path, operation, backup_id, success, &error, &message).await;
     Ok(())
 }
+
+impl Job {
+    /// A job that never ran, for reading the interface's introspection.
+    #[cfg(test)]
+    pub fn idle() -> Self {
+        Job {
+            operation: Operation::Scrub,
+            backup_id: String::new(),
+            stage: Stage::Starting,
+            progress: 0.0,
+            progress_valid: false,
+            bytes: 0,
+            total_bytes: 0,
+            rate: 0,
+            expected_end_time: 0,
+            cancelable: false,
+            finished: false,
+            success: false,
+            error_name: String::new(),
+            message: String::new(),
+            result: Output::Nothing,
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}

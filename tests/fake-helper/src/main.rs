@@ -9,6 +9,8 @@
 //! `COFFER_FAKE_ROOT` is where the fake mounts and snapshot trees are made.
 //! `COFFER_FAKE_TICK_MS` is the job tick (default 150 ms).
 
+#[cfg(test)]
+mod contract;
 mod control;
 mod fixtures;
 mod helper;

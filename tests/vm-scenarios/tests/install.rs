@@ -105,6 +105,7 @@ fn meson_install() {
         "/usr/share/icons/hicolor/symbolic/apps/io.github.coffer.Coffer-symbolic.svg",
         "/usr/share/dbus-1/system-services/io.github.coffer.Helper1.service",
         "/usr/share/dbus-1/system.d/io.github.coffer.Helper1.conf",
+        "/usr/share/dbus-1/interfaces/io.github.coffer.Helper1.xml",
         "/usr/share/polkit-1/actions/io.github.coffer.policy",
         "/etc/xdg/autostart/io.github.coffer.Coffer.Monitor.desktop",
         "/usr/share/locale/de/LC_MESSAGES/coffer.mo",
