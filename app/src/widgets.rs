@@ -27,6 +27,7 @@ extern "C" {
 }
 
 /// Gives a widget an accessible label (for icon-only buttons and unlabelled entries).
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 pub fn label_for_a11y(w: &impl IsA<gtk::Widget>, label: &str) {
     use glib::translate::ToGlibPtr;
     let value = label.to_value();

@@ -16,6 +16,7 @@ impl Drop for TtyAgent {
 }
 
 /// Starts `pkttyagent` when stdin is a terminal and it is installed; None otherwise.
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 pub fn start() -> Option<TtyAgent> {
     if !std::io::stdin().is_terminal() {
         return None;

@@ -25,6 +25,7 @@ pub fn duration(secs: u64) -> String {
 }
 
 /// Seconds since the epoch as local `YYYY-MM-DD HH:MM`; "never" for 0.
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 pub fn date(epoch: i64) -> String {
     if epoch <= 0 {
         return "never".into();

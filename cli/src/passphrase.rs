@@ -6,12 +6,14 @@ use std::io::{BufRead, IsTerminal, Write};
 pub struct Secret(pub String);
 
 impl Drop for Secret {
+    #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
     fn drop(&mut self) {
         // SAFETY: overwriting with zeros keeps the String valid UTF-8.
         unsafe { self.0.as_bytes_mut() }.fill(0);
     }
 }
 
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 pub fn read(prompt: &str, from_stdin: bool) -> std::io::Result<Secret> {
     let stdin = std::io::stdin();
     let mut line = String::new();

@@ -156,6 +156,7 @@ async fn run(args: Args) -> Result<(), String> {
 /// The helper is idle most of its life and its threads rarely allocate at the same time, so
 /// one heap serves them: glibc otherwise gives each thread an arena of its own, whose freed
 /// pages stay resident (0.5 MiB of the idle helper's 1.5 MiB of heap in the test bed).
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn one_malloc_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes the allocator's tuning, before any thread exists.
@@ -164,6 +165,7 @@ fn one_malloc_arena() {
     }
 }
 
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn main() -> ExitCode {
     // The unit's UMask=0077 would make the mount folders Unlock creates below
     // /run/coffer/users/<uid> root-only, so the user could not browse an unlocked backup; that

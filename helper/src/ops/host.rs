@@ -76,6 +76,7 @@ impl DiskClaim for ExclusiveDisk {
         self.size
     }
 
+    #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
     fn discard(&mut self) -> io::Result<()> {
         use std::os::fd::AsRawFd;
         let range: [u64; 2] = [0, self.size];
@@ -256,6 +257,7 @@ impl Host for SystemHost {
         std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir())
     }
 
+    #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
     fn claim_disk(&self, dev: &Path) -> io::Result<Box<dyn DiskClaim>> {
         use std::os::fd::AsRawFd;
         use std::os::unix::fs::OpenOptionsExt;
@@ -325,6 +327,7 @@ impl Host for SystemHost {
 /// m::r-x,o::---`), written as the kernel's `system.posix_acl_access` xattr
 /// (linux/posix_acl_xattr.h: a version, then tag/perm/id entries sorted by tag). The mode
 /// becomes 0750 with the group bits as the mask; the owning group gets nothing.
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn grant_read_and_search(path: &Path, uid: u32) -> io::Result<()> {
     use std::os::unix::ffi::OsStrExt;
     const UNDEFINED_ID: u32 = u32::MAX;

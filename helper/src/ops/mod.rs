@@ -90,6 +90,7 @@ impl Secret {
 }
 
 impl Drop for Secret {
+    #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
     fn drop(&mut self) {
         for b in self.0.iter_mut() {
             // Volatile so the compiler cannot drop the wipe of memory it considers dead.

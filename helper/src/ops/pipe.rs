@@ -46,6 +46,7 @@ pub trait SendReceive: Send + Sync {
 /// A `zfs send`/`receive` child dies with the helper (SIGKILL included), so a killed helper
 /// never leaves a stream running that the next run would collide with; the receiver keeps
 /// its resumable state. (systemd's KillMode=control-group does the same for the unit.)
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn dies_with_parent(cmd: &Cmd) -> tokio::process::Command {
     let mut c = cmd.to_tokio_command();
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
@@ -85,6 +86,7 @@ const PIPE_SIZE: libc::c_int = 1 << 20;
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Best effort: an unprivileged test run may not get 1 MiB, and 64 KiB still works.
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn grow_pipe(fd: &OwnedFd) {
     // SAFETY: fcntl on a descriptor we own; failure only leaves the default size.
     unsafe {
@@ -103,6 +105,7 @@ fn written_by(pid: u32) -> Option<u64> {
 
 /// A descriptor that becomes readable when the process exits, before it is reaped: its
 /// final count can still be read then. `None` on kernels before 5.3.
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn exit_notifier(pid: u32) -> Option<AsyncFd<OwnedFd>> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };

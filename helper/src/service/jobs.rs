@@ -183,6 +183,7 @@ pub async fn start_job(
 /// Gives the heap that a job freed back to the system. A job reads the whole state file
 /// (with the snapshot rows of every backup set) more than once, and glibc otherwise keeps the
 /// freed pages in each worker thread's arena for as long as the idle helper lives.
+#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn return_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free heap pages to the kernel.

@@ -81,6 +81,7 @@ impl Cmd {
 
     /// A `std` command with a cleared environment: only `PATH` and `LC_ALL=C` (stable,
     /// untranslated output for the parsers). Stdio is left to the caller.
+    #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
     pub fn to_std_command(&self) -> std::process::Command {
         let mut c = std::process::Command::new(self.program);
         c.env_clear()
