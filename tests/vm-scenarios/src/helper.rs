@@ -55,7 +55,9 @@ pub fn install() {
         ),
         (
             "/usr/share/polkit-1/actions/io.github.coffer.policy",
-            read("io.github.coffer.policy"),
+            // The untranslated source is a complete policy; meson merges the translations
+            // (tests/install.rs checks that).
+            read("io.github.coffer.policy.in"),
         ),
     ];
     // Every file is written (no short-circuit); a daemon-reload costs about 5 s under TCG, so
@@ -68,7 +70,7 @@ pub fn install() {
     }
 }
 
-/// Every polkit action of `data/io.github.coffer.policy`.
+/// Every polkit action of `data/io.github.coffer.policy.in`.
 pub const ACTIONS: [&str; 7] = [
     "io.github.coffer.read",
     "io.github.coffer.read-any",

@@ -118,6 +118,13 @@ fn meson_install() {
     .expect("activation file");
     assert!(activation.contains("SystemdService=coffer-helper.service"));
     assert!(activation.contains("Exec=/usr/libexec/coffer-helper"));
+    // meson merged the German texts from po/ into the polkit actions.
+    let policy = std::fs::read_to_string("/usr/share/polkit-1/actions/io.github.coffer.policy")
+        .expect("polkit policy");
+    assert!(
+        policy.contains(r#"<message xml:lang="de">Zum Löschen von $(drive)"#),
+        "the policy carries the German messages:\n{policy}"
+    );
     run(
         "desktop-file-validate",
         &["/usr/share/applications/io.github.coffer.Coffer.desktop"],

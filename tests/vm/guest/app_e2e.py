@@ -114,7 +114,7 @@ def install_helper():
     put("io.github.coffer.Helper1.service.in",
         "/usr/share/dbus-1/system-services/io.github.coffer.Helper1.service", True)
     put("io.github.coffer.Helper1.conf", "/etc/dbus-1/system.d/io.github.coffer.Helper1.conf")
-    put("io.github.coffer.policy", "/usr/share/polkit-1/actions/io.github.coffer.policy")
+    put("io.github.coffer.policy.in", "/usr/share/polkit-1/actions/io.github.coffer.policy")
     run("systemctl", "daemon-reload")
     run("busctl", "call", "org.freedesktop.DBus", "/org/freedesktop/DBus",
         "org.freedesktop.DBus", "ReloadConfig")
