@@ -8,10 +8,12 @@ pub mod names;
 pub mod options;
 pub mod proxy;
 pub mod results;
+pub mod secret;
 pub mod types;
 pub mod udisks;
 
 pub use error::{Error, ErrorKind};
 pub use job::{Job, JobState, Operation, Stage};
 pub use proxy::{HelperProxy, JobProxy};
+pub use secret::Passphrase;
 pub use types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};

@@ -4,6 +4,8 @@
 
 use zbus::{DeserializeDict, SerializeDict, Type};
 
+use crate::secret::Passphrase;
+
 /// `PrepareDrive` options.
 #[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]
 #[zbus(signature = "a{sv}", deny_unknown_fields)]
@@ -13,7 +15,7 @@ pub struct PrepareDriveOptions {
     /// Source datasets; when given, the backup set is configured too.
     pub datasets: Option<Vec<String>>,
     /// Passphrase of the encrypted container for unencrypted sources.
-    pub passphrase: Option<String>,
+    pub passphrase: Option<Passphrase>,
 }
 
 /// `AdoptDrive` options.
@@ -32,7 +34,7 @@ pub struct AdoptDriveOptions {
 #[zbus(signature = "a{sv}", deny_unknown_fields)]
 pub struct BackUpOptions {
     /// Passphrase of the encrypted container for unencrypted sources.
-    pub passphrase: Option<String>,
+    pub passphrase: Option<Passphrase>,
     /// The user confirmed rolling the drive's copy back to the last common snapshot.
     pub rollback: Option<bool>,
     /// Export at the end (default true); false keeps the pool for a following scrub.

@@ -145,7 +145,9 @@ fn add_actions(app: &adw::Application) {
             let w = window(app);
             let (verb, arg) = command.split_once(':').unwrap_or((command.as_str(), ""));
             match verb {
-                "unlock" => w.browser().unlock_with(arg.to_string()),
+                "unlock" => w
+                    .browser()
+                    .unlock_with(coffer_api::Passphrase::new(arg.to_string())),
                 "onboarding" => w.onboarding().test_command(arg),
                 "browser" => w.browser().test_command(arg),
                 "overview" => w.overview().test_command(arg),

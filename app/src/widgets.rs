@@ -1,5 +1,6 @@
 //! Small widget helpers shared by the pages.
 
+use coffer_api::Passphrase;
 use gtk::prelude::*;
 
 /// Removes every child of a box.
@@ -43,13 +44,6 @@ pub fn label_for_a11y(w: &impl IsA<gtk::Widget>, label: &str) {
             ToGlibPtr::<*const glib::gobject_ffi::GValue>::to_glib_none(&value).0,
         );
     }
-}
-
-/// Overwrites a secret before it is freed, so it does not linger in the heap.
-pub fn wipe(secret: String) {
-    let mut bytes = secret.into_bytes();
-    bytes.iter_mut().for_each(|b| *b = 0);
-    std::hint::black_box(&bytes);
 }
 
 /// The window of a widget, for dialogs.
@@ -115,7 +109,7 @@ pub async fn ask_passphrase(
     heading: &str,
     body: &str,
     error: Option<&str>,
-) -> Option<String> {
+) -> Option<Passphrase> {
     use adw::prelude::*;
     use gettextrs::gettext;
 
@@ -142,11 +136,11 @@ pub async fn ask_passphrase(
     entry.grab_focus();
     PASSPHRASE_DIALOG.with(|w| w.borrow().set(Some(&d)));
     // Read the entry while the dialog still exists (it is disposed after the response), and
-    // clear it: nothing keeps the passphrase.
-    let text = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    // clear it: nothing keeps the passphrase, and a cancelled one is wiped too.
+    let text = std::rc::Rc::new(std::cell::RefCell::new(Passphrase::default()));
     let t = text.clone();
     d.connect_response(None, move |_, _| {
-        *t.borrow_mut() = entry.text().to_string();
+        *t.borrow_mut() = Passphrase::new(entry.text().to_string());
         entry.set_text("");
     });
     let r = response(&d).await;

@@ -419,7 +419,7 @@ fn backup(ctx: &Ctx) -> Result<(), Failure> {
                 ctx.args.passphrase_stdin,
             )
             .map_err(|e| Failure::new(1, e.to_string()))?;
-            opts.passphrase = Some(secret.0.clone());
+            opts.passphrase = Some(secret);
             call(ctx.helper.back_up(&id, &opts))?
         }
         other => other?,
@@ -462,12 +462,12 @@ fn unlock(ctx: &Ctx) -> Result<(), Failure> {
         let secret = passphrase::read(&prompt, ctx.args.passphrase_stdin)
             .map_err(|e| Failure::new(1, e.to_string()))?;
         // No further passphrase (the end of a script's input): the helper's question stands.
-        if secret.0.is_empty() {
+        if secret.is_empty() {
             if let Some(f) = pending {
                 return Err(f);
             }
         }
-        let path = call(ctx.helper.unlock(&set.id, &secret.0))?;
+        let path = call(ctx.helper.unlock(&set.id, secret.as_str()))?;
         drop(secret);
         asked += 1;
         match finish_job::<UnlockResult>(ctx, path, "unlock") {

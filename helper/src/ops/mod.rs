@@ -19,8 +19,10 @@ pub mod scrub;
 pub mod unlock;
 pub mod zfs_util;
 
+use coffer_api::Passphrase;
 use std::path::PathBuf;
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 pub use error::OpError;
 pub use host::Host;
@@ -58,16 +60,16 @@ pub struct Ctx {
 }
 
 /// A secret that is zeroed when dropped (passphrases from D-Bus).
-pub struct Secret(Vec<u8>);
+pub struct Secret(Zeroizing<Vec<u8>>);
 
 impl Secret {
     pub fn new(s: &str) -> Self {
-        Self(s.as_bytes().to_vec())
+        Self(Zeroizing::new(s.as_bytes().to_vec()))
     }
 
-    /// Takes the string's own buffer, so no unwiped copy is left behind.
-    pub fn from_string(s: String) -> Self {
-        Self(s.into_bytes())
+    /// A passphrase from a method's options; the option's own buffer is wiped as it drops.
+    pub fn from_passphrase(p: Passphrase) -> Self {
+        Self::new(p.as_str())
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -82,20 +84,10 @@ impl Secret {
     pub fn line(&self) -> Secret {
         // Sized for the newline up front: a push that grows the buffer would free the old
         // allocation with the passphrase still in it.
-        let mut v = Vec::with_capacity(self.0.len() + 1);
+        let mut v = Zeroizing::new(Vec::with_capacity(self.0.len() + 1));
         v.extend_from_slice(&self.0);
         v.push(b'\n');
         Secret(v)
-    }
-}
-
-impl Drop for Secret {
-    #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
-    fn drop(&mut self) {
-        for b in self.0.iter_mut() {
-            // Volatile so the compiler cannot drop the wipe of memory it considers dead.
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
     }
 }
 

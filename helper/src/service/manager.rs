@@ -387,7 +387,7 @@ impl Manager {
             .await?;
         let label = options.label.unwrap_or_default();
         let datasets = parse_sources(options.datasets)?;
-        let passphrase = options.passphrase.map(Secret::from_string);
+        let passphrase = options.passphrase.map(Secret::from_passphrase);
         let uid = self.uid(conn, &header).await?;
         let lock = self.service.jobs.lock(
             vec![format!("pool:{pool}"), format!("disk:{}", disk.by_id)],
@@ -495,7 +495,7 @@ impl Manager {
             .authorized_backup(conn, &header, action::BACK_UP, backup_id)
             .await?;
         let req = ops::backup::BackupRequest {
-            passphrase: options.passphrase.map(Secret::from_string),
+            passphrase: options.passphrase.map(Secret::from_passphrase),
             rollback: options.rollback.unwrap_or(false),
             export: options.export.unwrap_or(true),
             config: b.clone(),

@@ -206,7 +206,7 @@ impl Helper {
             check_plugged(&s)?;
             claim(&mut s)?;
         }
-        let fail = options.passphrase.as_deref() == Some("wrong");
+        let fail = options.passphrase.as_ref().map(|p| p.as_str()) == Some("wrong");
         let total: u64 = 2_400_000_000;
         let res = Output::BackUp(BackUpResult {
             bytes: total,

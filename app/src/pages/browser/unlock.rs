@@ -3,7 +3,7 @@
 use adw::prelude::*;
 use adw::subclass::prelude::*;
 use coffer_api::results::UnlockResult;
-use coffer_api::ErrorKind;
+use coffer_api::{ErrorKind, Passphrase};
 use gettextrs::gettext;
 
 use super::Browser;
@@ -13,7 +13,7 @@ use crate::{model, operations, widgets};
 impl Browser {
     /// Asks for the passphrase (unless given, for tests) and unlocks; asks again with a clear
     /// message when it is wrong.
-    pub fn unlock_with(&self, passphrase: String) {
+    pub fn unlock_with(&self, passphrase: Passphrase) {
         widgets::close_passphrase_dialog();
         // Let the closed dialog's unlock attempt wind down first.
         let this = self.clone();
@@ -22,7 +22,7 @@ impl Browser {
         });
     }
 
-    pub(super) fn unlock(&self, given: Option<String>) {
+    pub(super) fn unlock(&self, given: Option<Passphrase>) {
         let imp = self.imp();
         let Some(set) = model::get().current() else {
             return;
@@ -57,11 +57,11 @@ impl Browser {
                     }
                 };
                 let outcome = async {
-                    let path = operations::start_unlock(&set.id, &passphrase).await?;
+                    let path = operations::start_unlock(&set.id, passphrase.as_str()).await?;
                     operations::finish_with::<UnlockResult>(&path, |_| {}).await
                 }
                 .await;
-                widgets::wipe(passphrase);
+                drop(passphrase);
                 match outcome {
                     Ok((_, unlocked)) => {
                         *this.imp().mounts.borrow_mut() = unlocked.mounts;

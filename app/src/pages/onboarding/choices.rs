@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use adw::prelude::*;
 use adw::subclass::prelude::*;
 use coffer_api::udisks::DriveInfo;
+use coffer_api::Passphrase;
 use gettextrs::gettext;
 
 use super::MIN_PASSPHRASE;
@@ -211,8 +212,8 @@ impl super::Onboarding {
         }
     }
 
-    pub(super) fn passphrase(&self) -> Option<String> {
+    pub(super) fn passphrase(&self) -> Option<Passphrase> {
         let (_, needs) = self.selected_sources();
-        needs.then(|| self.imp().passphrase_row.text().to_string())
+        needs.then(|| Passphrase::new(self.imp().passphrase_row.text().to_string()))
     }
 }

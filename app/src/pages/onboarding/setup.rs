@@ -140,9 +140,7 @@ impl super::Onboarding {
                 ),
                 Err(f) => this.show_done(false, &f.title(), &f.message),
             }
-            if let Some(p) = passphrase {
-                widgets::wipe(p);
-            }
+            drop(passphrase);
             model::get().refresh().await;
         });
     }
