@@ -1,114 +1,165 @@
-//! Command-line parsing. Hand-rolled: the grammar is small and the binary stays light.
+//! The command line, declared with clap. `cofferctl completions SHELL` and
+//! `cofferctl manpage` print what meson installs (bash, zsh and fish completions, the man page).
 
-use std::fmt;
+use clap::{Args, Parser, Subcommand};
 
-pub const USAGE: &str = "\
-Usage: cofferctl [--json] [--yes] [--no-agent] COMMAND [ARGS]
-
-Commands:
-  version                         helper and OpenZFS versions, with warnings
-  sources                         datasets that can be backed up
-  backups                         configured backups and their last results
-  snapshots DATASET               snapshots of a local or drive dataset
-  diff SNAPSHOT_A SNAPSHOT_B      what changed between two snapshots
-  history [BACKUP]                past backups and scrubs
-  prepare DISK POOL [--dataset DS]... [--label TEXT]
-                                  erase DISK (/dev/disk/by-id/...) and make it a backup drive
-  adopt DISK [--dataset DS]...    use a drive that already holds a backup
-  backup [BACKUP] [--no-power-off] [--rollback]
-                                  back up now, export, and power the drive off
-  scrub [BACKUP]                  check every block on the drive
-  unlock [BACKUP]                 load the key and mount the drive read-only for restoring
-  lock [BACKUP]                   unmount, unload the key and export
-  configure BACKUP KEY=VALUE...   change a setting (auto_backup, snapshot_max_age_hours, ...)
-  forget BACKUP                   remove a backup from the configuration (the drive is untouched)
-
-Options:
-  --json       machine-readable output on stdout
-  --yes        do not ask for confirmation
-  --no-agent   do not start a text polkit agent
-  --passphrase-stdin  read the passphrase from standard input instead of the terminal
-
+const EXIT_STATUS: &str = "\
 Exit status: 0 success, 1 failure, 2 usage, 3 not authorized, 4 drive or backup not found,
 5 busy, 6 drive copy modified, 7 wrong passphrase, 8 cancelled, 9 helper unreachable.";
 
-#[derive(Debug, Default, PartialEq)]
-pub struct Args {
+/// Every Coffer operation from the shell, through the coffer-helper service.
+#[derive(Parser, Debug)]
+#[command(name = "cofferctl", version, after_help = EXIT_STATUS)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes, before or after it.
+#[derive(Args, Debug, Default, Clone)]
+pub struct Global {
+    /// Machine-readable output on stdout
+    #[arg(long, global = true)]
     pub json: bool,
+    /// Do not ask for confirmation
+    #[arg(long, short, global = true)]
     pub yes: bool,
+    /// Do not start a text polkit agent
+    #[arg(long, global = true)]
     pub no_agent: bool,
-    pub no_power_off: bool,
-    pub rollback: bool,
+    /// Read passphrases from standard input instead of the terminal
+    #[arg(long, global = true)]
     pub passphrase_stdin: bool,
-    pub datasets: Vec<String>,
-    pub label: Option<String>,
-    pub command: String,
-    pub operands: Vec<String>,
 }
 
-#[derive(Debug, PartialEq)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}\n\n{USAGE}", self.0)
-    }
+#[derive(Subcommand, Debug, PartialEq)]
+pub enum Command {
+    /// Helper and OpenZFS versions, with warnings
+    Version,
+    /// Datasets that can be backed up
+    Sources,
+    /// Configured backups and their last results
+    Backups,
+    /// Snapshots of a local or drive dataset
+    Snapshots { dataset: String },
+    /// What changed between two snapshots
+    Diff {
+        snapshot_a: String,
+        snapshot_b: String,
+    },
+    /// Past backups and scrubs
+    History { backup: Option<String> },
+    /// Erase DISK (/dev/disk/by-id/...) and make it a backup drive
+    Prepare {
+        disk: String,
+        pool: String,
+        /// A dataset to back up to the drive (repeat for more)
+        #[arg(long = "dataset", value_name = "DATASET")]
+        datasets: Vec<String>,
+        /// A name for the backup shown to people
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Use a drive that already holds a backup
+    Adopt {
+        disk: String,
+        /// A local dataset to match against the drive's (repeat for more)
+        #[arg(long = "dataset", value_name = "DATASET")]
+        datasets: Vec<String>,
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Back up now, export, and power the drive off
+    Backup {
+        backup: Option<String>,
+        /// Leave the drive powered on
+        #[arg(long)]
+        no_power_off: bool,
+        /// Roll the drive's changed copy back to the last backup first
+        #[arg(long)]
+        rollback: bool,
+    },
+    /// Check every block on the drive
+    Scrub { backup: Option<String> },
+    /// Load the keys and mount the backup read-only for restoring
+    Unlock { backup: Option<String> },
+    /// Unmount, unload the keys and export
+    Lock { backup: Option<String> },
+    /// Change a backup's settings
+    ///
+    /// KEY is label, datasets (a,b,...), auto_backup, snapshot_max_age_hours,
+    /// scrub_interval_days or auto_lock_minutes.
+    Configure {
+        backup: String,
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        settings: Vec<String>,
+    },
+    /// Remove a backup from the configuration (the drive is untouched)
+    Forget { backup: String },
+    /// Print a shell's completions for cofferctl
+    #[command(hide = true)]
+    Completions { shell: clap_complete::Shell },
+    /// Print cofferctl's man page (roff)
+    #[command(hide = true)]
+    Manpage,
 }
 
-pub fn parse(argv: impl IntoIterator<Item = String>) -> Result<Args, UsageError> {
-    let mut args = Args::default();
-    let mut it = argv.into_iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--json" => args.json = true,
-            "--yes" | "-y" => args.yes = true,
-            "--no-agent" => args.no_agent = true,
-            "--no-power-off" => args.no_power_off = true,
-            "--rollback" => args.rollback = true,
-            "--passphrase-stdin" => args.passphrase_stdin = true,
-            "--dataset" => args.datasets.push(
-                it.next()
-                    .ok_or_else(|| UsageError("--dataset needs a dataset name".into()))?,
-            ),
-            "--label" => {
-                args.label = Some(
-                    it.next()
-                        .ok_or_else(|| UsageError("--label needs a text".into()))?,
-                )
-            }
-            "-h" | "--help" => args.command = "help".into(),
-            s if s.starts_with("--") => return Err(UsageError(format!("unknown option {s}"))),
-            _ if args.command.is_empty() => args.command = a,
-            _ => args.operands.push(a),
-        }
+impl Command {
+    /// Commands that change something, for which a polkit agent may have to ask.
+    pub fn is_privileged(&self) -> bool {
+        matches!(
+            self,
+            Command::Prepare { .. }
+                | Command::Adopt { .. }
+                | Command::Backup { .. }
+                | Command::Scrub { .. }
+                | Command::Unlock { .. }
+                | Command::Lock { .. }
+                | Command::Configure { .. }
+                | Command::Forget { .. }
+        )
     }
-    if args.command.is_empty() {
-        return Err(UsageError("no command given".into()));
-    }
-    Ok(args)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
-    fn p(s: &str) -> Result<Args, UsageError> {
-        parse(s.split_whitespace().map(String::from))
+    fn p(s: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cofferctl").chain(s.split_whitespace()))
+    }
+
+    #[test]
+    fn the_declaration_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
     fn options_anywhere() {
         let a = p("backup --json home --no-power-off").expect("parses");
-        assert_eq!(a.command, "backup");
-        assert_eq!(a.operands, vec!["home"]);
-        assert!(a.json && a.no_power_off);
+        assert!(a.global.json);
+        assert_eq!(
+            a.command,
+            Command::Backup {
+                backup: Some("home".into()),
+                no_power_off: true,
+                rollback: false
+            }
+        );
+        assert!(p("--json -y forget b1").expect("parses").global.yes);
     }
 
     #[test]
     fn datasets_repeat() {
         let a = p("prepare /dev/disk/by-id/usb-x backup --dataset a/b --dataset c").expect("ok");
-        assert_eq!(a.datasets, vec!["a/b", "c"]);
-        assert_eq!(a.operands.len(), 2);
+        let Command::Prepare { datasets, pool, .. } = a.command else {
+            panic!("prepare");
+        };
+        assert_eq!(datasets, vec!["a/b", "c"]);
+        assert_eq!(pool, "backup");
     }
 
     #[test]
@@ -116,5 +167,7 @@ mod tests {
         assert!(p("").is_err());
         assert!(p("backup --bogus").is_err());
         assert!(p("prepare --dataset").is_err());
+        assert!(p("configure b1").is_err(), "a setting is required");
+        assert_eq!(p("backup --bogus").unwrap_err().exit_code(), 2);
     }
 }

@@ -9,49 +9,63 @@ use coffer_api::{udisks, BackupSet, ErrorKind, HelperProxy};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::args::{Args, USAGE};
+use crate::args::{Cli, Command, Global};
 use crate::client::{self, Failure};
 use crate::{agent, format, job, passphrase};
 
 struct Ctx {
-    args: Args,
+    args: Global,
     conn: zbus::Connection,
     helper: HelperProxy<'static>,
 }
 
-pub fn run(args: Args) -> Result<(), Failure> {
+pub fn run(cli: Cli) -> Result<(), Failure> {
     let (conn, helper) = zbus::block_on(async {
         let conn = client::system_bus().await?;
         let helper = client::helper(&conn).await?;
         Ok::<_, Failure>((conn, helper))
     })?;
-    let ctx = Ctx { args, conn, helper };
-    let privileged = matches!(
-        ctx.args.command.as_str(),
-        "prepare" | "adopt" | "backup" | "scrub" | "unlock" | "lock" | "configure" | "forget"
-    );
-    let _agent = (privileged && !ctx.args.no_agent)
+    let ctx = Ctx {
+        args: cli.global,
+        conn,
+        helper,
+    };
+    let _agent = (cli.command.is_privileged() && !ctx.args.no_agent)
         .then(agent::start)
         .flatten();
-    match ctx.args.command.as_str() {
-        "version" => version(&ctx),
-        "sources" => sources(&ctx),
-        "backups" => backups(&ctx),
-        "snapshots" => snapshots(&ctx),
-        "diff" => diff(&ctx),
-        "history" => history(&ctx),
-        "prepare" => prepare(&ctx),
-        "adopt" => adopt(&ctx),
-        "backup" => backup(&ctx),
-        "scrub" => scrub(&ctx),
-        "unlock" => unlock(&ctx),
-        "lock" => lock(&ctx),
-        "configure" => configure(&ctx),
-        "forget" => forget(&ctx),
-        other => Err(Failure::new(
-            2,
-            format!("unknown command {other}\n\n{USAGE}"),
-        )),
+    match cli.command {
+        Command::Version => version(&ctx),
+        Command::Sources => sources(&ctx),
+        Command::Backups => backups(&ctx),
+        Command::Snapshots { dataset } => snapshots(&ctx, &dataset),
+        Command::Diff {
+            snapshot_a,
+            snapshot_b,
+        } => diff(&ctx, &snapshot_a, &snapshot_b),
+        Command::History { backup } => history(&ctx, backup.as_deref()),
+        Command::Prepare {
+            disk,
+            pool,
+            datasets,
+            label,
+        } => prepare(&ctx, &disk, &pool, datasets, label),
+        Command::Adopt {
+            disk,
+            datasets,
+            label,
+        } => adopt(&ctx, &disk, datasets, label),
+        Command::Backup {
+            backup: name,
+            no_power_off,
+            rollback,
+        } => backup(&ctx, name.as_deref(), no_power_off, rollback),
+        Command::Scrub { backup } => scrub(&ctx, backup.as_deref()),
+        Command::Unlock { backup } => unlock(&ctx, backup.as_deref()),
+        Command::Lock { backup } => lock(&ctx, backup.as_deref()),
+        Command::Configure { backup, settings } => configure(&ctx, &backup, &settings),
+        Command::Forget { backup } => forget(&ctx, &backup),
+        // Answered in main, without the bus.
+        Command::Completions { .. } | Command::Manpage => Ok(()),
     }
 }
 
@@ -61,21 +75,13 @@ fn call<T, E: Into<Failure>>(
     zbus::block_on(f).map_err(Into::into)
 }
 
-fn operand(ctx: &Ctx, i: usize, what: &str) -> Result<String, Failure> {
-    ctx.args
-        .operands
-        .get(i)
-        .cloned()
-        .ok_or_else(|| Failure::new(2, format!("missing {what}\n\n{USAGE}")))
-}
-
 /// The backup named on the command line, or the only one configured.
-fn backup_set(ctx: &Ctx) -> Result<BackupSet, Failure> {
+fn backup_set(ctx: &Ctx, name: Option<&str>) -> Result<BackupSet, Failure> {
     let sets = call(ctx.helper.list_backups())?;
-    match ctx.args.operands.first() {
+    match name {
         Some(id) => sets
             .into_iter()
-            .find(|s| &s.id == id || &s.label == id || &s.pool_name == id)
+            .find(|s| s.id == id || s.label == id || s.pool_name == id)
             .ok_or_else(|| {
                 coffer_api::Error::BackupNotFound(format!(
                     "no backup named {id}; `cofferctl backups` lists them"
@@ -204,9 +210,8 @@ fn backups(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-fn snapshots(ctx: &Ctx) -> Result<(), Failure> {
-    let ds = operand(ctx, 0, "DATASET")?;
-    let list = call(ctx.helper.list_snapshots(&ds))?;
+fn snapshots(ctx: &Ctx, ds: &str) -> Result<(), Failure> {
+    let list = call(ctx.helper.list_snapshots(ds))?;
     if ctx.args.json {
         // The guid as a string: a JSON number keeps only 53 bits in most readers.
         print_json(Value::Array(
@@ -232,10 +237,8 @@ fn snapshots(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-fn diff(ctx: &Ctx) -> Result<(), Failure> {
-    let a = operand(ctx, 0, "SNAPSHOT_A")?;
-    let b = operand(ctx, 1, "SNAPSHOT_B")?;
-    let (list, truncated) = call(ctx.helper.diff(&a, &b))?;
+fn diff(ctx: &Ctx, a: &str, b: &str) -> Result<(), Failure> {
+    let (list, truncated) = call(ctx.helper.diff(a, b))?;
     if truncated {
         // On stderr, so that the listing (and --json's array) stays as it is.
         eprintln!(
@@ -261,8 +264,8 @@ fn diff(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-fn history(ctx: &Ctx) -> Result<(), Failure> {
-    let set = backup_set(ctx)?;
+fn history(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
+    let set = backup_set(ctx, name)?;
     let list = call(ctx.helper.history(&set.id))?;
     if ctx.args.json {
         print_json(Value::Array(list.iter().map(to_json).collect()));
@@ -333,29 +336,37 @@ fn print_result<R: Serialize>(ctx: &Ctx, (result, message): &(R, String)) {
     }
 }
 
-fn prepare(ctx: &Ctx) -> Result<(), Failure> {
-    let disk = operand(ctx, 0, "DISK")?;
-    let pool = operand(ctx, 1, "POOL")?;
-    confirm_erase(ctx, &disk)?;
+fn prepare(
+    ctx: &Ctx,
+    disk: &str,
+    pool: &str,
+    datasets: Vec<String>,
+    label: Option<String>,
+) -> Result<(), Failure> {
+    confirm_erase(ctx, disk)?;
     let opts = PrepareDriveOptions {
-        label: ctx.args.label.clone(),
-        datasets: (!ctx.args.datasets.is_empty()).then(|| ctx.args.datasets.clone()),
+        label,
+        datasets: (!datasets.is_empty()).then_some(datasets),
         passphrase: None,
     };
-    let path = call(ctx.helper.prepare_drive(&disk, &pool, &opts))?;
+    let path = call(ctx.helper.prepare_drive(disk, pool, &opts))?;
     let out = finish_job::<DriveResult>(ctx, path, "prepare")?;
     print_result(ctx, &out);
     Ok(())
 }
 
-fn adopt(ctx: &Ctx) -> Result<(), Failure> {
-    let disk = operand(ctx, 0, "DISK")?;
+fn adopt(
+    ctx: &Ctx,
+    disk: &str,
+    datasets: Vec<String>,
+    label: Option<String>,
+) -> Result<(), Failure> {
     let opts = AdoptDriveOptions {
-        label: ctx.args.label.clone(),
-        datasets: (!ctx.args.datasets.is_empty()).then(|| ctx.args.datasets.clone()),
+        label,
+        datasets: (!datasets.is_empty()).then_some(datasets),
         pool_name: None,
     };
-    let path = call(ctx.helper.adopt_drive(&disk, &opts))?;
+    let path = call(ctx.helper.adopt_drive(disk, &opts))?;
     let out = finish_job::<DriveResult>(ctx, path, "adopt")?;
     print_result(ctx, &out);
     Ok(())
@@ -390,25 +401,30 @@ fn power_off(ctx: &Ctx, set: &BackupSet) -> Result<(), Failure> {
     Ok(())
 }
 
-fn backup(ctx: &Ctx) -> Result<(), Failure> {
+fn backup(
+    ctx: &Ctx,
+    name: Option<&str>,
+    no_power_off: bool,
+    rollback: bool,
+) -> Result<(), Failure> {
     let mut opts = BackUpOptions {
-        rollback: ctx.args.rollback.then_some(true),
+        rollback: rollback.then_some(true),
         ..Default::default()
     };
     // A named backup goes straight to BackUp: listing first would cost a round trip and a
     // `zpool list` in the helper on every run. Only a label or pool name, which BackUp does
     // not know, is resolved by listing.
     let listed = || {
-        let id = backup_set(ctx)?.id;
+        let id = backup_set(ctx, name)?.id;
         let started = call(ctx.helper.back_up(&id, &opts));
         Ok::<_, Failure>((id, started))
     };
-    let (id, started) = match ctx.args.operands.first() {
+    let (id, started) = match name {
         Some(named) => match call(ctx.helper.back_up(named, &opts)) {
             Err(f) if f.is(ErrorKind::BackupNotFound) || f.is(ErrorKind::InvalidArgument) => {
                 listed()?
             }
-            other => (named.clone(), other),
+            other => (named.to_string(), other),
         },
         None => listed()?,
     };
@@ -425,7 +441,7 @@ fn backup(ctx: &Ctx) -> Result<(), Failure> {
         other => other?,
     };
     let out = finish_job::<BackUpResult>(ctx, path, "backup")?;
-    if !ctx.args.no_power_off {
+    if !no_power_off {
         let set = call(ctx.helper.list_backups())?
             .into_iter()
             .find(|s| s.id == id)
@@ -440,8 +456,8 @@ fn backup(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-fn scrub(ctx: &Ctx) -> Result<(), Failure> {
-    let set = backup_set(ctx)?;
+fn scrub(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
+    let set = backup_set(ctx, name)?;
     let path = call(ctx.helper.scrub(&set.id))?;
     let out = finish_job::<ScrubResult>(ctx, path, "scrub")?;
     print_result(ctx, &out);
@@ -451,8 +467,8 @@ fn scrub(ctx: &Ctx) -> Result<(), Failure> {
 /// At most this many passphrases are asked for one Unlock (one per encryption root).
 const MAX_PASSPHRASES: usize = 16;
 
-fn unlock(ctx: &Ctx) -> Result<(), Failure> {
-    let set = backup_set(ctx)?;
+fn unlock(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
+    let set = backup_set(ctx, name)?;
     let mut prompt = format!("Passphrase for the backup on {}: ", set.label);
     let mut asked = 0;
     let mut pending: Option<Failure> = None;
@@ -487,18 +503,17 @@ fn unlock(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-fn lock(ctx: &Ctx) -> Result<(), Failure> {
-    let set = backup_set(ctx)?;
+fn lock(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
+    let set = backup_set(ctx, name)?;
     let path = call(ctx.helper.lock(&set.id))?;
     let out = finish_job::<LockResult>(ctx, path, "lock")?;
     print_result(ctx, &out);
     Ok(())
 }
 
-fn configure(ctx: &Ctx) -> Result<(), Failure> {
-    let id = operand(ctx, 0, "BACKUP")?;
+fn configure(ctx: &Ctx, id: &str, pairs: &[String]) -> Result<(), Failure> {
     let mut settings = Settings::default();
-    for kv in &ctx.args.operands[1..] {
+    for kv in pairs {
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| Failure::new(2, format!("expected KEY=VALUE, got {kv}")))?;
@@ -516,7 +531,7 @@ fn configure(ctx: &Ctx) -> Result<(), Failure> {
             _ => return Err(Failure::new(2, format!("unknown setting {k}"))),
         }
     }
-    let id = call(ctx.helper.configure(&id, &settings))?;
+    let id = call(ctx.helper.configure(id, &settings))?;
     if ctx.args.json {
         print_json(json!({"id": id}));
     } else {
@@ -525,8 +540,7 @@ fn configure(ctx: &Ctx) -> Result<(), Failure> {
     Ok(())
 }
 
-fn forget(ctx: &Ctx) -> Result<(), Failure> {
-    let id = operand(ctx, 0, "BACKUP")?;
-    call(ctx.helper.forget(&id))?;
+fn forget(ctx: &Ctx, id: &str) -> Result<(), Failure> {
+    call(ctx.helper.forget(id))?;
     Ok(())
 }

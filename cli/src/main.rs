@@ -1,6 +1,8 @@
 //! cofferctl: every Coffer operation from the shell, over the helper's D-Bus API. It links no
 //! GTK. `cofferctl backup` is the walkthrough's `backupToExternalDrive`, power-off included.
 
+use clap::{CommandFactory, Parser};
+
 mod agent;
 mod args;
 mod client;
@@ -10,19 +12,26 @@ mod job;
 mod passphrase;
 
 fn main() {
-    let args = match args::parse(std::env::args().skip(1)) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("cofferctl: {e}");
-            std::process::exit(2);
+    let cli = args::Cli::parse();
+    match cli.command {
+        args::Command::Completions { shell } => {
+            let mut command = args::Cli::command();
+            clap_complete::generate(shell, &mut command, "cofferctl", &mut std::io::stdout());
+            return;
         }
-    };
-    if args.command == "help" {
-        println!("{}", args::USAGE);
-        return;
+        args::Command::Manpage => {
+            if let Err(e) =
+                clap_mangen::Man::new(args::Cli::command()).render(&mut std::io::stdout())
+            {
+                eprintln!("cofferctl: {e}");
+                std::process::exit(1);
+            }
+            return;
+        }
+        _ => {}
     }
-    let json = args.json;
-    match commands::run(args) {
+    let json = cli.global.json;
+    match commands::run(cli) {
         Ok(()) => {}
         Err(f) => {
             if json {

@@ -109,6 +109,10 @@ fn meson_install() {
         "/usr/share/polkit-1/actions/io.github.coffer.policy",
         "/etc/xdg/autostart/io.github.coffer.Coffer.Monitor.desktop",
         "/usr/share/locale/de/LC_MESSAGES/coffer.mo",
+        "/usr/share/bash-completion/completions/cofferctl",
+        "/usr/share/zsh/site-functions/_cofferctl",
+        "/usr/share/fish/vendor_completions.d/cofferctl.fish",
+        "/usr/share/man/man1/cofferctl.1",
     ] {
         assert!(std::path::Path::new(path).exists(), "{path} is installed");
     }

@@ -262,8 +262,10 @@ fn hostile_arguments_are_rejected_and_lose_nothing() {
         ),
     ];
     for (args, expected) in cases {
-        let mut a = vec!["--yes"];
-        a.extend(args.iter().map(String::as_str));
+        // `--` hands every operand to the helper verbatim, even one that looks like an option
+        // to cofferctl's parser: the helper is what must refuse them.
+        let mut a = vec!["--yes", args[0].as_str(), "--"];
+        a.extend(args[1..].iter().map(String::as_str));
         let r = cofferctl(&a);
         let name = error_name(&r);
         assert!(
