@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
 use coffer_api::results::{BackUpResult, DriveResult, LockResult, ScrubResult, UnlockResult};
 use coffer_api::{udisks, BackupSet, ErrorKind, HelperProxy};
+use indicatif::HumanBytes;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -167,7 +168,7 @@ fn sources(ctx: &Ctx) -> Result<(), Failure> {
             s.encryption,
             s.snapshot_count,
             format::date(s.newest_snapshot_time),
-            format::bytes(s.used),
+            HumanBytes(s.used).to_string(),
             if s.sanoid_detected { "  sanoid" } else { "" }
         );
     }
@@ -231,7 +232,7 @@ fn snapshots(ctx: &Ctx, ds: &str) -> Result<(), Failure> {
             s.dataset,
             s.name,
             format::date(s.creation),
-            format::bytes(s.referenced)
+            HumanBytes(s.referenced)
         );
     }
     Ok(())
@@ -278,7 +279,7 @@ fn history(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
             h.operation,
             if h.success { "ok" } else { "FAIL" },
             if h.bytes > 0 {
-                format!("{} ", format::bytes(h.bytes))
+                format!("{} ", HumanBytes(h.bytes))
             } else {
                 String::new()
             },

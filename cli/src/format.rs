@@ -1,19 +1,4 @@
-//! Human-readable sizes, rates, durations and dates for terminal output.
-
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+//! Durations and dates for terminal output; sizes are indicatif's `HumanBytes`.
 
 pub fn duration(secs: u64) -> String {
     let (h, m, s) = (secs / 3600, (secs / 60) % 60, secs % 60);
@@ -47,63 +32,14 @@ pub fn date(epoch: i64) -> String {
     )
 }
 
-/// A one-line progress bar: `[=====>    ]  45%  1.2 GiB / 2.7 GiB  35.1 MiB/s  ETA 0:42  stage`.
-pub fn progress_line(
-    fraction: Option<f64>,
-    bytes_done: u64,
-    total: u64,
-    rate: u64,
-    eta_secs: Option<u64>,
-    stage: &str,
-) -> String {
-    const WIDTH: usize = 24;
-    let bar = match fraction {
-        Some(f) => {
-            let f = f.clamp(0.0, 1.0);
-            let filled = (f * WIDTH as f64).round() as usize;
-            let mut s = "=".repeat(filled);
-            if filled < WIDTH {
-                s.push('>');
-                s.push_str(&" ".repeat(WIDTH - filled - 1));
-            }
-            format!("[{s}] {:>3.0}%", f * 100.0)
-        }
-        None => format!("[{}]  ...", " ".repeat(WIDTH)),
-    };
-    let mut line = bar;
-    if total > 0 {
-        line.push_str(&format!("  {} / {}", bytes(bytes_done), bytes(total)));
-    } else if bytes_done > 0 {
-        line.push_str(&format!("  {}", bytes(bytes_done)));
-    }
-    if rate > 0 {
-        line.push_str(&format!("  {}/s", bytes(rate)));
-    }
-    if let Some(eta) = eta_secs {
-        line.push_str(&format!("  ETA {}", duration(eta)));
-    }
-    if !stage.is_empty() {
-        line.push_str("  ");
-        line.push_str(stage);
-    }
-    line
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn sizes() {
-        assert_eq!(bytes(0), "0 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
-        assert_eq!(bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
-    }
-
-    #[test]
-    fn bar() {
-        let l = progress_line(Some(0.5), 512, 1024, 100, Some(65), "sending");
-        assert!(l.starts_with("[============>           ]  50%"), "{l}");
-        assert!(l.contains("ETA 1:05") && l.ends_with("sending"));
+    fn durations() {
+        assert_eq!(duration(65), "1:05");
+        assert_eq!(duration(3725), "1:02:05");
+        assert_eq!(date(0), "never");
     }
 }

@@ -1,14 +1,17 @@
-//! Following a helper job to its end, with a progress line on stderr. The following itself is
-//! `coffer_api::Job`, shared with the app; the helper sends changes at most four times a
-//! second, and each one redraws the line.
-
-use std::io::{IsTerminal, Write};
+//! Following a helper job to its end, with an indicatif progress bar on stderr. The following
+//! itself is `coffer_api::Job`, shared with the app; the helper sends changes at most four
+//! times a second, and each one moves the bar.
 
 use coffer_api::{Job, JobState};
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use zbus::OwnedObjectPath;
 
 use crate::client::Failure;
 use crate::format;
+
+/// The bar counts thousandths of the job's progress; bytes, rate and ETA come from the
+/// helper (which counts the stream between `zfs send` and `zfs receive`) in the message.
+const STEPS: u64 = 1000;
 
 fn now_usec() -> u64 {
     std::time::SystemTime::now()
@@ -17,26 +20,46 @@ fn now_usec() -> u64 {
         .unwrap_or(0)
 }
 
-fn draw(state: &JobState, last_line_len: &mut usize) {
-    let eta = (state.expected_end_time > 0)
-        .then(|| state.expected_end_time.saturating_sub(now_usec()) / 1_000_000);
-    let stage = if state.stage_detail.is_empty() {
-        state.stage.as_str().to_string()
-    } else {
+/// What follows the bar: `1.20 GiB / 2.70 GiB  35.10 MiB/s  ETA 0:42  sending backup/home`.
+fn detail(state: &JobState, now_usec: u64) -> String {
+    let mut parts = Vec::new();
+    if state.total_bytes > 0 {
+        parts.push(format!(
+            "{} / {}",
+            HumanBytes(state.bytes),
+            HumanBytes(state.total_bytes)
+        ));
+    } else if state.bytes > 0 {
+        parts.push(HumanBytes(state.bytes).to_string());
+    }
+    if state.rate > 0 {
+        parts.push(format!("{}/s", HumanBytes(state.rate)));
+    }
+    if state.expected_end_time > 0 {
+        let left = state.expected_end_time.saturating_sub(now_usec) / 1_000_000;
+        parts.push(format!("ETA {}", format::duration(left)));
+    }
+    parts.push(
         format!("{} {}", state.stage.as_str(), state.stage_detail)
-    };
-    let line = format::progress_line(
-        state.progress,
-        state.bytes,
-        state.total_bytes,
-        state.rate,
-        eta,
-        &stage,
+            .trim_end()
+            .to_string(),
     );
-    let pad = last_line_len.saturating_sub(line.len());
-    eprint!("\r{line}{}", " ".repeat(pad));
-    let _ = std::io::stderr().flush();
-    *last_line_len = line.len();
+    parts.join("  ")
+}
+
+fn bar(quiet: bool) -> ProgressBar {
+    // stderr draws nothing when it is not a terminal; --json keeps it quiet anyway.
+    let target = if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr_with_hz(4)
+    };
+    let bar = ProgressBar::with_draw_target(Some(STEPS), target);
+    let style = ProgressStyle::with_template("[{bar:24}] {percent:>3}%  {wide_msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar
 }
 
 /// Follows the job until it finishes and returns it with its final state, for its result.
@@ -47,20 +70,41 @@ pub fn follow(
     path: OwnedObjectPath,
     quiet: bool,
 ) -> Result<(Job, JobState), Failure> {
-    let tty = std::io::stderr().is_terminal() && !quiet;
-    let mut last_line_len: usize = 0;
-    zbus::block_on(async {
+    let bar = bar(quiet);
+    let end = zbus::block_on(async {
         let job = Job::new(conn, path).await?;
         let end = job
             .follow(|state| {
-                if tty {
-                    draw(state, &mut last_line_len);
+                if let Some(p) = state.progress {
+                    bar.set_position((p.clamp(0.0, 1.0) * STEPS as f64) as u64);
                 }
+                bar.set_message(detail(state, now_usec()));
             })
-            .await;
-        if tty {
-            eprintln!();
-        }
-        Ok((job, end?))
-    })
+            .await?;
+        Ok::<_, coffer_api::Error>((job, end))
+    });
+    bar.finish_and_clear();
+    Ok(end?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_detail_names_bytes_rate_eta_and_stage() {
+        let mut state = JobState::default();
+        state.stage = coffer_api::Stage::Sending;
+        state.stage_detail = "backup/home".into();
+        state.bytes = 512 * 1024;
+        state.total_bytes = 1024 * 1024;
+        state.rate = 100 * 1024;
+        state.expected_end_time = 65_000_000;
+        assert_eq!(
+            detail(&state, 0),
+            "512.00 KiB / 1.00 MiB  100.00 KiB/s  ETA 1:05  sending backup/home"
+        );
+        let quiet = JobState::default();
+        assert_eq!(detail(&quiet, 0), "starting");
+    }
 }
