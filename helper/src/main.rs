@@ -6,27 +6,42 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser;
 use coffer_helper::ops::{host::SystemHost, pipe::SystemPipe, Ctx, Paths};
 use coffer_helper::service::{self, polkit::PolkitAuthority, Service, ServiceConfig};
 use coffer_helper::state::{Store, DEFAULT_CONFIG_PATH, DEFAULT_STATE_PATH};
 use coffer_helper::zfs::SystemRunner;
 
-const USAGE: &str = "Usage: coffer-helper [OPTIONS]
-
-Coffer's privileged service (io.github.coffer.Helper1 on the system bus).
-
-Options:
-  --system                 Use the system bus (default)
-  --session                Use the session bus (tests)
-  --bus-address ADDR       Use the bus at ADDR (tests); polkit is asked on the same bus
-  --idle-timeout SECS      Exit after SECS idle seconds; 0 never (default 60)
-  --job-linger SECS        Keep finished job objects SECS seconds (default 60)
-  --config PATH            Backup sets (default /etc/coffer/backups.json)
-  --state PATH             History and results (default /var/lib/coffer/state.json)
-  --run-dir PATH           Where unlocked backups are mounted (default /run/coffer)
-  -h, --help               Show this help
-  --version                Show the version
-";
+/// Coffer's privileged service (io.github.coffer.Helper1 on the system bus). D-Bus starts it
+/// on demand; it exits when idle.
+#[derive(Parser, Debug)]
+#[command(name = "coffer-helper", version)]
+struct Args {
+    /// Use the system bus (the default)
+    #[arg(long)]
+    system: bool,
+    /// Use the session bus (tests)
+    #[arg(long, conflicts_with_all = ["system", "bus_address"])]
+    session: bool,
+    /// Use the bus at ADDR (tests); polkit is asked on the same bus
+    #[arg(long, value_name = "ADDR", conflicts_with = "system")]
+    bus_address: Option<String>,
+    /// Exit after SECS idle seconds; 0 never
+    #[arg(long = "idle-timeout", value_name = "SECS", default_value_t = 60)]
+    idle: u64,
+    /// Keep finished job objects SECS seconds
+    #[arg(long = "job-linger", value_name = "SECS", default_value_t = 60)]
+    linger: u64,
+    /// Backup sets
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_CONFIG_PATH)]
+    config: PathBuf,
+    /// History and results
+    #[arg(long, value_name = "PATH", default_value = DEFAULT_STATE_PATH)]
+    state: PathBuf,
+    /// Where unlocked backups are mounted
+    #[arg(long = "run-dir", value_name = "PATH", default_value = "/run/coffer")]
+    run_dir: PathBuf,
+}
 
 enum Bus {
     System,
@@ -34,56 +49,14 @@ enum Bus {
     Address(String),
 }
 
-struct Args {
-    bus: Bus,
-    idle: u64,
-    linger: u64,
-    config: PathBuf,
-    state: PathBuf,
-    run_dir: PathBuf,
-}
-
-fn parse_args() -> Result<Option<Args>, String> {
-    let mut a = Args {
-        bus: Bus::System,
-        idle: 60,
-        linger: 60,
-        config: DEFAULT_CONFIG_PATH.into(),
-        state: DEFAULT_STATE_PATH.into(),
-        run_dir: "/run/coffer".into(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
-        match arg.as_str() {
-            "--system" => a.bus = Bus::System,
-            "--session" => a.bus = Bus::Session,
-            "--bus-address" => a.bus = Bus::Address(value("--bus-address")?),
-            "--idle-timeout" => {
-                a.idle = value("--idle-timeout")?
-                    .parse()
-                    .map_err(|_| "--idle-timeout needs a number of seconds".to_string())?
-            }
-            "--job-linger" => {
-                a.linger = value("--job-linger")?
-                    .parse()
-                    .map_err(|_| "--job-linger needs a number of seconds".to_string())?
-            }
-            "--config" => a.config = value("--config")?.into(),
-            "--state" => a.state = value("--state")?.into(),
-            "--run-dir" => a.run_dir = value("--run-dir")?.into(),
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                return Ok(None);
-            }
-            "--version" => {
-                println!("coffer-helper {}", env!("CARGO_PKG_VERSION"));
-                return Ok(None);
-            }
-            other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
+impl Args {
+    fn bus(&self) -> Bus {
+        match (&self.bus_address, self.session) {
+            (Some(a), _) => Bus::Address(a.clone()),
+            (None, true) => Bus::Session,
+            (None, false) => Bus::System,
         }
     }
-    Ok(Some(a))
 }
 
 fn bus_builder(bus: &Bus) -> zbus::connection::Builder<'_> {
@@ -95,6 +68,7 @@ fn bus_builder(bus: &Bus) -> zbus::connection::Builder<'_> {
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    let bus = args.bus();
     let store = Store::new(args.config, args.state);
     // Earlier versions wrote backups.json 0644; it names every set's drive and datasets.
     match store.restrict_modes() {
@@ -128,7 +102,7 @@ async fn run(args: Args) -> Result<(), String> {
         tokio::runtime::Handle::current(),
     );
     // Dropping the connection would close it; it lives until the helper exits.
-    let conn = service::connect(bus_builder(&args.bus), svc.clone())
+    let conn = service::connect(bus_builder(&bus), svc.clone())
         .await
         .map_err(|e| match e {
             zbus::Error::NameTaken => format!(
@@ -185,14 +159,8 @@ fn main() -> ExitCode {
         // journald shows escape codes literally.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let args = match parse_args() {
-        Ok(Some(a)) => a,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("coffer-helper: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    // Usage errors exit 2, --help and --version 0, as before.
+    let args = Args::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
