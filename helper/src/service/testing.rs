@@ -623,6 +623,30 @@ impl Harness {
     pub fn allow(&self, yes: bool) {
         self.authority.allow.store(yes, Ordering::SeqCst);
     }
+
+    /// An uncached proxy of the job at `path`: a cache fed by signals may not have caught up
+    /// with a job another proxy already saw finish.
+    pub async fn job(&self, path: &zbus::OwnedObjectPath) -> coffer_api::JobProxy<'static> {
+        coffer_api::JobProxy::builder(&self.client)
+            .path(path.clone())
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .expect("job proxy")
+    }
+
+    /// Follows the job to its end with the clients' own follower, within 10 s:
+    /// (success, full error name, message).
+    pub async fn wait_completed(&self, path: &zbus::OwnedObjectPath) -> (bool, String, String) {
+        let job = coffer_api::Job::new(&self.client, path.clone())
+            .await
+            .expect("job");
+        match tokio::time::timeout(Duration::from_secs(10), job.follow(|_| {})).await {
+            Ok(Ok(state)) => (true, String::new(), state.message),
+            Ok(Err(e)) => (false, zbus::DBusError::name(&e).to_string(), e.message()),
+            Err(_) => panic!("job {path} did not finish"),
+        }
+    }
 }
 
 impl Drop for Harness {

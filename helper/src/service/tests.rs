@@ -8,7 +8,7 @@ use zbus::{OwnedObjectPath, Variant};
 
 use coffer_api::names::{action, BUS_NAME, INTERFACE, OBJECT_PATH};
 use coffer_api::options::AdoptDriveOptions;
-use coffer_api::{HelperProxy, JobProxy};
+use coffer_api::HelperProxy;
 
 use super::manager::READ_ONLY_METHODS;
 use super::testing::{Harness, FAKE_DISK};
@@ -535,26 +535,6 @@ fn pool_is_imported(h: &Harness) {
         .on(&["zpool", "get"], "backup\taltroot\t-\tdefault\n");
 }
 
-async fn wait_completed(h: &Harness, path: &OwnedObjectPath) -> (bool, String, String) {
-    let job = JobProxy::builder(&h.client)
-        .path(path.clone())
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .unwrap();
-    for _ in 0..200 {
-        if job.finished().await.unwrap_or(false) {
-            return (
-                job.success().await.unwrap(),
-                job.error_name().await.unwrap(),
-                job.message().await.unwrap(),
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job {path} did not finish");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn second_operation_on_a_pool_is_busy() {
     let h = Harness::start("busy").await;
@@ -577,7 +557,7 @@ async fn second_operation_on_a_pool_is_busy() {
         "expected Busy, got {second:?}"
     );
     assert_eq!(proxy.jobs().await.unwrap(), vec![job.clone()]);
-    let (ok, err, msg) = wait_completed(&h, &job).await;
+    let (ok, err, msg) = h.wait_completed(&job).await;
     assert!(ok, "{err}: {msg}");
     // Once finished, the pool is free again.
     let again = proxy.scrub("b1").await;
@@ -595,15 +575,10 @@ async fn scrub_job_reports_its_result_and_saves_it() {
     let path = proxy.scrub("b1").await.unwrap();
     // Uncached: a cache fed by signals may not have the result yet when another proxy sees
     // the job finished.
-    let job = JobProxy::builder(&h.client)
-        .path(path.clone())
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .unwrap();
+    let job = h.job(&path).await;
     assert_eq!(job.operation().await.unwrap(), coffer_api::Operation::Scrub);
     assert_eq!(job.backup_id().await.unwrap(), "b1");
-    let (ok, err, msg) = wait_completed(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
     let result: coffer_api::results::ScrubResult =
         job.inner().get_property("Result").await.unwrap();
@@ -695,7 +670,7 @@ async fn prepare_refuses_a_pool_name_in_use_before_erasing_anything() {
         .prepare_drive(FAKE_DISK, "backup", &Default::default())
         .await
         .unwrap();
-    let (ok, err, msg) = wait_completed(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.InvalidArgument", "{msg}");
     assert!(
@@ -716,7 +691,7 @@ async fn prepare_drive_runs_the_walkthrough_steps_in_order() {
         .prepare_drive(FAKE_DISK, "backup", &Default::default())
         .await
         .unwrap();
-    let (ok, err, msg) = wait_completed(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
     let log = h.runner.argv_log();
     let programs: Vec<String> = log

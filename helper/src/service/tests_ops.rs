@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use zbus::OwnedObjectPath;
-
-use coffer_api::{HelperProxy, JobProxy};
+use coffer_api::HelperProxy;
 
 use super::testing::{drive_is_the_sets, fail, ok, Harness, FAKE_DISK};
 use crate::state::{BackupConfig, DatasetPair};
@@ -113,26 +111,6 @@ fn mounted_after_a_b(h: &Harness, names: &[&str]) {
     );
 }
 
-async fn finish(h: &Harness, path: &OwnedObjectPath) -> (bool, String, String) {
-    let job = JobProxy::builder(&h.client)
-        .path(path.clone())
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .unwrap();
-    for _ in 0..200 {
-        if job.finished().await.unwrap_or(false) {
-            return (
-                job.success().await.unwrap(),
-                job.error_name().await.unwrap(),
-                job.message().await.unwrap(),
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("job did not finish");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
     let h = Harness::start("first").await;
@@ -159,7 +137,7 @@ async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
 
     let streams = h.pipe.log.lock().unwrap().clone();
@@ -235,7 +213,7 @@ async fn modified_target_is_refused_and_nothing_is_destroyed() {
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.TargetModified", "{msg}");
     assert!(h.pipe.log.lock().unwrap().is_empty());
@@ -271,7 +249,7 @@ async fn incremental_backup_prunes_what_left_the_source() {
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
     let streams = h.pipe.log.lock().unwrap().clone();
     assert_eq!(streams.len(), 1);
@@ -307,7 +285,7 @@ async fn unlock_mounts_where_coffer_says_never_where_the_drive_says() {
     ]);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.unlock("b1", "correct horse").await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
     let import = r.ran(&["zpool", "import", "-N"]);
     assert_eq!(import.len(), 1);
@@ -373,7 +351,7 @@ async fn unlock_refuses_a_copy_coffer_never_wrote() {
     r.on(&["zfs", "list", "filesystem,volume", "backup/home"], plain);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.unlock("b1", "anything at all").await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.TargetModified", "{msg}");
     assert!(r.ran(&["mount"]).is_empty());
@@ -411,7 +389,7 @@ async fn unlock_refuses_a_copy_coffer_never_wrote() {
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.unlock("b1", "correct horse").await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.TargetModified", "{msg}");
     assert!(msg.contains("@a"), "{msg}");
@@ -439,7 +417,7 @@ async fn a_root_with_its_own_passphrase_is_asked_for_next() {
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.unlock("b1", "correct horse").await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.NeedsPassphrase", "{msg}");
     assert!(msg.contains("backup/home/work"), "{msg}");
@@ -470,7 +448,7 @@ async fn wrong_passphrase_is_named() {
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.unlock("b1", "wrong horse").await.unwrap();
-    let (ok, err, _) = finish(&h, &path).await;
+    let (ok, err, _) = h.wait_completed(&path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.WrongPassphrase");
     let load = r.ran(&["zfs", "load-key"]);
@@ -508,12 +486,7 @@ async fn cancel_stops_the_send_and_still_exports() {
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let job = JobProxy::builder(&h.client)
-        .path(path.clone())
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .unwrap();
+    let job = h.job(&path).await;
     for _ in 0..100 {
         if job.stage().await.unwrap() == coffer_api::Stage::Sending
             && job.cancelable().await.unwrap()
@@ -524,7 +497,7 @@ async fn cancel_stops_the_send_and_still_exports() {
     }
     assert_eq!(job.stage().await.unwrap(), coffer_api::Stage::Sending);
     job.cancel().await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.Cancelled", "{msg}");
     assert_eq!(r.ran(&["zpool", "import", "-N"]).len(), 1);
@@ -565,7 +538,7 @@ async fn adopting_a_walkthrough_drive_matches_targets_by_guid() {
         .adopt_drive(FAKE_DISK, &Default::default())
         .await
         .unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
     let import = r.ran(&["zpool", "import", "-N", "4242"]);
     assert_eq!(import.len(), 1, "{:?}", r.argv_log());
@@ -621,7 +594,7 @@ async fn a_drive_stamped_with_another_pools_set_gets_a_set_of_its_own() {
         .adopt_drive(FAKE_DISK, &Default::default())
         .await
         .unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
     let backups = h.service.ctx.store.backups().unwrap();
     let theirs = backups.iter().find(|b| b.id == "b-theirs").unwrap();
@@ -663,7 +636,7 @@ async fn a_yanked_drive_ends_the_backup_without_hanging() {
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(!ok);
     assert_eq!(err, "io.github.coffer.Error.DriveRemoved", "{msg}");
     // No export of a suspended pool (it would hang); the next run does it.
@@ -698,7 +671,7 @@ async fn an_unchanged_snapshot_list_is_not_read_again() {
     };
     for run in 0..2 {
         let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-        let (ok, err, msg) = finish(&h, &path).await;
+        let (ok, err, msg) = h.wait_completed(&path).await;
         assert!(ok, "run {run}: {err}: {msg}");
     }
     // The first run lists both sides' names; the second trusts the marks and only reads
@@ -727,7 +700,7 @@ async fn a_hold_left_by_an_interrupted_run_is_released_by_the_next() {
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
 
     let holds = r.ran(&["zfs", "holds"]);
@@ -780,7 +753,7 @@ async fn the_old_base_is_released_while_the_drive_is_listed() {
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
     assert_eq!(
         r.ran(&["zfs", "release", "coffer:b1", "rpool/home@b"])
@@ -835,7 +808,7 @@ async fn a_mounted_source_lists_only_its_new_snapshots() {
 async fn backs_up(h: &Harness) {
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let (ok, err, msg) = finish(h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
 }
 
@@ -1046,7 +1019,7 @@ async fn the_new_snapshot_is_read_beside_the_marks_after_the_stream() {
     );
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let (ok, err, msg) = finish(&h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
     // Only the promised row was read after the stream, not the drive's whole list, and it
     // was read while the marks were: its read started before theirs ended.
@@ -1138,14 +1111,9 @@ fn interrupted(h: &Harness, decoded: &str, then: &[&str]) {
 async fn backed_up_warnings(h: &Harness) -> Vec<String> {
     let proxy = HelperProxy::new(&h.client).await.unwrap();
     let path = proxy.back_up("b1", &Default::default()).await.unwrap();
-    let (ok, err, msg) = finish(h, &path).await;
+    let (ok, err, msg) = h.wait_completed(&path).await;
     assert!(ok, "{err}: {msg}");
-    let job = JobProxy::builder(&h.client)
-        .path(path.clone())
-        .cache_properties(zbus::proxy::CacheProperties::No)
-        .build()
-        .await
-        .unwrap();
+    let job = h.job(&path).await;
     let result: coffer_api::results::BackUpResult =
         job.inner().get_property("Result").await.unwrap();
     result.warnings
