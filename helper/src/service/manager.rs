@@ -625,12 +625,12 @@ impl Manager {
             b.auto_lock_minutes = v;
         }
         if let Some(sources) = settings.datasets {
-            let pairs = parse_sources(Some(sources))?;
+            let sources = parse_sources(Some(sources))?;
             let ctx = self.service.ctx.clone();
             let set = b.clone();
             b.datasets = self
                 .service
-                .on_rt(async move { ops::backup::assign_targets(&ctx, &set, &pairs).await })
+                .on_rt(async move { ops::backup::assign_targets(&ctx, &set, &sources).await })
                 .await?;
         }
         self.service
