@@ -107,7 +107,7 @@ mod tests {
         );
         let job = interface_members(XML, crate::names::JOB_INTERFACE);
         assert!(job.contains(&"method Cancel()".into()));
-        assert_eq!(job.iter().filter(|m| m.starts_with("property")).count(), 17);
+        assert_eq!(job.iter().filter(|m| m.starts_with("property")).count(), 18);
     }
 
     #[test]

@@ -7,8 +7,9 @@ use zbus::fdo::PropertiesProxy;
 use zbus::proxy::CacheProperties;
 use zbus::{Connection, DeserializeDict, OwnedObjectPath, SerializeDict, Type};
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::names::{BUS_NAME, JOB_INTERFACE};
+use crate::problem::{Details, Problem};
 use crate::proxy::JobProxy;
 
 /// What a job does: its `Operation` property, and the `operation` of `JobAdded`,
@@ -151,6 +152,9 @@ pub struct JobProperties {
     pub success: Option<bool>,
     pub error_name: Option<String>,
     pub message: Option<String>,
+    /// `Message` as details: a [`crate::Problem`] on failure, a [`crate::Notice`] on
+    /// success, to be rendered in the user's language.
+    pub message_details: Option<Details>,
 }
 
 /// What a client knows about a job, kept up to date from its properties.
@@ -171,6 +175,7 @@ pub struct JobState {
     pub success: bool,
     pub error_name: String,
     pub message: String,
+    pub message_details: Details,
     fraction: f64,
     fraction_valid: bool,
 }
@@ -201,11 +206,18 @@ impl JobState {
         set(&mut self.success, p.success);
         set(&mut self.error_name, p.error_name);
         set(&mut self.message, p.message);
+        set(&mut self.message_details, p.message_details);
     }
 
     /// The failure of a job that finished without success.
     pub fn error(&self) -> Option<Error> {
-        (self.finished && !self.success).then(|| Error::from_job(&self.error_name, &self.message))
+        (self.finished && !self.success).then(|| {
+            Error::from_job(
+                &self.error_name,
+                &self.message,
+                self.message_details.clone(),
+            )
+        })
     }
 }
 
@@ -319,11 +331,7 @@ impl Job {
 }
 
 fn helper_stopped() -> Error {
-    Error::new(
-        ErrorKind::Internal,
-        "The Coffer helper stopped during the operation. Run it again: a backup resumes where \
-         it stopped.",
-    )
+    Problem::HelperStopped {}.into()
 }
 
 #[cfg(test)]
@@ -383,7 +391,7 @@ mod tests {
             ..Default::default()
         });
         let e = s.error().expect("finished without success is a failure");
-        assert_eq!(e, Error::NoSpace("full".into()));
+        assert_eq!(e, Error::new(crate::ErrorKind::NoSpace, "full"));
     }
 
     #[test]

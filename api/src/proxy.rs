@@ -5,6 +5,7 @@ use zbus::OwnedObjectPath;
 
 use crate::job::{Operation, Stage};
 use crate::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
+use crate::problem::Details;
 use crate::types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};
 use crate::Error;
 
@@ -17,8 +18,9 @@ type Result<T> = std::result::Result<T, Error>;
 )]
 pub trait Helper {
     fn version(&self) -> Result<String>;
-    /// (userland version, kernel module version, warnings about known bugs).
-    fn zfs_version(&self) -> Result<(String, String, Vec<String>)>;
+    /// (userland version, kernel module version, warnings about known bugs as
+    /// [`crate::Notice`]s).
+    fn zfs_version(&self) -> Result<(String, String, Vec<Details>)>;
     fn list_sources(&self) -> Result<Vec<Source>>;
     fn list_backups(&self) -> Result<Vec<BackupSet>>;
     fn list_snapshots(&self, dataset: &str) -> Result<Vec<Snapshot>>;
@@ -63,6 +65,7 @@ pub trait Helper {
         success: bool,
         error_name: String,
         message: String,
+        details: Details,
     ) -> zbus::Result<()>;
 }
 

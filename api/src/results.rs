@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use serde::{Serialize, Serializer};
 use zbus::{DeserializeDict, SerializeDict, Signature, Type};
 
+use crate::problem::Details;
+
 /// `PrepareDrive` and `AdoptDrive`.
 #[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]
 #[zbus(signature = "a{sv}")]
@@ -25,8 +27,8 @@ pub struct BackUpResult {
     pub snapshots_sent: u32,
     /// Snapshots pruned on the drive.
     pub pruned: u32,
-    /// Worth showing, though the backup succeeded.
-    pub warnings: Vec<String>,
+    /// Worth showing, though the backup succeeded ([`crate::Notice`]s).
+    pub warnings: Vec<Details>,
 }
 
 /// `Scrub`.
@@ -44,14 +46,14 @@ pub struct ScrubResult {
 pub struct UnlockResult {
     /// (dataset, mount path below `/run/coffer/users/<uid>/<backup-id>/`).
     pub mounts: Vec<(String, String)>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Details>,
 }
 
 /// `Lock`.
 #[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]
 #[zbus(signature = "a{sv}")]
 pub struct LockResult {
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Details>,
 }
 
 /// The `Result` property as the helper holds it (`a{sv}`): one record per operation, empty
@@ -96,7 +98,10 @@ mod tests {
             bytes: 7,
             snapshots_sent: 2,
             pruned: 1,
-            warnings: vec!["w".into()],
+            warnings: vec![crate::Notice::NoFolderForChild {
+                dataset: "d".into(),
+            }
+            .details()],
         };
         let bytes = to_bytes(ctxt, &Output::BackUp(sent.clone())).unwrap();
         let read: BackUpResult = bytes.deserialize().unwrap().0;

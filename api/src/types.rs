@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use zbus::{DeserializeDict, SerializeDict, Type};
 
 use crate::job::Operation;
+use crate::problem::Details;
 
 /// A local dataset that can be backed up (`ListSources`).
 #[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]
@@ -53,6 +54,8 @@ pub struct BackupSet {
     /// Empty when never run, `ok`, or the short error name.
     pub last_backup_result: String,
     pub last_backup_message: String,
+    /// The last backup's failure as a [`crate::Problem`]; empty when it succeeded.
+    pub last_backup_details: Details,
     pub last_backup_bytes: u64,
     pub last_scrub: i64,
     pub last_scrub_result: String,
@@ -101,4 +104,7 @@ pub struct HistoryEntry {
     pub error_name: String,
     pub message: String,
     pub bytes: u64,
+    /// The failure as a [`crate::Problem`], to be rendered in the user's language; empty on
+    /// success.
+    pub details: Details,
 }

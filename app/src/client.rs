@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use coffer_api::{ErrorKind, HelperProxy};
+use coffer_api::{i18n, BackupSet, Details, ErrorKind, HelperProxy};
 use gettextrs::gettext;
 
 pub const TEST_BUS_ENV: &str = "COFFER_SYSTEM_BUS_ADDRESS";
@@ -42,8 +42,8 @@ pub async fn get() -> zbus::Result<Rc<Client>> {
     Ok(client)
 }
 
-/// A failure as the UI shows it: its kind decides what to do and the title, its message is
-/// the body.
+/// A failure as the UI shows it: its kind decides what to do and the title, its message (in
+/// the user's language) is the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
     pub kind: ErrorKind,
@@ -58,9 +58,24 @@ impl Failure {
         }
     }
 
-    /// The failure a job or a history entry reported by error name.
-    pub fn from_job(error_name: &str, message: &str) -> Self {
-        Failure::new(ErrorKind::from_name(error_name), message)
+    /// The failure a job or a history entry reported, by error name and details.
+    pub fn from_job(error_name: &str, message: &str, details: &Details) -> Self {
+        Failure::from(coffer_api::Error::from_job(
+            error_name,
+            message,
+            details.clone(),
+        ))
+    }
+
+    /// How the set's last backup failed, if it did.
+    pub fn last_backup(set: &BackupSet) -> Option<Self> {
+        (!set.last_backup_result.is_empty() && set.last_backup_result != "ok").then(|| {
+            Failure::from_job(
+                &set.last_backup_result,
+                &set.last_backup_message,
+                &set.last_backup_details,
+            )
+        })
     }
 
     pub fn is(&self, kind: ErrorKind) -> bool {
@@ -105,7 +120,7 @@ impl From<coffer_api::Error> for Failure {
                 ErrorKind::NoHelper,
                 gettext("The Coffer system service is not installed or could not start."),
             ),
-            kind => Failure::new(kind, e.message()),
+            kind => Failure::new(kind, i18n::error_text(&e)),
         }
     }
 }
@@ -122,9 +137,16 @@ mod tests {
 
     #[test]
     fn job_errors_by_name() {
-        let f = Failure::from_job("io.github.coffer.Error.WrongPassphrase", "nope");
+        let f = Failure::from_job(
+            "io.github.coffer.Error.WrongPassphrase",
+            "nope",
+            &Details::new(),
+        );
         assert!(f.is(ErrorKind::WrongPassphrase));
         assert_eq!(f.message, "nope");
+        let p = coffer_api::Problem::DiskIsSwap { disk: "sdb".into() };
+        let f = Failure::from_job("io.github.coffer.Error.DriveInUse", "x", &p.details());
+        assert_eq!(f.message, p.english(), "the details win over the message");
         let gone = zbus::fdo::Error::NameHasNoOwner("x".into());
         let f = Failure::from(zbus::Error::FDO(Box::new(gone)));
         assert!(f.is(ErrorKind::NoHelper));

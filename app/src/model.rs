@@ -119,7 +119,15 @@ async fn load() -> Result<Loaded, Failure> {
     let backups = c.helper.list_backups().await?;
     let sources = c.helper.list_sources().await?;
     // An old helper without ZfsVersion must not break the app.
-    let zfs = c.helper.zfs_version().await.ok();
+    let zfs = c
+        .helper
+        .zfs_version()
+        .await
+        .ok()
+        .map(|(userland, kmod, warnings)| {
+            let warnings = warnings.iter().map(coffer_api::i18n::render).collect();
+            (userland, kmod, warnings)
+        });
     Ok((backups, sources, zfs))
 }
 

@@ -123,8 +123,9 @@ async fn watch_helper(app: &gio::Application) -> zbus::Result<()> {
                     continue;
                 }
                 model::get().refresh().await;
-                let failure = (!args.success)
-                    .then(|| client::Failure::from_job(&args.error_name, &args.message));
+                let failure = (!args.success).then(|| {
+                    client::Failure::from_job(&args.error_name, &args.message, &args.details)
+                });
                 job_completed(app, &args.operation, &args.backup_id, failure.as_ref());
             }
         }

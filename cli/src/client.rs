@@ -1,5 +1,6 @@
 //! The connection to the helper and the mapping of its errors to exit codes.
 
+use coffer_api::i18n::gettext_f;
 use coffer_api::{Error, ErrorKind, HelperProxy};
 
 /// A failure, ready for the user: a message and the exit code it maps to.
@@ -16,6 +17,16 @@ impl Failure {
         Self {
             code,
             kind: None,
+            message: message.into(),
+        }
+    }
+
+    /// A failure of cofferctl's own that means the same as a helper error of `kind` (its
+    /// exit code and name).
+    pub fn of_kind(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            code: exit_code(kind),
+            kind: Some(kind),
             message: message.into(),
         }
     }
@@ -51,12 +62,15 @@ impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         let kind = e.kind();
         let message = match kind {
-            ErrorKind::NoHelper => format!(
-                "the Coffer helper is not installed or not running: {}",
-                e.message()
+            ErrorKind::NoHelper => gettext_f(
+                "The Coffer helper is not installed or not running: {error}",
+                &[("error", &e.message())],
             ),
-            ErrorKind::Bus => format!("cannot talk to the Coffer helper: {}", e.message()),
-            _ => e.message(),
+            ErrorKind::Bus => gettext_f(
+                "Cannot talk to the Coffer helper: {error}",
+                &[("error", &e.message())],
+            ),
+            _ => coffer_api::i18n::error_text(&e),
         };
         Self {
             code: exit_code(kind),
@@ -95,10 +109,11 @@ mod tests {
     #[test]
     fn exit_codes() {
         let code = |e: Error| Failure::from(e).code;
-        assert_eq!(code(Error::Busy(String::new())), 5);
-        assert_eq!(code(Error::TargetModified(String::new())), 6);
-        assert_eq!(code(Error::WrongPassphrase(String::new())), 7);
-        assert_eq!(code(Error::CommandFailed(String::new())), 1);
+        let helper = |k: ErrorKind| Error::new(k, "");
+        assert_eq!(code(helper(ErrorKind::Busy)), 5);
+        assert_eq!(code(helper(ErrorKind::TargetModified)), 6);
+        assert_eq!(code(helper(ErrorKind::WrongPassphrase)), 7);
+        assert_eq!(code(helper(ErrorKind::CommandFailed)), 1);
         let gone = zbus::fdo::Error::ServiceUnknown("no".into());
         assert_eq!(code(Error::ZBus(zbus::Error::FDO(Box::new(gone)))), 9);
     }

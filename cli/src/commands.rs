@@ -3,9 +3,11 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use coffer_api::i18n::{self, gettext_f};
 use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
 use coffer_api::results::{BackUpResult, DriveResult, LockResult, ScrubResult, UnlockResult};
 use coffer_api::{udisks, BackupSet, ErrorKind, HelperProxy};
+use gettextrs::gettext;
 use indicatif::HumanBytes;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -84,28 +86,36 @@ fn backup_set(ctx: &Ctx, name: Option<&str>) -> Result<BackupSet, Failure> {
             .into_iter()
             .find(|s| s.id == id || s.label == id || s.pool_name == id)
             .ok_or_else(|| {
-                coffer_api::Error::BackupNotFound(format!(
-                    "no backup named {id}; `cofferctl backups` lists them"
-                ))
-                .into()
+                Failure::of_kind(
+                    ErrorKind::BackupNotFound,
+                    gettext_f(
+                        "No backup is named “{name}”; “cofferctl backups” lists them.",
+                        &[("name", id)],
+                    ),
+                )
             }),
         None => {
             let mut sets = sets;
             match sets.len() {
-                0 => Err(coffer_api::Error::BackupNotFound(
-                    "no backup is configured yet; run `cofferctl prepare` or `cofferctl adopt`"
-                        .into(),
-                )
-                .into()),
+                0 => Err(Failure::of_kind(
+                    ErrorKind::BackupNotFound,
+                    gettext(
+                        "No backup is configured yet; run “cofferctl prepare” or “cofferctl adopt”.",
+                    ),
+                )),
                 1 => Ok(sets.remove(0)),
                 _ => Err(Failure::new(
                     2,
-                    format!(
-                        "several backups are configured; name one of: {}",
-                        sets.iter()
-                            .map(|s| s.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                    gettext_f(
+                        "Several backups are configured; name one of: {names}",
+                        &[(
+                            "names",
+                            &sets
+                                .iter()
+                                .map(|s| s.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        )],
                     ),
                 )),
             }
@@ -144,8 +154,11 @@ fn version(ctx: &Ctx) -> Result<(), Failure> {
         print_json(json!({"helper": v, "zfs": user, "zfs_kmod": kmod, "warnings": warnings}));
     } else {
         println!("coffer-helper {v}\nOpenZFS {user} (kernel module {kmod})");
-        for w in warnings {
-            println!("warning: {w}");
+        for w in &warnings {
+            println!(
+                "{}",
+                gettext_f("warning: {text}", &[("text", &i18n::render(w))])
+            );
         }
     }
     Ok(())
@@ -243,9 +256,11 @@ fn diff(ctx: &Ctx, a: &str, b: &str) -> Result<(), Failure> {
     if truncated {
         // On stderr, so that the listing (and --json's array) stays as it is.
         eprintln!(
-            "cofferctl: only the first {} changes are listed; the helper stops there. Compare \
-             snapshots closer together to see the rest.",
-            list.len()
+            "cofferctl: {}",
+            gettext_f(
+                "Only the first {count} changes are listed; the helper stops there. Compare snapshots closer together to see the rest.",
+                &[("count", &list.len().to_string())],
+            )
         );
     }
     if ctx.args.json {
@@ -283,7 +298,11 @@ fn history(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
             } else {
                 String::new()
             },
-            h.message
+            if h.details.is_empty() {
+                h.message
+            } else {
+                i18n::render(&h.details)
+            }
         );
     }
     Ok(())
@@ -296,11 +315,17 @@ fn confirm_erase(ctx: &Ctx, disk: &str) -> Result<(), Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(Failure::new(
             2,
-            "refusing to erase a disk without --yes when not on a terminal",
+            gettext("Refusing to erase a disk without --yes when not on a terminal."),
         ));
     }
     let name = disk.rsplit('/').next().unwrap_or(disk);
-    eprint!("Everything on {disk} will be erased. Type the disk name ({name}) to confirm: ");
+    eprint!(
+        "{}",
+        gettext_f(
+            "Everything on {disk} will be erased. Type the disk name ({name}) to confirm: ",
+            &[("disk", disk), ("name", name)],
+        )
+    );
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin()
@@ -308,7 +333,10 @@ fn confirm_erase(ctx: &Ctx, disk: &str) -> Result<(), Failure> {
         .read_line(&mut line)
         .map_err(|e| Failure::new(1, e.to_string()))?;
     if line.trim() != name {
-        return Err(Failure::new(8, "not confirmed; nothing was changed"));
+        return Err(Failure::new(
+            8,
+            gettext("Not confirmed; nothing was changed."),
+        ));
     }
     Ok(())
 }
@@ -321,10 +349,15 @@ where
     let (job, state) = job::follow(&ctx.conn, path, ctx.args.json)?;
     let result: R = call(job.result())?;
     if !ctx.args.json {
-        if state.message.is_empty() {
-            eprintln!("{what}: done");
+        let message = if state.message_details.is_empty() {
+            state.message.clone()
         } else {
-            eprintln!("{what}: {}", state.message);
+            i18n::render(&state.message_details)
+        };
+        if message.is_empty() {
+            eprintln!("{}", gettext_f("{operation}: done", &[("operation", what)]));
+        } else {
+            eprintln!("{what}: {message}");
         }
     }
     Ok((result, state.message))
@@ -385,19 +418,33 @@ fn power_off(ctx: &Ctx, set: &BackupSet) -> Result<(), Failure> {
     .map_err(|e| {
         Failure::new(
             1,
-            format!("UDisks2 is not available to power the drive off: {e}"),
+            gettext_f(
+                "UDisks2 is not available to power the drive off: {error}",
+                &[("error", &e.to_string())],
+            ),
         )
     })?;
     let Some(drive) = drive else {
         return Ok(()); // already gone
     };
     if !drive.can_power_off {
-        eprintln!("The drive cannot be powered off by software; it is safe to unplug now that the pool is exported.");
+        eprintln!(
+            "{}",
+            gettext(
+                "The drive cannot be powered off by software; it is safe to unplug now that the pool is exported."
+            )
+        );
         return Ok(());
     }
     call(udisks::power_off(&ctx.conn, &drive.object))?;
     if !ctx.args.json {
-        eprintln!("{} is powered off: safe to unplug.", drive.display_name());
+        eprintln!(
+            "{}",
+            gettext_f(
+                "{drive} is powered off: safe to unplug.",
+                &[("drive", &drive.display_name())],
+            )
+        );
     }
     Ok(())
 }
@@ -432,7 +479,7 @@ fn backup(
     let path = match started {
         Err(f) if f.is(ErrorKind::NeedsPassphrase) => {
             let secret = passphrase::read(
-                "Passphrase of the drive's encrypted container: ",
+                &gettext("Passphrase of the drive's encrypted container: "),
                 ctx.args.passphrase_stdin,
             )
             .map_err(|e| Failure::new(1, e.to_string()))?;
@@ -447,9 +494,13 @@ fn backup(
             .into_iter()
             .find(|s| s.id == id)
             .ok_or_else(|| {
-                Failure::from(coffer_api::Error::BackupNotFound(format!(
-                    "the backup {id} was removed during the run"
-                )))
+                Failure::of_kind(
+                    ErrorKind::BackupNotFound,
+                    gettext_f(
+                        "The backup {name} was removed during the run.",
+                        &[("name", &id)],
+                    ),
+                )
             })?;
         power_off(ctx, &set)?;
     }
@@ -470,7 +521,10 @@ const MAX_PASSPHRASES: usize = 16;
 
 fn unlock(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
     let set = backup_set(ctx, name)?;
-    let mut prompt = format!("Passphrase for the backup on {}: ", set.label);
+    let mut prompt = gettext_f(
+        "Passphrase for the backup on {label}: ",
+        &[("label", &set.label)],
+    );
     let mut asked = 0;
     let mut pending: Option<Failure> = None;
     // Encryption roots with passphrases of their own are asked for one by one: the helper
@@ -489,7 +543,7 @@ fn unlock(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
         asked += 1;
         match finish_job::<UnlockResult>(ctx, path, "unlock") {
             Err(f) if f.is(ErrorKind::NeedsPassphrase) && asked < MAX_PASSPHRASES => {
-                prompt = format!("{}\nPassphrase: ", f.message);
+                prompt = format!("{}\n{}", f.message, gettext("Passphrase: "));
                 pending = Some(f);
             }
             other => break other?,
@@ -515,12 +569,19 @@ fn lock(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
 fn configure(ctx: &Ctx, id: &str, pairs: &[String]) -> Result<(), Failure> {
     let mut settings = Settings::default();
     for kv in pairs {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| Failure::new(2, format!("expected KEY=VALUE, got {kv}")))?;
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Failure::new(
+                2,
+                gettext_f("Expected KEY=VALUE, got {text}.", &[("text", kv)]),
+            )
+        })?;
         let number = || {
-            v.parse::<u32>()
-                .map_err(|_| Failure::new(2, format!("{k} takes a whole number")))
+            v.parse::<u32>().map_err(|_| {
+                Failure::new(
+                    2,
+                    gettext_f("{setting} takes a whole number.", &[("setting", k)]),
+                )
+            })
         };
         match k {
             "label" => settings.label = Some(v.to_string()),
@@ -529,7 +590,12 @@ fn configure(ctx: &Ctx, id: &str, pairs: &[String]) -> Result<(), Failure> {
             "snapshot_max_age_hours" => settings.snapshot_max_age_hours = Some(number()?),
             "scrub_interval_days" => settings.scrub_interval_days = Some(number()?),
             "auto_lock_minutes" => settings.auto_lock_minutes = Some(number()?),
-            _ => return Err(Failure::new(2, format!("unknown setting {k}"))),
+            _ => {
+                return Err(Failure::new(
+                    2,
+                    gettext_f("Unknown setting {setting}.", &[("setting", k)]),
+                ))
+            }
         }
     }
     let id = call(ctx.helper.configure(id, &settings))?;

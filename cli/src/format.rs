@@ -13,7 +13,7 @@ pub fn duration(secs: u64) -> String {
 #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 pub fn date(epoch: i64) -> String {
     if epoch <= 0 {
-        return "never".into();
+        return gettextrs::gettext("never");
     }
     let t = epoch as libc::time_t;
     // SAFETY: localtime_r only writes into the tm we own.

@@ -37,7 +37,10 @@ fn detail(state: &JobState, now_usec: u64) -> String {
     }
     if state.expected_end_time > 0 {
         let left = state.expected_end_time.saturating_sub(now_usec) / 1_000_000;
-        parts.push(format!("ETA {}", format::duration(left)));
+        parts.push(coffer_api::i18n::gettext_f(
+            "ETA {time}",
+            &[("time", &format::duration(left))],
+        ));
     }
     parts.push(
         format!("{} {}", state.stage.as_str(), state.stage_detail)

@@ -12,6 +12,7 @@ mod job;
 mod passphrase;
 
 fn main() {
+    coffer_api::i18n::init();
     let cli = args::Cli::parse();
     match cli.command {
         args::Command::Completions { shell } => {

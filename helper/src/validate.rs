@@ -11,6 +11,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use coffer_api::problem::N_;
 use thiserror::Error;
 
 /// `ZFS_MAX_DATASET_NAME_LEN` is 256 including the trailing NUL.
@@ -154,7 +155,7 @@ string_newtype!(
 
 impl PoolName {
     pub fn parse(s: &str) -> Result<Self> {
-        const WHAT: &str = "pool name";
+        const WHAT: &str = N_("pool name");
         check_len(WHAT, s, MAX_POOL_NAME_LEN)?;
         if s.starts_with('-') {
             return Err(ValidationError::LeadingDash { what: WHAT });
@@ -185,7 +186,7 @@ string_newtype!(
 
 impl DatasetName {
     pub fn parse(s: &str) -> Result<Self> {
-        const WHAT: &str = "dataset name";
+        const WHAT: &str = N_("dataset name");
         check_len(WHAT, s, MAX_NAME_LEN)?;
         if s.starts_with('-') {
             return Err(ValidationError::LeadingDash { what: WHAT });
@@ -210,7 +211,7 @@ impl DatasetName {
 
     /// `self/component`, validated.
     pub fn child(&self, component: &str) -> Result<Self> {
-        check_component("dataset name", component)?;
+        check_component(N_("dataset name"), component)?;
         Self::parse(&format!("{}/{}", self.0, component))
     }
 
@@ -238,8 +239,8 @@ impl From<PoolName> for DatasetName {
 
 /// Validates the short name after `@` or `#`.
 pub fn validate_short_name(short: &str) -> Result<()> {
-    check_len("snapshot name", short, MAX_NAME_LEN)?;
-    check_component("snapshot name", short)
+    check_len(N_("snapshot name"), short, MAX_NAME_LEN)?;
+    check_component(N_("snapshot name"), short)
 }
 
 fn split_entity<'a>(what: &'static str, s: &'a str, sep: char) -> Result<(DatasetName, &'a str)> {
@@ -264,7 +265,7 @@ pub struct SnapshotName {
 
 impl SnapshotName {
     pub fn parse(s: &str) -> Result<Self> {
-        let (dataset, _) = split_entity("snapshot name", s, '@')?;
+        let (dataset, _) = split_entity(N_("snapshot name"), s, '@')?;
         Ok(Self {
             at: dataset.0.len(),
             full: s.to_owned(),
@@ -302,7 +303,7 @@ pub struct BookmarkName {
 
 impl BookmarkName {
     pub fn parse(s: &str) -> Result<Self> {
-        let (dataset, _) = split_entity("bookmark name", s, '#')?;
+        let (dataset, _) = split_entity(N_("bookmark name"), s, '#')?;
         Ok(Self {
             hash: dataset.0.len(),
             full: s.to_owned(),
@@ -350,7 +351,7 @@ string_newtype!(
 
 impl BackupId {
     pub fn parse(s: &str) -> Result<Self> {
-        const WHAT: &str = "backup id";
+        const WHAT: &str = N_("backup id");
         check_len(WHAT, s, MAX_BACKUP_ID_LEN)?;
         if let Some(ch) = s
             .chars()
@@ -373,7 +374,7 @@ string_newtype!(
 
 impl HoldTag {
     pub fn parse(s: &str) -> Result<Self> {
-        const WHAT: &str = "hold tag";
+        const WHAT: &str = N_("hold tag");
         check_len(WHAT, s, MAX_PROPERTY_NAME_LEN)?;
         check_component(WHAT, s)?;
         Ok(Self(s.to_owned()))
@@ -387,7 +388,7 @@ string_newtype!(
 
 impl PropertyName {
     pub fn parse(s: &str) -> Result<Self> {
-        const WHAT: &str = "property name";
+        const WHAT: &str = N_("property name");
         check_len(WHAT, s, MAX_PROPERTY_NAME_LEN)?;
         let user = s.contains(':');
         let ok = |c: char| {
@@ -416,7 +417,7 @@ impl PropertyName {
 /// A property value for `zfs set`/`receive -o`: printable, no control characters (they would
 /// corrupt the tab/newline-separated `-H` output we parse back).
 pub fn validate_property_value(v: &str) -> Result<()> {
-    const WHAT: &str = "property value";
+    const WHAT: &str = N_("property value");
     if v.len() > MAX_PROPERTY_VALUE_LEN {
         return Err(ValidationError::TooLong {
             what: WHAT,
@@ -433,7 +434,7 @@ pub fn validate_property_value(v: &str) -> Result<()> {
 /// A passphrase for `zfs load-key` on stdin. libzfs stops at the first newline, so an embedded
 /// one would silently truncate the key.
 pub fn validate_passphrase(p: &[u8]) -> Result<()> {
-    const WHAT: &str = "passphrase";
+    const WHAT: &str = N_("passphrase");
     if p.len() < *PASSPHRASE_LEN.start() {
         return Err(ValidationError::TooShort {
             what: WHAT,
@@ -464,7 +465,7 @@ string_newtype!(
 
 impl ResumeToken {
     pub fn parse(s: &str) -> Result<Self> {
-        const WHAT: &str = "resume token";
+        const WHAT: &str = N_("resume token");
         // Tokens are a compressed nvlist in hex; a few KiB at most.
         check_len(WHAT, s, 64 * 1024)?;
         if let Some(ch) = s.chars().find(|&c| !(c.is_ascii_hexdigit() || c == '-')) {
@@ -484,7 +485,7 @@ pub struct MountPath(String);
 
 impl MountPath {
     pub fn parse(s: &str) -> Result<Self> {
-        const WHAT: &str = "mount path";
+        const WHAT: &str = N_("mount path");
         check_len(WHAT, s, MAX_PATH_LEN)?;
         if !s.starts_with('/') {
             return Err(ValidationError::NotAbsolute { what: WHAT });
@@ -529,7 +530,7 @@ pub struct DiskById(String);
 impl DiskById {
     /// Accepts whole disks and partitions (`...-part1`); see [`DiskById::parse_whole_disk`].
     pub fn parse(s: &str) -> Result<Self> {
-        const WHAT: &str = "disk path";
+        const WHAT: &str = N_("disk path");
         check_len(WHAT, s, MAX_PATH_LEN)?;
         let name = s.strip_prefix(BY_ID_DIR).ok_or(ValidationError::NotById)?;
         if name.is_empty() || name.len() > MAX_NAME_LEN {

@@ -2,7 +2,7 @@
 //! by hand with syncoid as in the walkthrough. Target datasets are matched to local sources by
 //! snapshot guid, so the next BackUp continues incrementally with no full resend.
 
-use coffer_api::ErrorKind;
+use coffer_api::Problem;
 use std::collections::{BTreeMap, HashSet};
 
 use coffer_api::names::zfs_prop;
@@ -88,7 +88,10 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: AdoptRequest) -> Result<JobResult
             pool_guid: guid.to_string(),
         }),
         bytes: 0,
-        message: format!("Adopted the drive's pool {pool} with {pairs} matching datasets."),
+        message: coffer_api::Notice::Adopted {
+            pool: pool.to_string(),
+            count: pairs.to_string(),
+        },
     })
 }
 
@@ -141,37 +144,29 @@ async fn find_and_import(ctx: &Ctx, req: &AdoptRequest) -> Result<(PoolName, u64
                         !devices.is_empty() && pool::not_on_disk(ctx, &disk, &devices).is_empty()
                     });
                     if !on_this_disk {
-                        return Err(OpError::new(
-                            ErrorKind::DriveMismatch,
-                            format!(
-                                "The imported pool {name} is not on {}; only a pool on that drive \
-                             can be adopted.",
-                                req.disk
-                            ),
-                        ));
+                        return Err(Problem::PoolNotOnDisk {
+                            pool: name.to_string(),
+                            disk: req.disk.to_string(),
+                        }
+                        .into());
                     }
                     return Ok((name.clone(), p.guid, false));
                 }
             }
-            Err(OpError::new(
-                ErrorKind::PoolNotFound,
-                format!(
-                    "No ZFS pool was found on {}. Is this the right drive?",
-                    req.disk
-                ),
-            ))
+            Err(Problem::NoPoolOnDisk {
+                disk: req.disk.to_string(),
+            }
+            .into())
         }
-        many => Err(OpError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "Several pools are on {}: {}. Say which one to adopt.",
-                req.disk,
-                many.iter()
-                    .map(|p| p.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        )),
+        many => Err(Problem::SeveralPools {
+            disk: req.disk.to_string(),
+            pools: many
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+        .into()),
     }
 }
 

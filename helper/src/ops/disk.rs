@@ -1,7 +1,7 @@
 //! Is this disk safe to erase? A whole disk given by its by-id link that holds no mounted
 //! filesystem, no swap, nothing stacked on it, no imported pool and not the running system.
 
-use coffer_api::ErrorKind;
+use coffer_api::Problem;
 use std::collections::HashSet;
 use std::path::Path;
 
@@ -16,40 +16,35 @@ pub async fn check_disk(
     hint_system: Option<bool>,
 ) -> Result<WholeDisk, OpError> {
     let disk = validate_whole_disk(by_id, ctx.host.as_ref()).map_err(|e| match e {
-        ValidationError::Resolve(why) => OpError::new(
-            ErrorKind::DriveNotFound,
-            format!("There is no disk at {by_id} ({why}). Is it plugged in?"),
-        ),
+        ValidationError::Resolve(why) => OpError::from(Problem::DiskMissing {
+            disk: by_id.to_string(),
+            why,
+        }),
         other => OpError::from(other),
     })?;
     // The SCSI CD-ROM driver names its devices sr*: never a backup disk, whatever UDisks2 says.
     if disk.kernel_name.starts_with("sr") {
-        return Err(OpError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "{by_id} is an optical drive, not a disk. Choose the USB drive to use for backups."
-            ),
-        ));
+        return Err(Problem::OpticalDrive {
+            disk: by_id.to_string(),
+        }
+        .into());
     }
     // Virtual block devices have by-id links and /sys/block entries too (dm-name-*, md-*):
     // an LVM volume, a RAID, a loop file, a zvol or a network disk is never a backup drive,
     // and UDisks2 has no drive for them to say so.
     const VIRTUAL: [&str; 7] = ["dm-", "md", "loop", "zd", "nbd", "zram", "ram"];
     if VIRTUAL.iter().any(|v| disk.kernel_name.starts_with(v)) {
-        return Err(OpError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "{by_id} is a virtual device ({}), not a disk. Choose the USB drive to use for \
-             backups.",
-                disk.kernel_name
-            ),
-        ));
+        return Err(Problem::VirtualDevice {
+            disk: by_id.to_string(),
+            device: disk.kernel_name.clone(),
+        }
+        .into());
     }
     if hint_system == Some(true) {
-        return Err(OpError::new(
-            ErrorKind::SystemDisk,
-            format!("{by_id} is an internal system disk; Coffer only erases external drives."),
-        ));
+        return Err(Problem::InternalDisk {
+            disk: by_id.to_string(),
+        }
+        .into());
     }
     let host = ctx.host.as_ref();
     let mut names: HashSet<String> = HashSet::from([disk.kernel_name.clone()]);
@@ -57,10 +52,11 @@ pub async fn check_disk(
     names.extend(parts.iter().cloned());
     for n in std::iter::once(&disk.kernel_name).chain(parts.iter()) {
         if let Some(h) = host.holders(n).unwrap_or_default().first() {
-            return Err(OpError::new(
-                ErrorKind::DriveInUse,
-                format!("{n} is in use by {h} (RAID, LVM or encryption). Stop that first."),
-            ));
+            return Err(Problem::DiskHeld {
+                device: n.to_string(),
+                holder: h.to_string(),
+            }
+            .into());
         }
     }
     let ours = |dev: &str| -> bool {
@@ -72,10 +68,10 @@ pub async fn check_disk(
     };
 
     let mounts = host.mounts().map_err(|e| {
-        OpError::new(
-            ErrorKind::Internal,
-            format!("cannot read the mount table: {e}"),
-        )
+        OpError::from(Problem::CannotRead {
+            path: "/proc/self/mounts".into(),
+            error: e.to_string(),
+        })
     })?;
     for line in mounts.lines() {
         let mut f = line.split_whitespace();
@@ -85,25 +81,27 @@ pub async fn check_disk(
         if ours(dev) {
             let dir = dir.replace("\\040", " ");
             if dir == "/" || dir == "/boot" || dir == "/usr" {
-                return Err(OpError::new(
-                    ErrorKind::SystemDisk,
-                    format!("{by_id} holds the running system ({dir} is on it)."),
-                ));
+                return Err(Problem::HoldsRunningSystem {
+                    disk: by_id.to_string(),
+                    folder: dir.to_string(),
+                }
+                .into());
             }
-            return Err(OpError::new(
-                ErrorKind::DriveInUse,
-                format!("A partition of {by_id} is mounted at {dir}. Unmount it first."),
-            ));
+            return Err(Problem::PartitionMounted {
+                disk: by_id.to_string(),
+                folder: dir.to_string(),
+            }
+            .into());
         }
     }
     let swaps = host.swaps().unwrap_or_default();
     for line in swaps.lines().skip(1) {
         if let Some(dev) = line.split_whitespace().next() {
             if ours(dev) {
-                return Err(OpError::new(
-                    ErrorKind::DriveInUse,
-                    format!("{by_id} is used as swap. Turn the swap off first."),
-                ));
+                return Err(Problem::DiskIsSwap {
+                    disk: by_id.to_string(),
+                }
+                .into());
             }
         }
     }
@@ -125,15 +123,17 @@ pub async fn check_disk(
         if let Some(dev) = t.split_whitespace().next() {
             if dev.starts_with("/dev/") && ours(dev) {
                 if root_pool.as_deref() == Some(pool.as_str()) {
-                    return Err(OpError::new(
-                        ErrorKind::SystemDisk,
-                        format!("{by_id} belongs to {pool}, the pool of the running system."),
-                    ));
+                    return Err(Problem::DiskInSystemPool {
+                        disk: by_id.to_string(),
+                        pool,
+                    }
+                    .into());
                 }
-                return Err(OpError::new(
-                    ErrorKind::DriveInUse,
-                    format!("{by_id} belongs to the imported pool {pool}. Export the pool first."),
-                ));
+                return Err(Problem::DiskInImportedPool {
+                    disk: by_id.to_string(),
+                    pool,
+                }
+                .into());
             }
         }
     }

@@ -1,175 +1,197 @@
-//! The typed failures of operations. Each maps to one named D-Bus error; the messages say what
-//! a person can do about it.
+//! The typed failures of operations. Each is a [`Problem`] of the contract: it names one
+//! D-Bus error kind, and clients render it in the user's language.
 
-use coffer_api::ErrorKind;
+use coffer_api::{ErrorKind, Problem};
 
 use crate::state::StoreError;
 use crate::validate::ValidationError;
 use crate::zfs::cmd::CommandFailed;
 use crate::zfs::errors::KnownFailure;
 
-/// A failed operation: the kind of the contract's error it becomes (`coffer_api::ErrorKind`)
-/// and a message that says what a person can do about it.
+/// A failed operation: the [`Problem`] it becomes on the bus.
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
+#[error("{problem}")]
 pub struct OpError {
-    pub kind: ErrorKind,
-    pub message: String,
+    pub problem: Problem,
 }
 
 impl OpError {
-    pub fn new(kind: ErrorKind, message: String) -> Self {
-        OpError { kind, message }
+    pub fn kind(&self) -> ErrorKind {
+        self.problem.kind()
     }
 
     pub fn is(&self, kind: ErrorKind) -> bool {
-        self.kind == kind
+        self.kind() == kind
     }
 
     /// The short error name (after `io.github.coffer.Error.`).
     pub fn name(&self) -> &'static str {
-        self.kind.name()
+        self.kind().name()
     }
 
     /// The full D-Bus error name.
     pub fn dbus_name(&self) -> String {
-        self.kind.dbus_name()
+        self.kind().dbus_name()
+    }
+
+    /// The message in English, for the log and for clients older than the helper.
+    pub fn message(&self) -> String {
+        self.problem.english()
     }
 
     pub fn spawn(program: &str, source: std::io::Error) -> Self {
-        OpError::new(
-            ErrorKind::CommandFailed,
-            format!("could not run {program}: {source}"),
-        )
+        Problem::CannotRun {
+            program: program.into(),
+            error: source.to_string(),
+        }
+        .into()
+    }
+
+    /// A bug or an unexpected system state, described for a developer.
+    pub fn bug(detail: impl std::fmt::Display) -> Self {
+        Problem::bug(detail).into()
     }
 
     /// A failure after which no further dataset of the run can succeed: the user stopped it,
     /// or the drive is gone or full.
     pub fn ends_the_run(&self) -> bool {
         matches!(
-            self.kind,
+            self.kind(),
             ErrorKind::Cancelled | ErrorKind::DriveRemoved | ErrorKind::NoSpace
         )
     }
 }
 
+impl From<Problem> for OpError {
+    fn from(problem: Problem) -> Self {
+        OpError { problem }
+    }
+}
+
 /// Messages of libzfs/kernel that mean the drive is full or gone, which the generic
 /// classifier of the zfs layer does not name.
-fn extra_classification(stderr: &str) -> Option<fn(String) -> OpError> {
-    fn no_space(m: String) -> OpError {
-        OpError::new(ErrorKind::NoSpace, m)
-    }
-    fn drive_removed(m: String) -> OpError {
-        OpError::new(ErrorKind::DriveRemoved, m)
-    }
-    fn wrong_passphrase(m: String) -> OpError {
-        OpError::new(ErrorKind::WrongPassphrase, m)
-    }
-    let s = stderr.to_ascii_lowercase();
+fn extra_classification(f: &CommandFailed, output: &str) -> Option<Problem> {
+    let command = || f.command.clone();
+    let s = output.to_ascii_lowercase();
     if s.contains("out of space") || s.contains("no space left") {
-        Some(no_space)
+        Some(Problem::DriveFull {
+            command: command(),
+            output: output.into(),
+        })
     } else if s.contains("pool i/o is currently suspended")
         || s.contains("i/o error")
         || s.contains("input/output error")
         || s.contains("no such device or address")
     {
-        Some(drive_removed)
+        Some(Problem::DriveGone {
+            command: command(),
+            output: output.into(),
+        })
     } else if s.contains("cannot receive resume stream") && s.contains("partially-complete state") {
         // EBUSY on a resume: the unfinished copy is still held, and under Coffer's one job
         // per pool only a receive stuck since the drive was pulled out holds it.
-        Some(stuck_receive)
+        Some(Problem::StuckReceive {
+            output: output.into(),
+        })
     } else if s.contains("invalid key") || s.contains("incorrect key") {
-        Some(wrong_passphrase)
+        Some(Problem::PassphraseWrong {})
     } else {
         None
     }
 }
 
-fn stuck_receive(detail: String) -> OpError {
-    OpError::new(
-        ErrorKind::DriveRemoved,
-        format!(
-            "The backup drive's unfinished copy is still held by a transfer that stopped when the \
-         drive was pulled out, and only a restart frees it. Restart the computer, then back up \
-         again: the backup continues where it stopped. ({detail})"
-        ),
-    )
-}
-
 impl From<CommandFailed> for OpError {
     fn from(f: CommandFailed) -> Self {
-        let detail = f.stderr.trim().to_string();
-        if let Some(make) = extra_classification(&detail) {
-            return make(human(&f, &detail));
+        let output = f.stderr.trim().to_string();
+        if let Some(p) = extra_classification(&f, &output) {
+            return p.into();
         }
-        match f.known {
-            Some(KnownFailure::TargetModified) => OpError::new(
-                ErrorKind::TargetModified,
-                format!(
-                "The copy on the backup drive was changed since the last backup, so it was not \
-                 overwritten and nothing was destroyed. Restore what you need from it, then \
-                 choose to roll it back. ({detail})"
-            ),
-            ),
-            Some(KnownFailure::WrongKey) => OpError::new(
-                ErrorKind::WrongPassphrase,
-                "The passphrase is wrong. Try again.".to_string(),
-            ),
-            Some(KnownFailure::IncrementalMismatch) => OpError::new(
-                ErrorKind::TargetHasNewerSnapshots,
-                format!(
-                    "The backup drive holds snapshots newer than the last one it shares with this \
-                 computer. ({detail})"
-                ),
-            ),
-            Some(KnownFailure::TargetExists) => OpError::new(
-                ErrorKind::NoCommonSnapshot,
-                format!(
-                "The backup drive already holds a dataset of that name that shares no snapshot \
-                 with this computer. ({detail})"
-            ),
-            ),
-            Some(KnownFailure::PoolMissing) => OpError::new(
-                ErrorKind::PoolNotFound,
-                format!(
-                    "The backup drive's pool was not found. Is the drive plugged in? ({detail})"
-                ),
-            ),
-            Some(KnownFailure::Busy) => OpError::new(
-                ErrorKind::DriveInUse,
-                format!(
-                "Something still uses the backup drive. Close files and windows open on it, then \
-                 try again. ({detail})"
-            ),
-            ),
-            _ => OpError::new(ErrorKind::CommandFailed, human(&f, &detail)),
-        }
-    }
-}
-
-fn human(f: &CommandFailed, detail: &str) -> String {
-    if detail.is_empty() {
-        f.to_string()
-    } else {
-        format!("{}: {detail}", f.command)
+        let problem = match f.known {
+            Some(KnownFailure::TargetModified) => Problem::CopyModified { output },
+            Some(KnownFailure::WrongKey) => Problem::PassphraseWrong {},
+            Some(KnownFailure::IncrementalMismatch) => Problem::NewerOnDrive { output },
+            Some(KnownFailure::TargetExists) => Problem::UnrelatedOnDrive { output },
+            Some(KnownFailure::PoolMissing) => Problem::PoolMissing { output },
+            Some(KnownFailure::Busy) => Problem::DriveStillUsed { output },
+            _ if output.is_empty() => Problem::CommandFailedSilently {
+                command: f.command.clone(),
+            },
+            _ => Problem::CommandFailed {
+                command: f.command.clone(),
+                output,
+            },
+        };
+        problem.into()
     }
 }
 
 impl From<ValidationError> for OpError {
     fn from(e: ValidationError) -> Self {
-        OpError::new(ErrorKind::InvalidArgument, e.to_string())
+        let what = |w: &str| w.to_string();
+        let problem = match e {
+            ValidationError::Empty { what: w } => Problem::Empty { what: what(w) },
+            ValidationError::TooLong { what: w, len, max } => Problem::TooLong {
+                what: what(w),
+                length: len.to_string(),
+                max: max.to_string(),
+            },
+            ValidationError::TooShort { what: w, len, min } => Problem::TooShort {
+                what: what(w),
+                length: len.to_string(),
+                min: min.to_string(),
+            },
+            ValidationError::InvalidChar { what: w, ch } => Problem::BadCharacter {
+                what: what(w),
+                character: ch.escape_debug().to_string(),
+            },
+            ValidationError::LeadingDash { what: w } => Problem::LeadingDash { what: what(w) },
+            ValidationError::EmptyComponent { what: w } => {
+                Problem::EmptyComponent { what: what(w) }
+            }
+            ValidationError::DotComponent { what: w } => Problem::DotComponent { what: what(w) },
+            ValidationError::Separator { what: w, sep } => Problem::Separator {
+                what: what(w),
+                separator: sep.to_string(),
+            },
+            ValidationError::TooDeep => Problem::TooDeep {
+                max: crate::validate::MAX_NESTING.to_string(),
+            },
+            ValidationError::PoolNoLetter => Problem::PoolNoLetter {},
+            ValidationError::ReservedPoolName => Problem::ReservedPoolName {},
+            ValidationError::NotAbsolute { what: w } => Problem::NotAbsolute { what: what(w) },
+            ValidationError::NotById => Problem::NotById {},
+            ValidationError::NotWholeDisk => Problem::NotWholeDisk {},
+            ValidationError::Resolve(why) => Problem::Unresolvable { why },
+        };
+        problem.into()
     }
 }
 
 impl From<StoreError> for OpError {
     fn from(e: StoreError) -> Self {
-        OpError::new(ErrorKind::Internal, e.to_string())
+        let problem = match e {
+            StoreError::Read { path, source } => Problem::CannotRead {
+                path: path.display().to_string(),
+                error: source.to_string(),
+            },
+            StoreError::Corrupt { path, source } => Problem::StateDamaged {
+                path: path.display().to_string(),
+                error: source.to_string(),
+            },
+            StoreError::Write { path, source } => Problem::CannotSave {
+                path: path.display().to_string(),
+                error: source.to_string(),
+            },
+            // Our own records always encode; failing to is a bug.
+            e @ StoreError::Encode { .. } => Problem::bug(e),
+        };
+        problem.into()
     }
 }
 
 impl From<OpError> for coffer_api::Error {
     fn from(e: OpError) -> Self {
-        coffer_api::Error::new(e.kind, e.message)
+        e.problem.into()
     }
 }
 

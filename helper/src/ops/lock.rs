@@ -1,8 +1,7 @@
 //! Lock: unmount what Unlock mounted, unload the keys, export the pool.
 
 use coffer_api::results::LockResult;
-use coffer_api::ErrorKind;
-use coffer_api::Stage;
+use coffer_api::{Notice, Problem, Stage};
 
 use super::{mounts, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output};
 use crate::state::BackupConfig;
@@ -28,14 +27,12 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
         for (ds, path) in &mounted {
             let out = zfs_util::run_unchecked(ctx, &Cmd::new("umount").arg(path)).await?;
             if !out.success() {
-                return Err(OpError::new(
-                    ErrorKind::DriveInUse,
-                    format!(
-                    "{ds} is in use at {path}, so the backup cannot be locked. Close the files \
-                     and folders opened from it and try again. ({})",
-                    out.stderr_text().trim()
-                ),
-                ));
+                return Err(Problem::InUseCannotLock {
+                    dataset: ds.to_string(),
+                    path: path.to_string(),
+                    output: out.stderr_text().trim().to_string(),
+                }
+                .into());
             }
         }
         let root = DatasetName::from(pool.clone());
@@ -52,7 +49,13 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
                     zfs_util::run(ctx, &unload_key(&ds)).await?;
                 }
                 // Exporting the pool unloads its keys as well.
-                Err(e) => warnings.push(format!("{r:?}: {e}")),
+                Err(e) => warnings.push(
+                    Notice::KeyLeftLoaded {
+                        root: format!("{r:?}"),
+                        error: OpError::from(e).message(),
+                    }
+                    .details(),
+                ),
             }
         }
         ctl.stage(Stage::Exporting, pool.as_str());
@@ -88,6 +91,6 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
     Ok(JobResult {
         output: Output::Lock(LockResult { warnings }),
         bytes: 0,
-        message: "The backup drive is locked and can be unplugged.".into(),
+        message: Notice::Locked {},
     })
 }

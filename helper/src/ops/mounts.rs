@@ -13,7 +13,7 @@
 //! The user's directory is root's, not the user's: an owner could rename what is inside and
 //! plant a symlink between the check of a path and the mount on it.
 
-use coffer_api::ErrorKind;
+use coffer_api::Problem;
 use std::path::{Path, PathBuf};
 
 use super::{zfs_util, Ctx, OpError};
@@ -41,7 +41,12 @@ pub fn unlock_dir(ctx: &Ctx, uid: u32, id: &BackupId) -> PathBuf {
 pub fn prepare_altroot(ctx: &Ctx, altroot: &MountPath) -> Result<(), OpError> {
     ctx.host
         .create_private_dir(altroot.as_path(), None)
-        .map_err(|e| OpError::new(ErrorKind::Internal, format!("cannot create {altroot}: {e}")))
+        .map_err(|e| {
+            OpError::from(Problem::CannotCreate {
+                path: altroot.to_string(),
+                error: e.to_string(),
+            })
+        })
 }
 
 /// Creates `/run/coffer/users/<uid>/<id>`, which only `uid` (and root) can enter.
@@ -53,10 +58,10 @@ pub fn prepare_unlock_dir(ctx: &Ctx, uid: u32, id: &BackupId) -> Result<PathBuf,
         .create_private_dir(&users, Some(uid))
         .and_then(|()| ctx.host.create_dir(&dir));
     made.map_err(|e| {
-        OpError::new(
-            ErrorKind::Internal,
-            format!("cannot create {}: {e}", dir.display()),
-        )
+        OpError::from(Problem::CannotCreate {
+            path: dir.display().to_string(),
+            error: e.to_string(),
+        })
     })?;
     Ok(dir)
 }
@@ -85,20 +90,18 @@ pub async fn mount(
         return if Path::new(&at) == path {
             Ok(MountOutcome::Mounted)
         } else {
-            Err(OpError::new(
-                ErrorKind::DriveInUse,
-                format!("{ds} is mounted at {at} already. Lock the backup first."),
-            ))
+            Err(Problem::AlreadyMounted {
+                dataset: ds.to_string(),
+                path: at,
+            }
+            .into())
         };
     }
     if ctx.host.has_symlink(path).unwrap_or(true) {
-        return Err(OpError::new(
-            ErrorKind::TargetModified,
-            format!(
-                "The mount directory of {ds} on the backup drive is a symbolic link, or lies \
-             behind one; refusing. The drive may have been tampered with."
-            ),
-        ));
+        return Err(Problem::MountBehindSymlink {
+            dataset: ds.to_string(),
+        }
+        .into());
     }
     if inside_mount {
         if !ctx.host.is_dir(path) {
@@ -106,24 +109,26 @@ pub async fn mount(
         }
     } else {
         ctx.host.create_dir(path).map_err(|e| {
-            OpError::new(
-                ErrorKind::Internal,
-                format!("cannot create {}: {e}", path.display()),
-            )
+            OpError::from(Problem::CannotCreate {
+                path: path.display().to_string(),
+                error: e.to_string(),
+            })
         })?;
     }
     zfs_util::run(ctx, &mount_cmd(ds, path, legacy)).await?;
     // Trust the kernel's mount table, not what was asked for.
     match mounted_at(ctx, ds)? {
         Some(p) if Path::new(&p) == path => Ok(MountOutcome::Mounted),
-        Some(p) => Err(OpError::new(
-            ErrorKind::Internal,
-            format!("{ds} was mounted at {p}, not at {}.", path.display()),
-        )),
-        None => Err(OpError::new(
-            ErrorKind::Internal,
-            format!("{ds} did not get mounted."),
-        )),
+        Some(p) => Err(Problem::MountedElsewhere {
+            dataset: ds.to_string(),
+            path: p,
+            expected: path.display().to_string(),
+        }
+        .into()),
+        None => Err(Problem::NotMounted {
+            dataset: ds.to_string(),
+        }
+        .into()),
     }
 }
 
@@ -170,10 +175,10 @@ pub async fn unmount_all(ctx: &Ctx, mounts: &[(String, String)]) -> Result<(), O
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(OpError::new(
-            ErrorKind::Internal,
-            format!("These could not be unmounted: {}.", failed.join(", ")),
-        ))
+        Err(Problem::CannotUnmount {
+            datasets: failed.join(", "),
+        }
+        .into())
     }
 }
 
@@ -189,10 +194,10 @@ pub async fn force_export(ctx: &Ctx, pool: &PoolName) -> Result<(), OpError> {
 /// without parsing names, so a name Coffer would refuse cannot hide a mount from Lock.
 pub fn mounts_of_pool(ctx: &Ctx, pool: &PoolName) -> Result<Vec<(String, String)>, OpError> {
     let table = ctx.host.mounts().map_err(|e| {
-        OpError::new(
-            ErrorKind::Internal,
-            format!("cannot read the mount table: {e}"),
-        )
+        OpError::from(Problem::CannotRead {
+            path: "/proc/self/mounts".into(),
+            error: e.to_string(),
+        })
     })?;
     let prefix = format!("{pool}/");
     Ok(table
@@ -210,10 +215,10 @@ pub fn mounts_of_pool(ctx: &Ctx, pool: &PoolName) -> Result<Vec<(String, String)
 /// Where the kernel has `ds` mounted, from the mount table.
 pub fn mounted_at(ctx: &Ctx, ds: &DatasetName) -> Result<Option<String>, OpError> {
     let table = ctx.host.mounts().map_err(|e| {
-        OpError::new(
-            ErrorKind::Internal,
-            format!("cannot read the mount table: {e}"),
-        )
+        OpError::from(Problem::CannotRead {
+            path: "/proc/self/mounts".into(),
+            error: e.to_string(),
+        })
     })?;
     Ok(table.lines().find_map(|l| {
         let mut f = l.split_whitespace();
@@ -226,10 +231,10 @@ pub fn mounted_at(ctx: &Ctx, ds: &DatasetName) -> Result<Option<String>, OpError
 /// Every place the kernel has `ds` mounted (a bind mount of it too), from the mount table.
 pub fn mounts_of(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<String>, OpError> {
     let table = ctx.host.mounts().map_err(|e| {
-        OpError::new(
-            ErrorKind::Internal,
-            format!("cannot read the mount table: {e}"),
-        )
+        OpError::from(Problem::CannotRead {
+            path: "/proc/self/mounts".into(),
+            error: e.to_string(),
+        })
     })?;
     Ok(table
         .lines()

@@ -1,6 +1,6 @@
 //! Importing and exporting a backup set's pool, always by guid and with `-N`.
 
-use coffer_api::ErrorKind;
+use coffer_api::Problem;
 use std::time::Duration;
 
 use coffer_api::names::zfs_prop;
@@ -21,13 +21,9 @@ pub struct Imported {
 
 fn pool_guid(cfg: &BackupConfig) -> Result<u64, OpError> {
     cfg.pool_guid.parse().map_err(|_| {
-        OpError::new(
-            ErrorKind::PoolNotFound,
-            format!(
-                "The backup {:?} does not know its drive's pool guid. Adopt the drive again.",
-                cfg.id
-            ),
-        )
+        OpError::from(Problem::NoPoolGuid {
+            backup: cfg.id.to_string(),
+        })
     })
 }
 
@@ -44,14 +40,11 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
     let pools = zfs_util::pools(ctx).await?;
     if let Some(p) = pools.iter().find(|p| p.guid == guid) {
         if p.name != pool.as_str() {
-            return Err(OpError::new(
-                ErrorKind::DriveMismatch,
-                format!(
-                    "The pool with this backup's guid is imported under another name ({}), not \
-                 {pool}. Export it first.",
-                    p.name
-                ),
-            ));
+            return Err(Problem::ImportedUnderOtherName {
+                found: p.name.clone(),
+                pool: pool.to_string(),
+            }
+            .into());
         }
         // A drive yanked mid-job and plugged back in keeps its pool imported with the old,
         // dead device open; `zpool clear` reopens it (zed would, where it runs).
@@ -70,13 +63,10 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
         });
     }
     if pools.iter().any(|p| p.name == pool.as_str()) {
-        return Err(OpError::new(
-            ErrorKind::PoolNotFound,
-            format!(
-                "Another pool named {pool} is imported, and it is not this backup's drive. Export \
-             it or rename the backup pool."
-            ),
-        ));
+        return Err(Problem::PoolNameTaken {
+            pool: pool.to_string(),
+        }
+        .into());
     }
     // A stick with a copied guid may be plugged in beside the drive, and `zpool import` shows
     // one of two pools with the same guid: only the recorded disk's devices are searched.
@@ -92,20 +82,15 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
         if let Some(p) = elsewhere.first() {
             check_on_recorded_disk(ctx, cfg, &p.devices)?;
         }
-        return Err(OpError::new(
-            ErrorKind::DriveNotFound,
-            "The backup drive was not found. Plug it in, wait a few seconds, and try again.".into(),
-        ));
+        return Err(Problem::DriveNotPlugged {}.into());
     };
     check_on_recorded_disk(ctx, cfg, &found.devices)?;
     if found.name != pool.as_str() {
-        return Err(OpError::new(
-            ErrorKind::DriveMismatch,
-            format!(
-                "The drive's pool is named {:?}, not {pool}. Nothing was changed on it.",
-                found.name
-            ),
-        ));
+        return Err(Problem::PoolRenamed {
+            found: found.name.clone(),
+            pool: pool.to_string(),
+        }
+        .into());
     }
     import(ctx, guid, &altroot, &on_disk).await?;
     ctx.store
@@ -178,15 +163,7 @@ fn check_on_recorded_disk(
     cfg: &BackupConfig,
     devices: &[String],
 ) -> Result<(), OpError> {
-    let mismatch = |why: String| {
-        OpError::new(
-            ErrorKind::DriveMismatch,
-            format!(
-            "This is not the backup's drive: {why}. If you moved the backup to another disk on \
-             purpose, adopt that disk (Use existing backup) as an administrator."
-        ),
-        )
-    };
+    let mismatch = |why: String| OpError::from(Problem::NotTheDrive { why });
     if cfg.drive_by_id.is_empty() {
         return Err(mismatch(
             "the backup set does not record which disk it is on".into(),
@@ -244,17 +221,14 @@ async fn check_stamp(ctx: &Ctx, cfg: &BackupConfig, pool: &PoolName) -> Result<(
     if stamp.as_deref() == Some(cfg.id.as_str()) {
         return Ok(());
     }
-    Err(OpError::new(
-        ErrorKind::DriveMismatch,
-        format!(
-            "The pool {pool} on this drive does not carry this backup's stamp ({} is {}, not {}). \
-         If you moved the backup to another disk on purpose, adopt that disk (Use existing \
-         backup) as an administrator.",
-            zfs_prop::BACKUP_ID,
-            stamp.map_or_else(|| "not set".to_string(), |s| format!("{s:?}")),
-            cfg.id
-        ),
-    ))
+    Err(Problem::MissingStamp {
+        pool: pool.to_string(),
+        property: zfs_prop::BACKUP_ID.into(),
+        // Unset shows as a dash: the field is filled in whatever language the reader has.
+        found: stamp.map_or_else(|| "—".to_string(), |s| format!("{s:?}")),
+        expected: format!("{:?}", cfg.id.as_str()),
+    }
+    .into())
 }
 
 /// Imports by guid, from exactly `devices` (so a second pool with the same guid elsewhere is
@@ -278,26 +252,18 @@ pub async fn import(
     }
     let err = out.stderr_text().to_string();
     if err.contains("no such pool available") || err.contains("no pools available") {
-        return Err(OpError::new(
-            ErrorKind::DriveNotFound,
-            "The backup drive was not found. Plug it in, wait a few seconds, and try again.".into(),
-        ));
+        return Err(Problem::DriveNotPlugged {}.into());
     }
     if err.contains("previously in use from another system") {
-        return Err(OpError::new(
-            ErrorKind::DriveInUse,
-            format!(
-                "The backup drive was not exported cleanly by another computer. Plug it into that \
-             computer and remove it safely, or import it there with `zpool import -f`. ({})",
-                err.trim()
-            ),
-        ));
+        return Err(Problem::ForeignHost {
+            output: err.trim().to_string(),
+        }
+        .into());
     }
     Err(out.check(&cmd).err().map(OpError::from).unwrap_or_else(|| {
-        OpError::new(
-            ErrorKind::Internal,
-            "zpool import failed without an error".into(),
-        )
+        OpError::from(Problem::CommandFailedSilently {
+            command: "zpool import".into(),
+        })
     }))
 }
 
@@ -364,14 +330,12 @@ async fn recover(ctx: &Ctx, pool: &PoolName, health: &str) -> Result<(), OpError
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
-    Err(OpError::new(
-        ErrorKind::DriveRemoved,
-        format!(
-        "The backup drive's pool {pool} is {health}: the drive was probably unplugged while in \
-         use. Plug it back in and try again; if that does not help, restart the computer. \
-         ({detail})"
-    ),
-    ))
+    Err(Problem::PoolUnhealthy {
+        pool: pool.to_string(),
+        health: health.to_string(),
+        output: detail.to_string(),
+    }
+    .into())
 }
 
 /// Runs a recovery command; `None` when it did not finish in time (a dead disk can block it).
@@ -403,13 +367,10 @@ const EXPORT_TIMEOUT: Duration = Duration::from_secs(120);
 pub async fn export(ctx: &Ctx, pool: &PoolName) -> Result<(), OpError> {
     match tokio::time::timeout(EXPORT_TIMEOUT, zfs_util::run(ctx, &zpool_export(pool))).await {
         Ok(r) => r.map(|_| ()),
-        Err(_) => Err(OpError::new(
-            ErrorKind::DriveRemoved,
-            format!(
-                "Exporting {pool} did not finish. If the drive was unplugged, plug it back in and \
-             run the backup again; otherwise restart the computer before unplugging it."
-            ),
-        )),
+        Err(_) => Err(Problem::ExportStuck {
+            pool: pool.to_string(),
+        }
+        .into()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! the pool with exactly the walkthrough's options, label it with Coffer's user properties so
 //! a reinstalled machine recognises it, and export it.
 
-use coffer_api::ErrorKind;
+use coffer_api::Problem;
 use std::time::Duration;
 
 use coffer_api::names::zfs_prop;
@@ -45,14 +45,10 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResu
         .iter()
         .any(|p| p.name == req.pool.as_str())
     {
-        return Err(OpError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "A pool named {} is already imported on this computer. Choose another name for \
-             the backup drive's pool.",
-                req.pool
-            ),
-        ));
+        return Err(Problem::PoolNameInUse {
+            pool: req.pool.to_string(),
+        }
+        .into());
     }
 
     ctl.stage(Stage::Discarding, disk.as_str());
@@ -123,7 +119,9 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: PrepareRequest) -> Result<JobResu
             pool_guid: guid,
         }),
         bytes: 0,
-        message: format!("The drive is ready as {}.", req.pool),
+        message: coffer_api::Notice::DriveReady {
+            pool: req.pool.to_string(),
+        },
     })
 }
 
@@ -134,30 +132,24 @@ async fn erase(ctx: &Ctx, ctl: &JobCtl, req: &PrepareRequest) -> Result<(), OpEr
     let dev = req.disk.dev_path();
     let mut claim = ctx.host.claim_disk(&dev).map_err(|e| {
         if e.raw_os_error() == Some(libc::EBUSY) {
-            OpError::new(
-                ErrorKind::DriveInUse,
-                format!(
-                    "{} is in use (mounted, in a pool, or held by RAID, LVM or encryption). Stop \
-                 that first.",
-                    req.disk.by_id
-                ),
-            )
+            OpError::from(Problem::DiskBusy {
+                disk: req.disk.by_id.to_string(),
+            })
         } else {
-            OpError::new(
-                ErrorKind::Internal,
-                format!("cannot open {}: {e}", dev.display()),
-            )
+            OpError::from(Problem::CannotOpen {
+                path: dev.display().to_string(),
+                error: e.to_string(),
+            })
         }
     })?;
     let again = super::disk::check_disk(ctx, req.disk.by_id.as_str(), None).await?;
     if again.kernel_name != req.disk.kernel_name {
-        return Err(OpError::new(
-            ErrorKind::DriveNotFound,
-            format!(
-                "{} is another device now ({}, not {}). Nothing was erased.",
-                req.disk.by_id, again.kernel_name, req.disk.kernel_name
-            ),
-        ));
+        return Err(Problem::DiskChanged {
+            disk: req.disk.by_id.to_string(),
+            now: again.kernel_name,
+            was: req.disk.kernel_name.clone(),
+        }
+        .into());
     }
     // Drives without TRIM refuse; that is fine (walkthrough §3).
     if let Err(e) = claim.discard() {
@@ -171,10 +163,10 @@ async fn erase(ctx: &Ctx, ctl: &JobCtl, req: &PrepareRequest) -> Result<(), OpEr
         .host
         .partition_ranges(&req.disk.kernel_name)
         .map_err(|e| {
-            OpError::new(
-                ErrorKind::Internal,
-                format!("cannot read the partitions: {e}"),
-            )
+            OpError::from(Problem::CannotRead {
+                path: format!("/sys/block/{}", req.disk.kernel_name),
+                error: e.to_string(),
+            })
         })?;
     ranges.push((0, size));
     for (start, len) in ranges {
@@ -184,10 +176,10 @@ async fn erase(ctx: &Ctx, ctl: &JobCtl, req: &PrepareRequest) -> Result<(), OpEr
             claim
                 .zero(offset, n.min(size.saturating_sub(offset)))
                 .map_err(|e| {
-                    OpError::new(
-                        ErrorKind::Internal,
-                        format!("cannot wipe {}: {e}", dev.display()),
-                    )
+                    OpError::from(Problem::CannotWipe {
+                        path: dev.display().to_string(),
+                        error: e.to_string(),
+                    })
                 })?;
         }
     }
@@ -202,12 +194,10 @@ async fn wait_for(ctx: &Ctx, part: &DiskById) -> Result<(), OpError> {
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    Err(OpError::new(
-        ErrorKind::DriveNotFound,
-        format!(
-        "The new partition {part} did not appear. Unplug the drive, plug it in again, and retry."
-    ),
-    ))
+    Err(Problem::PartitionMissing {
+        partition: part.to_string(),
+    }
+    .into())
 }
 
 /// Sets the drive's self-description, creates the encrypted container if asked, and saves
@@ -221,7 +211,7 @@ async fn label_and_record(
     let root = DatasetName::from(req.pool.clone());
     let guid = zfs_util::pool_get(ctx, &req.pool, "guid")
         .await?
-        .ok_or_else(|| OpError::new(ErrorKind::Internal, "the new pool has no guid".into()))?;
+        .ok_or_else(|| OpError::bug("the new pool has no guid"))?;
     let id = super::adopt::new_backup_id();
     let host = ctx.host.hostname();
     let mut props = vec![

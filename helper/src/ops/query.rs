@@ -1,6 +1,6 @@
 //! The read-only calls: sources, backups, snapshots, diff, versions.
 
-use coffer_api::ErrorKind;
+use coffer_api::Problem;
 use std::collections::HashMap;
 
 use coffer_api::types::{BackupSet, DiffEntry, Snapshot as ApiSnapshot, Source};
@@ -15,13 +15,16 @@ use crate::zfs::list::{
 use crate::zfs::version::{parse_zfs_version, zfs_version as version_cmd};
 use crate::zfs::Cmd;
 
-pub async fn zfs_version(ctx: &Ctx) -> Result<(String, String, Vec<String>), OpError> {
+pub async fn zfs_version(ctx: &Ctx) -> Result<(String, String, Vec<coffer_api::Details>), OpError> {
     let out = zfs_util::run(ctx, &version_cmd()).await?;
     let v = parse_zfs_version(&out.stdout_text())?;
     Ok((
         v.userland.raw.clone(),
         v.kernel.as_ref().map(|k| k.raw.clone()).unwrap_or_default(),
-        v.warnings().into_iter().map(str::to_string).collect(),
+        v.warnings()
+            .iter()
+            .map(coffer_api::Notice::details)
+            .collect(),
     ))
 }
 
@@ -129,6 +132,7 @@ pub async fn list_backups(ctx: &Ctx) -> Result<Vec<BackupSet>, OpError> {
             last_backup: st.last_backup,
             last_backup_result: st.last_backup_result,
             last_backup_message: st.last_backup_message,
+            last_backup_details: st.last_backup_details,
             last_backup_bytes: st.last_backup_bytes,
             last_scrub: st.last_scrub,
             last_scrub_result: st.last_scrub_result,
@@ -181,10 +185,10 @@ pub async fn list_snapshots(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<ApiSnapsh
                 .unwrap_or_default());
         }
     }
-    Err(OpError::new(
-        ErrorKind::InvalidArgument,
-        format!("There is no dataset {ds} here, and no backup records one of that name."),
-    ))
+    Err(Problem::UnknownDataset {
+        dataset: ds.to_string(),
+    }
+    .into())
 }
 
 /// Whether `ds` belongs to a configured backup set: a source or a target of one, or a

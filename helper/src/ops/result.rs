@@ -3,10 +3,11 @@
 
 pub use coffer_api::results::Output;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JobResult {
     pub output: Output,
     /// Bytes moved, recorded in the history.
     pub bytes: u64,
-    pub message: String,
+    /// What the job says when it ends well.
+    pub message: coffer_api::Notice,
 }

@@ -1,7 +1,7 @@
 //! Scrub: walkthrough section 8. Import if needed, start the scrub, follow `zpool status`,
 //! save repaired bytes and error count, export if this job imported the pool.
 
-use coffer_api::ErrorKind;
+use coffer_api::{ErrorKind, Notice, Problem};
 use std::time::Duration;
 
 use coffer_api::results::ScrubResult;
@@ -52,12 +52,14 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
         output: Output::Scrub(ScrubResult { errors, repaired }),
         bytes: 0,
         message: if errors == 0 {
-            format!("The drive is healthy: no errors, {repaired} bytes repaired.")
+            Notice::ScrubClean {
+                repaired: repaired.to_string(),
+            }
         } else {
-            format!(
-                "The scrub found {errors} errors ({repaired} bytes repaired). Some backed-up \
-                 data may be damaged; consider a new drive."
-            )
+            Notice::ScrubFoundErrors {
+                errors: errors.to_string(),
+                repaired: repaired.to_string(),
+            }
         },
     })
 }
@@ -82,20 +84,17 @@ async fn scrub(ctx: &Ctx, ctl: &JobCtl, pool: &PoolName) -> Result<(u64, u64), O
             _ = ctl.cancelled() => {
                 ctl.set_cancelable(false);
                 let _ = zfs_util::run_unchecked(ctx, &zpool_scrub_stop(pool)).await;
-                return Err(OpError::new(ErrorKind::Cancelled, "The scrub was stopped.".into()));
+                return Err(Problem::ScrubStopped {}.into());
             }
             _ = tokio::time::sleep(POLL) => {}
         }
         let st = status(ctx, pool).await?;
         if matches!(st.state.as_str(), "SUSPENDED" | "UNAVAIL" | "FAULTED") {
-            return Err(OpError::new(
-                ErrorKind::DriveRemoved,
-                format!(
-                "The backup drive went away during the scrub (pool {pool} is {}). Plug it back \
-                 in and scrub again.",
-                st.state
-            ),
-            ));
+            return Err(Problem::DriveGoneDuringScrub {
+                pool: pool.to_string(),
+                health: st.state.clone(),
+            }
+            .into());
         }
         match st.scrub() {
             Some(ScanStatus::InProgress(p)) => {
@@ -117,10 +116,7 @@ async fn scrub(ctx: &Ctx, ctl: &JobCtl, pool: &PoolName) -> Result<(u64, u64), O
                 return Ok((f.processed, errors));
             }
             Some(ScanStatus::Canceled { .. }) => {
-                return Err(OpError::new(
-                    ErrorKind::Cancelled,
-                    "The scrub was stopped by someone else.".into(),
-                ))
+                return Err(Problem::ScrubStoppedElsewhere {}.into())
             }
             _ => {}
         }

@@ -4,7 +4,7 @@
 //! every key; each dataset is mounted read-only, nosuid, nodev, noexec at a path computed from
 //! its name under the caller's own directory (ops::mounts), never at its `mountpoint`.
 
-use coffer_api::ErrorKind;
+use coffer_api::{Details, ErrorKind, Notice, Problem};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
@@ -67,10 +67,11 @@ pub async fn run(
         Err(e) => {
             return match clean_up(ctx, cfg, &imported, &mounted).await {
                 Ok(()) => Err(e),
-                Err(c) => Err(OpError::new(
-                    ErrorKind::Internal,
-                    format!("{e} Cleaning up failed too: {c}"),
-                )),
+                Err(c) => Err(Problem::CleanupFailed {
+                    error: e.message(),
+                    cleanup: c.message(),
+                }
+                .into()),
             };
         }
     };
@@ -89,7 +90,7 @@ pub async fn run(
             warnings,
         }),
         bytes: 0,
-        message: "The backup is open for reading.".into(),
+        message: Notice::Opened {},
     })
 }
 
@@ -107,12 +108,7 @@ fn still_open(
             .is_some_and(|at| at == *path)
     });
     if state.unlocked_by != Some(uid) || !all_there {
-        return Err(OpError::new(
-            ErrorKind::Busy,
-            "The backup is open already, for another user or in a state Coffer does not \
-             expect. Lock it first."
-                .into(),
-        ));
+        return Err(Problem::AlreadyOpen {}.into());
     }
     Ok(JobResult {
         output: Output::Unlock(UnlockResult {
@@ -120,7 +116,7 @@ fn still_open(
             warnings: Vec::new(),
         }),
         bytes: 0,
-        message: "The backup is open for reading.".into(),
+        message: Notice::Opened {},
     })
 }
 
@@ -138,14 +134,11 @@ async fn clean_up(
         mounts::force_export(ctx, &imported.pool)
             .await
             .map_err(|f| {
-                OpError::new(
-                    ErrorKind::Internal,
-                    format!(
-                        "Unlocking failed, and cleaning up failed too: {e} Forcing the export of \
-                 {} failed as well: {f}",
-                        imported.pool
-                    ),
-                )
+                OpError::from(Problem::ForceExportFailed {
+                    error: e.message(),
+                    pool: imported.pool.to_string(),
+                    force: f.message(),
+                })
             })?;
         ctx.store
             .update_state(&cfg.id, |s| s.helper_imported = false)?;
@@ -165,7 +158,7 @@ async fn load_and_mount(
     passphrase: &Secret,
     mounted: &mut Vec<(String, String)>,
     keys_loaded: &mut bool,
-) -> Result<Vec<String>, OpError> {
+) -> Result<Vec<Details>, OpError> {
     let mut warnings = Vec::new();
     let targets: Vec<DatasetName> = cfg
         .datasets
@@ -177,16 +170,17 @@ async fn load_and_mount(
     let mut infos: Vec<(DatasetName, DatasetInfo)> = Vec::new();
     for (t, pair) in targets.iter().zip(&cfg.datasets) {
         if t.pool() != pool.as_str() {
-            return Err(OpError::new(
-                ErrorKind::InvalidArgument,
-                format!("{t} is not on the backup drive's pool {pool}."),
-            ));
+            return Err(Problem::TargetNotOnPool {
+                target: t.to_string(),
+                pool: pool.to_string(),
+            }
+            .into());
         }
         if zfs_util::dataset(ctx, t).await?.is_none() {
-            return Err(OpError::new(
-                ErrorKind::InvalidArgument,
-                format!("{t} is not on the backup drive; back up first."),
-            ));
+            return Err(Problem::NotOnDrive {
+                target: t.to_string(),
+            }
+            .into());
         }
         check_snapshots(ctx, cfg, t, &pair.source).await?;
         // Child datasets were backed up too; they open with the same passphrase.
@@ -195,10 +189,13 @@ async fn load_and_mount(
                 Ok(ds) if infos.iter().all(|(d, _)| *d != ds) => infos.push((ds, info)),
                 Ok(_) => {}
                 // A name Coffer cannot carry safely is left alone, not a reason to fail.
-                Err(e) => warnings.push(format!(
-                    "{:?} on the backup drive was not opened: {e}",
-                    info.name
-                )),
+                Err(e) => warnings.push(
+                    Notice::NotOpened {
+                        dataset: format!("{:?}", info.name),
+                        error: e.to_string(),
+                    }
+                    .details(),
+                ),
             }
         }
     }
@@ -243,9 +240,12 @@ async fn load_and_mount(
             }
             Ok(MountOutcome::NoDirectory) => {
                 tracing::warn!(%ds, "child not mounted: its parent has no directory for it");
-                warnings.push(format!(
-                    "{ds} was not opened: its parent on the drive has no folder for it."
-                ));
+                warnings.push(
+                    Notice::NoFolderForChild {
+                        dataset: ds.to_string(),
+                    }
+                    .details(),
+                );
             }
             Err(e) => {
                 // Anything mounted by a failed attempt is cleaned up with the rest.
@@ -272,13 +272,10 @@ fn check_encrypted(infos: &[(DatasetName, DatasetInfo)]) -> Result<(), OpError> 
             && info.encryption_root.is_some()
             && info.key_format.as_deref() == Some("passphrase");
         if !passphrase_key {
-            return Err(OpError::new(
-                ErrorKind::TargetModified,
-                format!(
-                "{ds} on the backup drive is not encrypted with a passphrase, and Coffer never \
-                 writes such a copy. The drive may have been tampered with; nothing was opened."
-            ),
-            ));
+            return Err(Problem::NoPassphraseKey {
+                dataset: ds.to_string(),
+            }
+            .into());
         }
     }
     Ok(())
@@ -313,10 +310,9 @@ async fn load_keys(
     roots.sort();
     *keys_loaded = roots.iter().any(|(_, l)| *l);
     let wrong = |root: &str| {
-        OpError::new(
-            ErrorKind::WrongPassphrase,
-            format!("The passphrase does not unlock {root}. Try again."),
-        )
+        OpError::from(Problem::PassphraseDoesNotUnlock {
+            root: root.to_string(),
+        })
     };
     let (loaded, unloaded): (Vec<_>, Vec<_>) = roots.into_iter().partition(|(_, l)| *l);
     if unloaded.is_empty() {
@@ -342,13 +338,10 @@ async fn load_keys(
     match refused.first() {
         None => Ok(()),
         Some(first) if refused.len() == unloaded.len() => Err(wrong(first)),
-        Some(next) => Err(OpError::new(
-            ErrorKind::NeedsPassphrase,
-            format!(
-                "{next} on the backup drive has a passphrase of its own. Enter its passphrase to \
-             open it too."
-            ),
-        )),
+        Some(next) => Err(Problem::OwnPassphrase {
+            dataset: next.to_string(),
+        }
+        .into()),
     }
 }
 
@@ -399,12 +392,9 @@ async fn check_snapshots(
     if changes.is_empty() {
         return Ok(());
     }
-    Err(OpError::new(
-        ErrorKind::TargetModified,
-        format!(
-            "The copy of {target} on the backup drive is not what the last backup left: {}. \
-         Nothing was opened.",
-            changes.join("; ")
-        ),
-    ))
+    Err(Problem::CopyNotAsLeft {
+        target: target.to_string(),
+        changes: changes.join("; "),
+    }
+    .into())
 }

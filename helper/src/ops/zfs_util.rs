@@ -10,14 +10,13 @@ use crate::zfs::list::{
 use crate::zfs::pool::{parse_zpool_list, zpool_list, PoolInfo};
 use crate::zfs::props::{parse_get, parse_list_state, zfs_get, zpool_get, ListState};
 use crate::zfs::{Bookmark, Cmd, CmdOutput, DatasetInfo, ParseError, Snapshot};
-use coffer_api::ErrorKind;
+use coffer_api::Problem;
 
 impl From<ParseError> for OpError {
     fn from(e: ParseError) -> Self {
-        OpError::new(
-            ErrorKind::Internal,
-            format!("OpenZFS printed something unexpected: {e}"),
-        )
+        OpError::from(Problem::UnexpectedOutput {
+            error: e.to_string(),
+        })
     }
 }
 
@@ -139,10 +138,9 @@ fn failed(out: CmdOutput, cmd: &Cmd) -> OpError {
         .map_err(OpError::from)
         .err()
         .unwrap_or_else(|| {
-            OpError::new(
-                ErrorKind::Internal,
-                format!("{cmd} failed without an error"),
-            )
+            OpError::from(Problem::CommandFailedSilently {
+                command: cmd.to_string(),
+            })
         })
 }
 
@@ -165,10 +163,9 @@ pub async fn dataset(ctx: &Ctx, ds: &DatasetName) -> Result<Option<DatasetInfo>,
             .map_err(OpError::from)
             .err()
             .unwrap_or_else(|| {
-                OpError::new(
-                    ErrorKind::Internal,
-                    "zfs list failed without an error".into(),
-                )
+                OpError::from(Problem::CommandFailedSilently {
+                    command: "zfs list".into(),
+                })
             }));
     }
     Ok(parse_datasets(&out.stdout_text())?.into_iter().next())
@@ -181,8 +178,7 @@ pub async fn datasets_under(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<DatasetIn
 }
 
 fn prop(name: &str) -> Result<PropertyName, OpError> {
-    PropertyName::parse(name)
-        .map_err(|e| OpError::new(ErrorKind::Internal, format!("property {name}: {e}")))
+    PropertyName::parse(name).map_err(|e| OpError::bug(format!("property {name}: {e}")))
 }
 
 /// One property of a dataset; `None` for `-` (unset user property, not applicable).

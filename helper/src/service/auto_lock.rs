@@ -104,10 +104,7 @@ async fn lock(
     conn: &Connection,
     cfg: BackupConfig,
 ) -> Result<(), coffer_api::Error> {
-    let lock = service.jobs.lock(
-        vec![format!("pool:{}", cfg.pool_name)],
-        &format!("the backup drive {}", cfg.pool_name),
-    )?;
+    let lock = service.jobs.lock(vec![format!("pool:{}", cfg.pool_name)])?;
     let ctx = service.ctx.clone();
     start_job(
         service,

@@ -7,7 +7,7 @@ use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::{Connection, OwnedObjectPath};
 
-use coffer_api::{Error, Operation, Stage};
+use coffer_api::{Details, Error, Operation, Problem, Stage};
 
 use super::polkit::authorize;
 use super::Service;
@@ -20,6 +20,7 @@ pub struct Outcome {
     pub success: bool,
     pub error_name: String,
     pub message: String,
+    pub details: Details,
     pub result: Output,
 }
 
@@ -88,14 +89,10 @@ impl JobObject {
             .await?;
         }
         if self.shared.finished() {
-            return Err(Error::InvalidArgument(
-                "The job has already finished.".into(),
-            ));
+            return Err(Problem::JobFinished {}.into());
         }
         if !self.shared.ctl.snapshot().cancelable {
-            return Err(Error::Busy(
-                "This step cannot be interrupted safely; wait for it to finish.".into(),
-            ));
+            return Err(Problem::NotInterruptible {}.into());
         }
         self.shared.ctl.request_cancel();
         Ok(())
@@ -181,6 +178,12 @@ impl JobObject {
     fn message(&self) -> String {
         self.shared
             .with_outcome(|o| o.map(|o| o.message.clone()).unwrap_or_default())
+    }
+
+    #[zbus(property)]
+    fn message_details(&self) -> Details {
+        self.shared
+            .with_outcome(|o| o.map(|o| o.details.clone()).unwrap_or_default())
     }
 
     #[zbus(property)]

@@ -13,7 +13,7 @@ use zbus::{Connection, OwnedObjectPath};
 
 use coffer_api::job::JobProperties;
 use coffer_api::names::{JOBS_PATH, JOB_INTERFACE, OBJECT_PATH};
-use coffer_api::{Error, Operation};
+use coffer_api::{Error, Operation, Problem};
 
 use super::job::{JobObject, JobShared, Outcome};
 use super::manager::Manager;
@@ -49,13 +49,16 @@ impl Drop for PoolLock {
 
 impl Jobs {
     /// Takes all `keys` (e.g. `pool:backup`, `disk:/dev/disk/by-id/...`) or none.
-    pub fn lock(&self, keys: Vec<String>, what: &str) -> Result<PoolLock, Error> {
+    pub fn lock(&self, keys: Vec<String>) -> Result<PoolLock, Error> {
         let mut set = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        if keys.iter().any(|k| set.contains(k)) {
-            return Err(Error::Busy(format!(
-                "Another operation is already running on {what}. Wait for it to finish, then \
-                 try again."
-            )));
+        if let Some(taken) = keys.iter().find(|k| set.contains(*k)) {
+            let target = taken
+                .split_once(':')
+                .map_or(taken.as_str(), |(_, name)| name);
+            return Err(Problem::AlreadyRunning {
+                target: target.to_string(),
+            }
+            .into());
         }
         set.extend(keys.iter().cloned());
         Ok(PoolLock {
@@ -126,7 +129,7 @@ pub async fn start_job(
 ) -> Result<OwnedObjectPath, Error> {
     let id = service.jobs.next.fetch_add(1, Ordering::SeqCst) + 1;
     let path = OwnedObjectPath::try_from(format!("{JOBS_PATH}/{id}"))
-        .map_err(|e| Error::Internal(format!("bad job path: {e}")))?;
+        .map_err(|e| Error::from(Problem::bug(format!("bad job path: {e}"))))?;
     let ctl = Arc::new(JobCtl::new());
     ctl.set_cancelable(spec.cancelable);
     let shared = Arc::new(JobShared {
@@ -148,7 +151,7 @@ pub async fn start_job(
             },
         )
         .await
-        .map_err(|e| Error::Internal(format!("cannot export the job object: {e}")))?;
+        .map_err(|e| Error::from(Problem::bug(format!("cannot export the job object: {e}"))))?;
     service.jobs.add(shared.clone());
     jobs_changed(conn).await;
     if let Ok(emitter) = SignalEmitter::new(conn, OBJECT_PATH) {
@@ -280,13 +283,15 @@ async fn finish(
                 finished: now_secs(),
                 success: true,
                 error_name: String::new(),
-                message: r.message.clone(),
+                message: r.message.english(),
                 bytes: r.bytes,
+                details: r.message.details(),
             },
             Outcome {
                 success: true,
                 error_name: String::new(),
-                message: r.message,
+                message: r.message.english(),
+                details: r.message.details(),
                 result: r.output,
             },
         ),
@@ -299,13 +304,15 @@ async fn finish(
                     finished: now_secs(),
                     success: false,
                     error_name: e.name().to_string(),
-                    message: e.to_string(),
+                    message: e.message(),
                     bytes: 0,
+                    details: e.problem.details(),
                 },
                 Outcome {
                     success: false,
                     error_name: e.dbus_name(),
-                    message: e.to_string(),
+                    message: e.message(),
+                    details: e.problem.details(),
                     result: Output::Nothing,
                 },
             )
@@ -323,7 +330,12 @@ async fn finish(
             }
         }
     }
-    let (success, error_name, message) = (out.success, out.error_name.clone(), out.message.clone());
+    let (success, error_name, message, details) = (
+        out.success,
+        out.error_name.clone(),
+        out.message.clone(),
+        out.details.clone(),
+    );
     *job.outcome.lock().unwrap_or_else(|e| e.into_inner()) = Some(out);
     job.ctl.set_cancelable(false);
 
@@ -333,6 +345,7 @@ async fn finish(
         success: Some(success),
         error_name: Some(error_name.clone()),
         message: Some(message.clone()),
+        message_details: Some(details.clone()),
         cancelable: Some(false),
         ..Default::default()
     };
@@ -350,6 +363,7 @@ async fn finish(
             success,
             &error_name,
             &message,
+            &details,
         )
         .await;
     }

@@ -4,6 +4,10 @@
 //! `ListSnapshots` of a dataset that is neither in a backup set nor the caller's ask polkit a
 //! second time, for `io.github.coffer.read-any`.
 
+// JobCompleted carries a job's whole outcome, so zbus's generated emitter for it takes eight
+// arguments, outside any item an attribute could be put on.
+#![allow(clippy::too_many_arguments)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -14,7 +18,7 @@ use zbus::{Connection, ObjectPath, OwnedObjectPath};
 use coffer_api::names::action;
 use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
 use coffer_api::types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};
-use coffer_api::{Error, Operation};
+use coffer_api::{Error, Operation, Problem};
 
 use super::details::{backup_details, drive_serial, serial_from_by_id};
 use super::jobs::{start_job, JobSpec};
@@ -43,8 +47,8 @@ pub const READ_ONLY_METHODS: &[&str] = &[
     "History",
 ];
 
-fn invalid(e: impl std::fmt::Display) -> Error {
-    Error::InvalidArgument(e.to_string())
+fn invalid(e: crate::validate::ValidationError) -> Error {
+    crate::ops::OpError::from(e).into()
 }
 
 impl Manager {
@@ -130,10 +134,12 @@ impl Manager {
     async fn uid(&self, conn: &Connection, header: &Header<'_>) -> Result<u32, Error> {
         let sender = header
             .sender()
-            .ok_or_else(|| Error::NotAuthorized("The call has no sender.".into()))?;
-        caller_uid(conn, sender)
-            .await
-            .map_err(|e| Error::NotAuthorized(format!("Cannot identify the caller: {e}")))
+            .ok_or_else(|| Error::from(Problem::NoSender {}))?;
+        caller_uid(conn, sender).await.map_err(|e| {
+            Error::from(Problem::UnknownCaller {
+                error: e.to_string(),
+            })
+        })
     }
 
     /// Asks polkit first, with the set's details when it exists, so a caller who is refused
@@ -160,11 +166,11 @@ impl Manager {
             .ctx
             .store
             .backup(backup_id)
-            .map_err(|e| Error::Internal(e.to_string()))?
+            .map_err(|e| Error::from(crate::ops::OpError::from(e)))?
             .ok_or_else(|| {
-                Error::BackupNotFound(format!(
-                    "There is no backup {backup_id:?}. Set it up again, or adopt the drive."
-                ))
+                Error::from(Problem::UnknownBackup {
+                    backup: backup_id.to_string(),
+                })
             })
     }
 
@@ -227,7 +233,7 @@ impl Manager {
         &self,
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] conn: &Connection,
-    ) -> Result<(String, String, Vec<String>), Error> {
+    ) -> Result<(String, String, Vec<coffer_api::Details>), Error> {
         self.read(conn, &header).await?;
         let _permit = self.service.read_permit().await;
         let ctx = self.service.read_ctx.clone();
@@ -315,7 +321,7 @@ impl Manager {
             .ctx
             .store
             .state(&b.id)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::from(crate::ops::OpError::from(e)))?;
         Ok(state
             .history
             .into_iter()
@@ -327,6 +333,7 @@ impl Manager {
                 error_name: h.error_name,
                 message: h.message,
                 bytes: h.bytes,
+                details: h.details,
             })
             .collect())
     }
@@ -362,16 +369,16 @@ impl Manager {
             match &drive {
                 Some(d) if d.is_external() => {}
                 Some(_) => {
-                    return Err(Error::SystemDisk(format!(
-                        "{by_id} is not an external drive; Coffer only erases external (USB) \
-                         drives."
-                    )))
+                    return Err(Problem::NotExternal {
+                        disk: by_id.to_string(),
+                    }
+                    .into())
                 }
                 None => {
-                    return Err(Error::DriveNotFound(format!(
-                        "UDisks2 does not show {by_id} as a drive, so Coffer cannot tell that it \
-                         is an external one. Nothing was erased; wait a moment and try again."
-                    )))
+                    return Err(Problem::UnknownToUdisks {
+                        disk: by_id.to_string(),
+                    }
+                    .into())
                 }
             }
         }
@@ -389,10 +396,10 @@ impl Manager {
         let datasets = parse_sources(options.datasets)?;
         let passphrase = options.passphrase.map(Secret::from_passphrase);
         let uid = self.uid(conn, &header).await?;
-        let lock = self.service.jobs.lock(
-            vec![format!("pool:{pool}"), format!("disk:{}", disk.by_id)],
-            &format!("the pool {pool} or the disk {}", disk.by_id),
-        )?;
+        let lock = self
+            .service
+            .jobs
+            .lock(vec![format!("pool:{pool}"), format!("disk:{}", disk.by_id)])?;
         let req = ops::prepare::PrepareRequest {
             disk,
             pool,
@@ -459,7 +466,7 @@ impl Manager {
         if let Some(p) = &pool_name {
             keys.push(format!("pool:{p}"));
         }
-        let lock = self.service.jobs.lock(keys, &format!("the disk {disk}"))?;
+        let lock = self.service.jobs.lock(keys)?;
         let req = ops::adopt::AdoptRequest {
             disk,
             pool_name,
@@ -637,7 +644,7 @@ impl Manager {
             .ctx
             .store
             .upsert_backup(b.clone())
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::from(crate::ops::OpError::from(e)))?;
         Ok(b.id)
     }
 
@@ -656,10 +663,10 @@ impl Manager {
         )
         .await?;
         let b = self.backup(backup_id)?;
-        let _lock = self.service.jobs.lock(
-            vec![format!("pool:{}", b.pool_name)],
-            &format!("the pool {}", b.pool_name),
-        )?;
+        let _lock = self
+            .service
+            .jobs
+            .lock(vec![format!("pool:{}", b.pool_name)])?;
         // The set's holds would keep sanoid from ever pruning those snapshots.
         if let Ok(id) = crate::validate::BackupId::parse(&b.id) {
             let ctx = self.service.ctx.clone();
@@ -675,7 +682,7 @@ impl Manager {
             .ctx
             .store
             .remove_backup(&b.id)
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::from(crate::ops::OpError::from(e)))?;
         Ok(())
     }
 
@@ -693,7 +700,6 @@ impl Manager {
     ) -> zbus::Result<()>;
 
     #[zbus(signal)]
-    #[allow(clippy::too_many_arguments)]
     pub async fn job_completed(
         emitter: &SignalEmitter<'_>,
         job: ObjectPath<'_>,
@@ -702,6 +708,7 @@ impl Manager {
         success: bool,
         error_name: &str,
         message: &str,
+        details: &coffer_api::Details,
     ) -> zbus::Result<()>;
 }
 
@@ -721,16 +728,16 @@ impl Manager {
         op: impl FnOnce(ops::Ctx, Arc<ops::JobCtl>) -> super::jobs::OpFuture + Send + 'static,
     ) -> Result<OwnedObjectPath, Error> {
         if b.pool_name.is_empty() {
-            return Err(Error::PoolNotFound(format!(
-                "The backup {:?} has no drive yet. Prepare or adopt a drive first.",
-                b.id
-            )));
+            return Err(Problem::NoDriveYet {
+                backup: b.id.clone(),
+            }
+            .into());
         }
         let uid = self.uid(conn, header).await?;
-        let lock = self.service.jobs.lock(
-            vec![format!("pool:{}", b.pool_name)],
-            &format!("the backup drive {}", b.pool_name),
-        )?;
+        let lock = self
+            .service
+            .jobs
+            .lock(vec![format!("pool:{}", b.pool_name)])?;
         let ctx = self.service.ctx.clone();
         let op: PoolOp = Box::new(op);
         start_job(
@@ -803,11 +810,11 @@ mod tests {
         let header = msg.header();
         assert!(matches!(
             m.read(conn, &header).await,
-            Err(Error::NotAuthorized(_))
+            Err(e) if e.kind() == coffer_api::ErrorKind::NotAuthorized
         ));
         assert!(matches!(
             m.privileged(conn, &header, action::CONFIGURE, &[]).await,
-            Err(Error::NotAuthorized(_))
+            Err(e) if e.kind() == coffer_api::ErrorKind::NotAuthorized
         ));
         assert_eq!(
             h.authority.questions.lock().unwrap().len(),

@@ -136,9 +136,7 @@ impl Service {
         let _call = self.call();
         match self.rt.spawn(fut).await {
             Ok(r) => r.map_err(coffer_api::Error::from),
-            Err(e) => Err(coffer_api::Error::Internal(format!(
-                "the operation failed: {e}"
-            ))),
+            Err(e) => Err(coffer_api::Problem::bug(format!("the operation failed: {e}")).into()),
         }
     }
 

@@ -74,16 +74,16 @@ pub async fn authorize(
         .await
     {
         Ok(true) => Ok(()),
-        Ok(false) => Err(coffer_api::Error::NotAuthorized(format!(
-            "You are not allowed to do this (polkit action {action}). Ask an administrator, or \
-             authenticate when asked."
-        ))),
+        Ok(false) => Err(coffer_api::Problem::NotAllowed {
+            action: action.to_string(),
+        }
+        .into()),
         Err(e) => {
             tracing::warn!(action, error = %e, "polkit check failed; refusing");
-            Err(coffer_api::Error::NotAuthorized(format!(
-                "Could not ask polkit whether this is allowed ({e}); refusing to be safe. Is \
-                 polkitd running?"
-            )))
+            Err(coffer_api::Problem::PolkitUnavailable {
+                error: e.to_string(),
+            }
+            .into())
         }
     }
 }

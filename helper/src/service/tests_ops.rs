@@ -1116,7 +1116,11 @@ async fn backed_up_warnings(h: &Harness) -> Vec<String> {
     let job = h.job(&path).await;
     let result: coffer_api::results::BackUpResult =
         job.inner().get_property("Result").await.unwrap();
-    result.warnings
+    result
+        .warnings
+        .iter()
+        .map(|d| d[coffer_api::problem::MESSAGE].clone())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,9 @@ pub struct HistoryRecord {
     pub error_name: String,
     pub message: String,
     pub bytes: u64,
+    /// The failure as the contract's `Details`, so clients show it in the user's language;
+    /// empty on success and in records saved before it was kept.
+    pub details: BTreeMap<String, String>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
@@ -49,6 +52,8 @@ pub struct BackupState {
     pub last_backup: i64,
     pub last_backup_result: String,
     pub last_backup_message: String,
+    /// The last failure as the contract's `Details`; empty after a success.
+    pub last_backup_details: BTreeMap<String, String>,
     pub last_backup_bytes: u64,
     pub last_scrub: i64,
     pub last_scrub_result: String,

@@ -7,6 +7,8 @@
 
 use std::cmp::Ordering;
 
+use coffer_api::Notice;
+
 use super::cmd::Cmd;
 use super::parse_util::ParseError;
 
@@ -115,7 +117,7 @@ pub struct ZfsVersions {
 impl ZfsVersions {
     /// Warnings for both halves; the kernel module does the work, but a stale userland is
     /// just as worth knowing about.
-    pub fn warnings(&self) -> Vec<&'static str> {
+    pub fn warnings(&self) -> Vec<Notice> {
         let mut w = known_bug_warnings(&self.userland);
         if let Some(k) = &self.kernel {
             for x in known_bug_warnings(k) {
@@ -152,13 +154,11 @@ pub fn parse_zfs_version(out: &str) -> Result<ZfsVersions, ParseError> {
     Ok(ZfsVersions { userland, kernel })
 }
 
-pub const WARN_ENCRYPTED_NON_RAW_SEND: &str = "This OpenZFS version has known bugs when sending \
-encrypted datasets without --raw (openzfs#12014); update to 2.2.8, 2.3.3, 2.4.0 or later.";
-pub const WARN_DNODE_CORRUPTION: &str = "This OpenZFS version can silently corrupt file data \
-under some workloads (openzfs#15526); update to 2.1.14, 2.2.2 or later.";
+pub const WARN_ENCRYPTED_NON_RAW_SEND: Notice = Notice::NonRawSendBug {};
+pub const WARN_DNODE_CORRUPTION: Notice = Notice::DnodeCorruptionBug {};
 
 /// Known-bug warnings for one version.
-pub fn known_bug_warnings(v: &Version) -> Vec<&'static str> {
+pub fn known_bug_warnings(v: &Version) -> Vec<Notice> {
     let mut w = Vec::new();
     let non_raw_send_bug = match v.series() {
         (0, _) | (1, _) | (2, 0) | (2, 1) => true,

@@ -1,12 +1,18 @@
 //! The fake `io.github.coffer.Helper1` interface.
 
+// JobCompleted carries a job's whole outcome: its emitter takes eight arguments.
+#![allow(clippy::too_many_arguments)]
+
 use std::sync::Arc;
 
 use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
 use coffer_api::results::{
     BackUpResult, DriveResult, LockResult, Output, ScrubResult, UnlockResult,
 };
-use coffer_api::{BackupSet, DiffEntry, Error, HistoryEntry, Operation, Snapshot, Source, Stage};
+use coffer_api::{
+    BackupSet, Details, DiffEntry, Error, ErrorKind, HistoryEntry, Notice, Operation, Problem,
+    Snapshot, Source, Stage,
+};
 use tokio::sync::Mutex;
 use zbus::object_server::SignalEmitter;
 use zbus::{interface, Connection, OwnedObjectPath};
@@ -32,17 +38,16 @@ fn check_plugged(s: &State) -> Result<(), Error> {
     if s.plugged {
         Ok(())
     } else {
-        Err(Error::DriveNotFound(
-            "The backup drive is not plugged in. Plug it in and try again.".into(),
-        ))
+        Err(Problem::DriveNotPlugged {}.into())
     }
 }
 
 fn claim(s: &mut State) -> Result<(), Error> {
     if s.busy {
-        return Err(Error::Busy(
-            "Another operation is running on this drive. Wait for it to finish.".into(),
-        ));
+        return Err(Problem::AlreadyRunning {
+            target: state::POOL_NAME.into(),
+        }
+        .into());
     }
     s.busy = true;
     Ok(())
@@ -54,11 +59,11 @@ impl Helper {
         format!("{} (fake)", env!("CARGO_PKG_VERSION"))
     }
 
-    fn zfs_version(&self) -> (String, String, Vec<String>) {
+    fn zfs_version(&self) -> (String, String, Vec<Details>) {
         (
             "zfs-2.1.11-1".into(),
             "zfs-kmod-2.1.11-1".into(),
-            vec!["OpenZFS 2.1.11 has known bugs with non-raw sends from encrypted datasets (openzfs#12014). Update to 2.2.8 or later.".into()],
+            vec![Notice::NonRawSendBug {}.details()],
         )
     }
 
@@ -77,7 +82,10 @@ impl Helper {
                 .iter()
                 .any(|b| b.datasets.iter().any(|d| d.1 == dataset));
         if !known {
-            return Err(Error::InvalidArgument(format!("No dataset “{dataset}”.")));
+            return Err(Problem::UnknownDataset {
+                dataset: dataset.into(),
+            }
+            .into());
         }
         if dataset == "rpool/home" || dataset.starts_with(state::POOL_NAME) {
             Ok(crate::fixtures::list_snapshots(dataset))
@@ -90,7 +98,10 @@ impl Helper {
     #[zbus(out_args("entries", "truncated"))]
     fn diff(&self, snapshot_a: &str, snapshot_b: &str) -> Result<(Vec<DiffEntry>, bool), Error> {
         if !snapshot_a.contains('@') || !snapshot_b.contains('@') {
-            return Err(Error::InvalidArgument("Give two snapshots.".into()));
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "Give two snapshots.",
+            ));
         }
         Ok((crate::fixtures::diff(), false))
     }
@@ -113,7 +124,11 @@ impl Helper {
         options: PrepareDriveOptions,
     ) -> Result<OwnedObjectPath, Error> {
         if disk_by_id != state::DRIVE_BY_ID {
-            return Err(Error::DriveNotFound(format!("No disk {disk_by_id}.")));
+            return Err(Problem::DiskMissing {
+                disk: disk_by_id.into(),
+                why: "not plugged in".into(),
+            }
+            .into());
         }
         let label = options.label.unwrap_or_else(|| "Backup".into());
         let datasets = options.datasets.unwrap_or_default();
@@ -161,7 +176,10 @@ impl Helper {
             let s = self.state.lock().await;
             check_plugged(&s)?;
             if disk_by_id != state::DRIVE_BY_ID || !s.drive_has_pool {
-                return Err(Error::PoolNotFound("This drive holds no backup.".into()));
+                return Err(Problem::NoPoolOnDisk {
+                    disk: disk_by_id.into(),
+                }
+                .into());
             }
         }
         let label = options.label.unwrap_or_else(|| "Backup".into());
@@ -230,7 +248,7 @@ impl Helper {
             cancelable: true,
             replug: false,
             outcome: if fail {
-                Err(("WrongPassphrase".into(), "The passphrase is wrong.".into()))
+                Err(Problem::PassphraseWrong {})
             } else {
                 Ok(res)
             },
@@ -322,18 +340,12 @@ impl Helper {
             cancelable: false,
             replug: false,
             outcome: if passphrase == "wrong" || passphrase.is_empty() {
-                Err((
-                    "WrongPassphrase".into(),
-                    "The passphrase is wrong. Check it and try again.".into(),
-                ))
+                Err(Problem::PassphraseWrong {})
             } else if passphrase == "opens home only" {
                 // A second encryption root with a passphrase of its own, as the helper names it.
-                Err((
-                    "NeedsPassphrase".into(),
-                    "backup/home/work on the backup drive has a passphrase of its own. Enter \
-                     its passphrase to open it too."
-                        .into(),
-                ))
+                Err(Problem::OwnPassphrase {
+                    dataset: "backup/home/work".into(),
+                })
             } else {
                 Ok(res)
             },
@@ -436,6 +448,7 @@ impl Helper {
         success: bool,
         error_name: &str,
         message: &str,
+        details: &Details,
     ) -> zbus::Result<()>;
 }
 
@@ -449,7 +462,7 @@ impl Helper {
     ) -> Result<OwnedObjectPath, Error> {
         let path = job::start(conn, &self.state, operation, backup_id, plan)
             .await
-            .map_err(|e| Error::Internal(e.to_string()))?;
+            .map_err(|e| Error::from(Problem::bug(e)))?;
         self.jobs.push(path.clone());
         Ok(path)
     }
@@ -475,9 +488,19 @@ pub async fn job_completed(
     success: bool,
     error: &str,
     message: &str,
+    details: &Details,
 ) {
     if let Some(e) = emitter(conn) {
-        let _ =
-            Helper::job_completed(&e, path.clone(), operation, id, success, error, message).await;
+        let _ = Helper::job_completed(
+            &e,
+            path.clone(),
+            operation,
+            id,
+            success,
+            error,
+            message,
+            details,
+        )
+        .await;
     }
 }

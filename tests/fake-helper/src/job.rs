@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coffer_api::results::Output;
-use coffer_api::{HistoryEntry, Operation, Stage};
+use coffer_api::{Details, HistoryEntry, Operation, Problem, Stage};
 use tokio::sync::Mutex;
 use zbus::object_server::SignalEmitter;
 use zbus::{interface, Connection, OwnedObjectPath};
@@ -27,6 +27,7 @@ pub struct Job {
     pub success: bool,
     pub error_name: String,
     pub message: String,
+    pub message_details: Details,
     pub result: Output,
     cancelled: Arc<AtomicBool>,
 }
@@ -35,9 +36,7 @@ pub struct Job {
 impl Job {
     async fn cancel(&self) -> Result<(), coffer_api::Error> {
         if !self.cancelable || self.finished {
-            return Err(coffer_api::Error::InvalidArgument(
-                "This job cannot be cancelled.".into(),
-            ));
+            return Err(Problem::NotInterruptible {}.into());
         }
         self.cancelled.store(true, Ordering::SeqCst);
         Ok(())
@@ -108,6 +107,10 @@ impl Job {
         self.message.clone()
     }
     #[zbus(property)]
+    fn message_details(&self) -> Details {
+        self.message_details.clone()
+    }
+    #[zbus(property)]
     fn result(&self) -> Output {
         self.result.clone()
     }
@@ -130,7 +133,7 @@ pub struct Plan {
     pub bytes_stage: Option<Stage>,
     pub total_bytes: u64,
     pub cancelable: bool,
-    pub outcome: Result<Output, (String, String)>,
+    pub outcome: Result<Output, Problem>,
     /// Applied to the world when the job succeeds.
     pub on_success: Option<OnSuccess>,
     /// The job changed what UDisks2 sees on the drive (a new pool): re-announce it.
@@ -171,6 +174,7 @@ pub async fn start(
         success: false,
         error_name: String::new(),
         message: String::new(),
+        message_details: Details::new(),
         result: Output::Nothing,
         cancelled: cancelled.clone(),
     };
@@ -247,19 +251,20 @@ async fn run(
             }
         }
     }
-    let (success, error, message, result) = if was_cancelled {
-        (
-            false,
-            error_name("Cancelled"),
-            "The backup was cancelled. The next one resumes where it stopped.".to_string(),
-            Output::Nothing,
-        )
+    let (success, problem, result) = if was_cancelled {
+        (false, Some(Problem::BackupStopped {}), Output::Nothing)
     } else {
         match plan.outcome {
-            Ok(result) => (true, String::new(), String::new(), result),
-            Err((name, message)) => (false, error_name(&name), message, Output::Nothing),
+            Ok(result) => (true, None, result),
+            Err(p) => (false, Some(p), Output::Nothing),
         }
     };
+    let error = problem
+        .as_ref()
+        .map(|p| error_name(p.kind().name()))
+        .unwrap_or_default();
+    let message = problem.as_ref().map(Problem::english).unwrap_or_default();
+    let details = problem.as_ref().map(Problem::details).unwrap_or_default();
     {
         let mut s = state.lock().await;
         s.busy = false;
@@ -275,6 +280,7 @@ async fn run(
                 error_name: error.clone(),
                 message: message.clone(),
                 bytes,
+                details: details.clone(),
             },
         ));
         if success {
@@ -293,6 +299,7 @@ async fn run(
         j.success = success;
         j.error_name = error.clone();
         j.message = message.clone();
+        j.message_details = details.clone();
         j.result = result;
         j.cancelable = false;
         j.stage_changed(emitter).await?;
@@ -303,7 +310,10 @@ async fn run(
     }
     // The UI tests read this log to check what the app asked for.
     println!("job {operation} {backup_id} success={success} error={error}");
-    crate::helper::job_completed(conn, path, operation, backup_id, success, &error, &message).await;
+    crate::helper::job_completed(
+        conn, path, operation, backup_id, success, &error, &message, &details,
+    )
+    .await;
     Ok(())
 }
 
@@ -326,6 +336,7 @@ impl Job {
             success: false,
             error_name: String::new(),
             message: String::new(),
+            message_details: Details::new(),
             result: Output::Nothing,
             cancelled: Arc::new(AtomicBool::new(false)),
         }

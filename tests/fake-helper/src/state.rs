@@ -54,6 +54,7 @@ impl State {
                     error_name: String::new(),
                     message: String::new(),
                     bytes,
+                    details: Default::default(),
                 };
                 [
                     (b.id.clone(), entry(Operation::Scrub, b.last_scrub, 0)),
@@ -82,10 +83,12 @@ impl State {
     }
 
     pub fn backup_mut(&mut self, id: &str) -> Result<&mut BackupSet, coffer_api::Error> {
-        self.backups
-            .iter_mut()
-            .find(|b| b.id == id)
-            .ok_or_else(|| coffer_api::Error::BackupNotFound(format!("No backup set “{id}”.")))
+        self.backups.iter_mut().find(|b| b.id == id).ok_or_else(|| {
+            coffer_api::Problem::UnknownBackup {
+                backup: id.to_string(),
+            }
+            .into()
+        })
     }
 }
 

@@ -43,12 +43,13 @@ fn decode_token(target: &str, artifact: &str) -> String {
     out.stdout
 }
 
+/// The English text of each warning (`--json` gives each as its details: id, message, fields).
 fn warnings(result: &serde_json::Value) -> Vec<String> {
     result["result"]["warnings"]
         .as_array()
         .map(|w| {
             w.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
+                .filter_map(|d| d["message"].as_str().map(str::to_string))
                 .collect()
         })
         .unwrap_or_default()

@@ -42,7 +42,7 @@ impl super::Overview {
                         gettext("succeeded")
                     }
                 } else {
-                    let f = Failure::from_job(&e.error_name, &e.message);
+                    let f = Failure::from_job(&e.error_name, &e.message, &e.details);
                     gettext_f("failed: {}", &[&f.title()])
                 };
                 let row = adw::ActionRow::builder()

@@ -363,9 +363,9 @@ fn last_backup_text(set: &BackupSet) -> String {
             &format::ago(format::now() - set.last_backup),
         ],
     );
-    match set.last_backup_result.as_str() {
-        "" | "ok" => when,
-        _ => gettext_f("{} — failed: {}", &[&when, &set.last_backup_message]),
+    match crate::client::Failure::last_backup(set) {
+        None => when,
+        Some(f) => gettext_f("{} — failed: {}", &[&when, &f.message]),
     }
 }
 

@@ -154,7 +154,7 @@ impl super::Overview {
             (gettext("Duration"), format::duration(seconds)),
         ];
         for w in &r.warnings {
-            details.push((gettext("Warning"), w.clone()));
+            details.push((gettext("Warning"), coffer_api::i18n::render(w)));
         }
         let summary = gettext_f(
             "{} copied in {}",

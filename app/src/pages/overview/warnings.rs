@@ -3,6 +3,7 @@
 use coffer_api::{BackupSet, Source};
 use gettextrs::gettext;
 
+use crate::client::Failure;
 use crate::format;
 use crate::i18n::{gettext_f, ngettext_f};
 
@@ -40,10 +41,10 @@ pub fn warnings(
             detail: gettext("Plug in the backup drive to bring it up to date."),
         });
     }
-    if !set.last_backup_result.is_empty() && set.last_backup_result != "ok" {
+    if let Some(f) = Failure::last_backup(set) {
         out.push(Warning {
             title: gettext("The last backup failed"),
-            detail: set.last_backup_message.clone(),
+            detail: f.message,
         });
     }
     let max_age = i64::from(if set.snapshot_max_age_hours == 0 {

@@ -5,7 +5,7 @@ use crate::ops::{zfs_util, Ctx, OpError, Secret};
 use crate::validate::DatasetName;
 use crate::zfs::list::KeyStatus;
 use crate::zfs::manage::load_key;
-use coffer_api::ErrorKind;
+use coffer_api::Problem;
 
 /// Unencrypted sources go under an encrypted dataset, so the drive never holds plain data.
 pub(super) async fn ensure_encrypted_parent(
@@ -14,22 +14,17 @@ pub(super) async fn ensure_encrypted_parent(
     passphrase: Option<&Secret>,
 ) -> Result<(), OpError> {
     let parent = target.parent().ok_or_else(|| {
-        OpError::new(
-            ErrorKind::InvalidArgument,
-            format!("{target} cannot be the pool's root dataset."),
-        )
+        OpError::from(Problem::TargetIsPoolRoot {
+            target: target.to_string(),
+        })
     })?;
     let info = match zfs_util::dataset(ctx, &parent).await? {
         Some(i) => i,
         None => {
             let pass = passphrase.ok_or_else(|| {
-                OpError::new(
-                    ErrorKind::NeedsPassphrase,
-                    format!(
-                        "The source is not encrypted, so the backup drive needs an encrypted \
-                     container ({parent}). Give a passphrase for it."
-                    ),
-                )
+                OpError::from(Problem::ContainerNeedsPassphrase {
+                    container: parent.to_string(),
+                })
             })?;
             let root = DatasetName::parse(target.pool())?;
             create_encrypted_container(ctx, &root, pass).await?;
@@ -37,14 +32,11 @@ pub(super) async fn ensure_encrypted_parent(
         }
     };
     if !info.is_encrypted() {
-        return Err(OpError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-            "The source is not encrypted and {parent} is not encrypted either; its backup must \
-             go under {}/{ENCRYPTED_CONTAINER}.",
-            target.pool()
-        ),
-        ));
+        return Err(Problem::ParentNotEncrypted {
+            parent: parent.to_string(),
+            container: format!("{}/{ENCRYPTED_CONTAINER}", target.pool()),
+        }
+        .into());
     }
     if info.key_status == KeyStatus::Unavailable {
         let root = info
@@ -54,13 +46,9 @@ pub(super) async fn ensure_encrypted_parent(
             .transpose()?
             .unwrap_or(parent);
         let pass = passphrase.ok_or_else(|| {
-            OpError::new(
-                ErrorKind::NeedsPassphrase,
-                format!(
-                    "The source is not encrypted; its backup is encrypted with the passphrase of \
-                 {root}. Give that passphrase."
-                ),
-            )
+            OpError::from(Problem::EncryptedWithPassphraseOf {
+                root: root.to_string(),
+            })
         })?;
         zfs_util::run_with_secret(ctx, &load_key(&root), pass).await?;
     }

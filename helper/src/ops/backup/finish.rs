@@ -1,7 +1,6 @@
 //! After the streams: protect the base, prune, set properties, verify.
 
-use coffer_api::ErrorKind;
-use coffer_api::Stage;
+use coffer_api::{Notice, Problem, Stage};
 
 use super::listing::{self, Known, Marks};
 use super::protection::{self, Ahead};
@@ -228,9 +227,8 @@ pub(super) async fn finish_dataset(
         .await?
     };
     if !doomed.is_empty() {
-        let cmds = prune_commands(target, &doomed, DESTROY_BATCH_MAX_ARG).map_err(|e| {
-            OpError::new(ErrorKind::Internal, format!("cannot build the prune: {e}"))
-        })?;
+        let cmds = prune_commands(target, &doomed, DESTROY_BATCH_MAX_ARG)
+            .map_err(|e| OpError::bug(format!("cannot build the prune: {e}")))?;
         for c in &cmds {
             zfs_util::run(ctx, c).await?;
         }
@@ -258,21 +256,22 @@ pub(super) async fn finish_dataset(
     ctl.stage(Stage::Verifying, target.as_str());
     if let Some(n) = &promised {
         if !tgt_snaps.iter().any(|t| t.guid == n.guid) {
-            return Err(OpError::new(
-                ErrorKind::Internal,
-                format!(
-                    "Verification failed: {target} lacks {source}@{} after the backup.",
-                    n.name
-                ),
-            ));
+            return Err(Problem::VerificationFailed {
+                target: target.to_string(),
+                snapshot: format!("{source}@{}", n.name),
+            }
+            .into());
         }
     }
     let report = verify_replica(seen.src_snaps, &tgt_snaps);
     if !report.missing_on_target.is_empty() {
-        totals.warnings.push(format!(
-            "{} older snapshots of {source} are not on the drive (they predate its first backup).",
-            report.missing_on_target.len()
-        ));
+        totals.warnings.push(
+            Notice::OlderNotOnDrive {
+                count: report.missing_on_target.len().to_string(),
+                source: source.to_string(),
+            }
+            .details(),
+        );
     }
     let records = listing::records(&tgt_snaps);
     let base_name = newest_common.and_then(|b| match b.source {

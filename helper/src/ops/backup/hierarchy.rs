@@ -1,7 +1,6 @@
 //! Re-links children that arrived as encryption roots of their own (see engine::hierarchy).
 
-use coffer_api::ErrorKind;
-use coffer_api::Stage;
+use coffer_api::{Notice, Stage};
 
 use super::replicate::run_stream;
 use super::Totals;
@@ -63,23 +62,20 @@ pub(super) async fn keep_encryption_hierarchy(
     match plan_relink(source.as_str(), target.as_str(), &nodes(&src), &nodes(&tgt)) {
         Relink::NotNeeded => Ok(()),
         Relink::Later { children } => {
-            totals.warnings.push(format!(
-                "{} still have their own encryption root on the drive (they open with the same \
-                 passphrase); the next backup after a recursive snapshot of {source} links them \
-                 to {target}'s key.",
-                children.join(", ")
-            ));
+            totals.warnings.push(
+                Notice::OwnEncryptionRoots {
+                    children: children.join(", "),
+                    source: source.to_string(),
+                    target: target.to_string(),
+                }
+                .details(),
+            );
             Ok(())
         }
         Relink::Stream { from, to, children } => {
             ctl.stage(Stage::Sending, source.as_str());
             let (from, to) = (source.snapshot(&from)?, source.snapshot(&to)?);
-            let bad = |e| {
-                OpError::new(
-                    ErrorKind::Internal,
-                    format!("cannot build the re-link stream: {e}"),
-                )
-            };
+            let bad = |e| OpError::bug(format!("cannot build the re-link stream: {e}"));
             let send = send_replication_step(&from, &to, false).map_err(bad)?;
             let cmds = StreamCommands {
                 // run_stream never runs the estimate.
@@ -109,11 +105,14 @@ pub(super) async fn keep_encryption_hierarchy(
                 .collect();
             if !still.is_empty() {
                 let why = failure.map(|e| format!(" ({e})")).unwrap_or_default();
-                totals.warnings.push(format!(
-                    "{} could not be linked to {target}'s key; they open with the same \
-                     passphrase.{why}",
-                    still.join(", ")
-                ));
+                totals.warnings.push(
+                    Notice::NotRelinked {
+                        children: still.join(", "),
+                        target: target.to_string(),
+                        why,
+                    }
+                    .details(),
+                );
             } else if let Some(e) = failure {
                 tracing::info!(%target, error = %e, "re-linked; the receive still reported an error");
             }

@@ -13,8 +13,7 @@ mod snapshot;
 mod targets;
 
 use coffer_api::results::BackUpResult;
-use coffer_api::ErrorKind;
-use coffer_api::Stage;
+use coffer_api::{Details, ErrorKind, Notice, Problem, Stage};
 
 use super::pool::{self, Imported};
 use super::progress::now_secs;
@@ -46,19 +45,16 @@ pub(super) struct Totals {
     late_total: std::sync::Arc<std::sync::atomic::AtomicU64>,
     snapshots_sent: u32,
     pruned: u32,
-    warnings: Vec<String>,
+    warnings: Vec<Details>,
 }
 
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResult, OpError> {
     let cfg = &req.config;
     if cfg.datasets.is_empty() {
-        return Err(OpError::new(
-            ErrorKind::InvalidArgument,
-            format!(
-                "The backup {:?} has no datasets to back up. Choose some first.",
-                cfg.id
-            ),
-        ));
+        return Err(Problem::NothingToBackUp {
+            backup: cfg.id.to_string(),
+        }
+        .into());
     }
     let id = BackupId::parse(&cfg.id)?;
     ctl.stage(Stage::Importing, &cfg.pool_name);
@@ -104,15 +100,16 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
         }
     }
     let now = now_secs();
-    let (result_name, message) = match &outcome {
-        Ok(()) => ("ok".to_string(), String::new()),
-        Err(e) => (e.name().to_string(), e.to_string()),
+    let (result_name, message, details) = match &outcome {
+        Ok(()) => ("ok".to_string(), String::new(), Details::new()),
+        Err(e) => (e.name().to_string(), e.to_string(), e.problem.details()),
     };
     let bytes = totals.done;
     ctx.store.update_state(&cfg.id, |s| {
         s.last_backup = now;
         s.last_backup_result = result_name;
         s.last_backup_message = message;
+        s.last_backup_details = details;
         s.last_backup_bytes = bytes;
     })?;
     outcome?;
@@ -122,10 +119,11 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     ctl.stage(Stage::Done, "");
     Ok(JobResult {
         bytes: totals.done,
-        message: format!(
-            "Backed up {} snapshots ({} bytes); pruned {}.",
-            totals.snapshots_sent, totals.done, totals.pruned
-        ),
+        message: Notice::BackedUp {
+            snapshots: totals.snapshots_sent.to_string(),
+            bytes: totals.done.to_string(),
+            pruned: totals.pruned.to_string(),
+        },
         output: Output::BackUp(BackUpResult {
             bytes: totals.done,
             snapshots_sent: totals.snapshots_sent,
@@ -187,13 +185,11 @@ async fn back_up_all(
             let source = DatasetName::parse(&pair.source)?;
             let target = DatasetName::parse(&pair.target)?;
             if target.pool() != imported.pool.as_str() {
-                return Err(OpError::new(
-                    ErrorKind::InvalidArgument,
-                    format!(
-                        "The target {target} is not on the backup drive's pool {}.",
-                        imported.pool
-                    ),
-                ));
+                return Err(Problem::TargetNotOnPool {
+                    target: target.to_string(),
+                    pool: imported.pool.to_string(),
+                }
+                .into());
             }
             // The dataset and its descendants, parents first (a child needs its parent on
             // the drive), each to the same place under the target.
@@ -221,9 +217,12 @@ async fn back_up_all(
                 {
                     // A child nobody snapshots yet is not an error of the backup.
                     Err(e) if e.is(ErrorKind::NoSnapshots) && src != source => {
-                        totals
-                            .warnings
-                            .push(format!("{src} has no snapshots yet and was skipped."));
+                        totals.warnings.push(
+                            Notice::SkippedNoSnapshots {
+                                dataset: src.to_string(),
+                            }
+                            .details(),
+                        );
                     }
                     other => other?,
                 }
@@ -233,9 +232,13 @@ async fn back_up_all(
                 {
                     Err(e) if e.ends_the_run() => return Err(e),
                     // The data is safely on the drive; only the key layout differs.
-                    Err(e) => totals.warnings.push(format!(
-                        "The children of {target} keep their own encryption roots: {e}"
-                    )),
+                    Err(e) => totals.warnings.push(
+                        Notice::ChildrenKeepRoots {
+                            target: target.to_string(),
+                            error: e.message(),
+                        }
+                        .details(),
+                    ),
                     Ok(()) => {}
                 }
             }
@@ -250,9 +253,14 @@ async fn back_up_all(
                 if first_error.is_none() {
                     first_error = Some(e);
                 } else {
-                    totals
-                        .warnings
-                        .push(format!("{} was not backed up: {e}", pair.source));
+                    // The English text of a second failure: the first is the job's error.
+                    totals.warnings.push(
+                        Notice::NotBackedUp {
+                            source: pair.source.to_string(),
+                            error: e.message(),
+                        }
+                        .details(),
+                    );
                 }
             }
         }
@@ -261,8 +269,5 @@ async fn back_up_all(
 }
 
 pub(super) fn cancelled() -> OpError {
-    OpError::new(
-        ErrorKind::Cancelled,
-        "The backup was stopped. The next backup continues where this one stopped.".into(),
-    )
+    Problem::BackupStopped {}.into()
 }

@@ -1,6 +1,6 @@
 //! One dataset: resume, plan by guid, refuse a modified target, send.
 
-use coffer_api::ErrorKind;
+use coffer_api::{ErrorKind, Notice, Problem};
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -143,12 +143,9 @@ pub(super) async fn replicate(
         match plan {
             ReplicationPlan::Resume { token } => {
                 if tried_resume {
-                    return Err(OpError::new(
-                        ErrorKind::Internal,
-                        format!(
-                            "{target} still has a resume token after resuming or discarding it."
-                        ),
-                    ));
+                    return Err(OpError::bug(format!(
+                        "{target} still has a resume token after resuming or discarding it."
+                    )));
                 }
                 tried_resume = true;
                 // The token is checked against the source's snapshots by guid, so rows left
@@ -176,9 +173,7 @@ pub(super) async fn replicate(
                     .iter()
                     .map(|s| step_commands(s, source, target, &settings))
                     .collect::<Result<_, _>>()
-                    .map_err(|e| {
-                        OpError::new(ErrorKind::Internal, format!("cannot build the send: {e}"))
-                    })?;
+                    .map_err(|e| OpError::bug(format!("cannot build the send: {e}")))?;
                 let sizes: Vec<u64> = steps
                     .iter()
                     .map(|s| step_size(s, &src_snaps, &src_books))
@@ -280,31 +275,25 @@ async fn handle_plan_error(
     rolled_back: &mut bool,
 ) -> Result<(), OpError> {
     match e {
-        PlanError::NoSourceSnapshots => Err(OpError::new(
-            ErrorKind::NoSnapshots,
-            "The source has no snapshots yet. Set up sanoid (or take a snapshot) first.".into(),
-        )),
-        PlanError::TargetWithoutSnapshots | PlanError::NoCommonBase { .. } => Err(OpError::new(
-            ErrorKind::NoCommonSnapshot,
-            format!(
-                "{target} on the backup drive shares no snapshot with this computer, so it \
-                 cannot be continued. Nothing was changed. ({e})"
-            ),
-        )),
+        PlanError::NoSourceSnapshots => Err(Problem::NoSnapshots {}.into()),
+        PlanError::TargetWithoutSnapshots | PlanError::NoCommonBase { .. } => {
+            Err(Problem::NoCommonSnapshot {
+                target: target.to_string(),
+                why: e.to_string(),
+            }
+            .into())
+        }
         PlanError::TargetHasNewerSnapshots { base, names } => {
             if req.rollback && !*rolled_back {
                 *rolled_back = true;
                 rollback(ctx, target, &base.target_name).await
             } else {
-                Err(OpError::new(
-                    ErrorKind::TargetHasNewerSnapshots,
-                    format!(
-                        "{target} on the backup drive has snapshots that are not on this computer \
-                     ({}). Nothing was destroyed. Roll back to {} only if you do not need them.",
-                        names.join(", "),
-                        base.target_name
-                    ),
-                ))
+                Err(Problem::TargetHasNewerSnapshots {
+                    target: target.to_string(),
+                    snapshots: names.join(", "),
+                    base: base.target_name.to_string(),
+                }
+                .into())
             }
         }
     }
@@ -349,14 +338,12 @@ async fn check_unmodified(
         }
         _ => "its last common snapshot is missing".to_string(),
     };
-    Err(OpError::new(
-        ErrorKind::TargetModified,
-        format!(
-            "The copy of {target} on the backup drive was changed since the last backup ({what}). \
-         Nothing was destroyed. Restore what you need from it, then back up with rollback to \
-         {base_name}."
-        ),
-    ))
+    Err(Problem::TargetChanged {
+        target: target.to_string(),
+        change: what,
+        base: base_name,
+    }
+    .into())
 }
 
 /// The source an interrupted receive on its target would continue.
@@ -397,9 +384,9 @@ async fn resume(
             let why = format!("zfs cannot continue it ({})", first_line(&f.stderr));
             return discard(ctx, src.name, target, &why, totals).await;
         }
-        return Err(failed.map(OpError::from).unwrap_or_else(|| {
-            OpError::new(ErrorKind::Internal, "resume estimate failed".into())
-        }));
+        return Err(failed
+            .map(OpError::from)
+            .unwrap_or_else(|| OpError::bug("resume estimate failed")));
     }
     // `-nv` prints to stdout; stderr is read too, in case a version prints there.
     let contents = parse_resume_token_contents(&out.stdout_text())
@@ -432,8 +419,8 @@ async fn resume(
         receive: crate::zfs::receive::receive(target, &ReceiveOptions::default())?,
     };
     match run_stream(ctx, ctl, target.pool(), &cmds, totals).await {
-        Err(e) if e.is(ErrorKind::CommandFailed) && is_stale(&e.message) => {
-            let why = format!("zfs could not continue it ({})", first_line(&e.message));
+        Err(e) if e.is(ErrorKind::CommandFailed) && is_stale(&e.message()) => {
+            let why = format!("zfs could not continue it ({})", first_line(&e.message()));
             discard(ctx, src.name, target, &why, totals).await
         }
         other => other.map(|()| true),
@@ -457,10 +444,14 @@ async fn discard(
         "discarding the partial receive instead of resuming it"
     );
     zfs_util::run(ctx, &receive_abort(target)).await?;
-    totals.warnings.push(format!(
-        "The backup drive held an unfinished transfer into {target} that was discarded, not \
-         continued: {why}. The source {source} was backed up without it."
-    ));
+    totals.warnings.push(
+        Notice::ResumeDiscarded {
+            target: target.to_string(),
+            why: why.to_string(),
+            source: source.to_string(),
+        }
+        .details(),
+    );
     Ok(false)
 }
 
@@ -590,11 +581,11 @@ pub(super) async fn run_stream(
             // ever. Dropping the pipeline kills both children; the receiver keeps what
             // arrived for the next run to resume.
             totals.done = ctl.snapshot().bytes;
-            return Err(OpError::new(ErrorKind::DriveRemoved, format!(
-                "The backup drive went away during the backup (pool {pool} is {health}). Plug \
-                 it back in and back up again; if the drive's pool stays stuck, restart the \
-                 computer first. The backup continues where it stopped."
-            )));
+            return Err(Problem::DriveGoneDuringBackup {
+                pool: pool.to_string(),
+                health: health.to_string(),
+            }
+            .into());
         }
     };
     totals.done += out.bytes;

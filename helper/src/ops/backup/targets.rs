@@ -5,7 +5,7 @@ use crate::ops::{zfs_util, Ctx, OpError};
 use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::DatasetName;
 use crate::zfs::DatasetInfo;
-use coffer_api::ErrorKind;
+use coffer_api::Problem;
 
 /// `source` and every filesystem/volume below it, paired with the same path under `target`,
 /// with the source's row (replication reads its encryption from it instead of asking again).
@@ -16,10 +16,10 @@ pub async fn with_descendants(
 ) -> Result<Vec<(DatasetName, DatasetName, DatasetInfo)>, OpError> {
     let mut rows = zfs_util::datasets_under(ctx, source).await?;
     if rows.is_empty() {
-        return Err(OpError::new(
-            ErrorKind::InvalidArgument,
-            format!("The dataset {source} does not exist on this computer any more."),
-        ));
+        return Err(Problem::SourceGone {
+            dataset: source.to_string(),
+        }
+        .into());
     }
     rows.sort_by(|a, b| a.name.cmp(&b.name));
     let mut out = Vec::with_capacity(rows.len());
@@ -59,10 +59,10 @@ pub async fn assign_targets(
         let encrypted = match zfs_util::dataset(ctx, source).await? {
             Some(i) => i.is_encrypted(),
             None => {
-                return Err(OpError::new(
-                    ErrorKind::InvalidArgument,
-                    format!("There is no dataset {source} on this computer."),
-                ))
+                return Err(Problem::NoSuchSource {
+                    dataset: source.to_string(),
+                }
+                .into())
             }
         };
         let last = source
