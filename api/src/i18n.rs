@@ -6,7 +6,9 @@ use gettextrs::{
     LocaleCategory,
 };
 
-use crate::problem::{fill, Details, Notice, Problem, ID, MESSAGE, TRANSLATED_FIELDS};
+use crate::problem::{
+    fill, nested, nested_list, Details, Notice, Problem, ID, MESSAGE, TRANSLATED_FIELDS,
+};
 use crate::Error;
 
 /// The gettext domain of the app, cofferctl and the polkit policy.
@@ -49,10 +51,15 @@ pub fn render(details: &Details) -> String {
     };
     let values: Vec<(&str, String)> = details
         .iter()
-        .filter(|(k, _)| *k != ID && *k != MESSAGE)
+        .filter(|(k, _)| *k != ID && *k != MESSAGE && !k.contains('.'))
         .map(|(k, v)| {
-            // gettext("") is the catalogue's header, never a value.
-            let v = if TRANSLATED_FIELDS.contains(&k.as_str()) && !v.is_empty() {
+            let list = nested_list(details, k);
+            let v = if let Some(inner) = nested(details, k) {
+                render(&inner)
+            } else if !list.is_empty() {
+                list.iter().map(render).collect::<Vec<_>>().join("; ")
+            } else if TRANSLATED_FIELDS.contains(&k.as_str()) && !v.is_empty() {
+                // gettext("") is the catalogue's header, never a value.
                 gettext(v.as_str())
             } else {
                 v.clone()
@@ -98,5 +105,55 @@ mod tests {
             "The pool name is too long (300 bytes; the limit is 255)."
         );
         assert_eq!(error_text(&Error::new(crate::ErrorKind::Busy, "m")), "m");
+    }
+
+    #[test]
+    fn renders_nested_messages() {
+        let first = Problem::DiskIsSwap { disk: "sdb".into() };
+        let then = Problem::NotMounted {
+            dataset: "b/x".into(),
+        };
+        let outer = Problem::CleanupFailed {
+            error: first.english(),
+            cleanup: then.english(),
+        };
+        let mut d = outer.details();
+        crate::problem::nest(&mut d, "error", &first.details());
+        crate::problem::nest(&mut d, "cleanup", &then.details());
+        // A nested message is rendered on its own, by its template.
+        let mut changed = first.details();
+        changed.insert("disk".into(), "sdc".into());
+        crate::problem::nest(&mut d, "error", &changed);
+        assert_eq!(
+            render(&d),
+            "sdc is used as swap. Turn the swap off first. Cleaning up failed too: b/x did not \
+             get mounted."
+        );
+        let mut list = Details::new();
+        crate::problem::nest_list(
+            &mut list,
+            "changes",
+            &[
+                Notice::SnapshotGone {
+                    snapshot: "a".into(),
+                }
+                .details(),
+                Notice::SnapshotForeign {
+                    snapshot: "b".into(),
+                }
+                .details(),
+            ],
+        );
+        assert_eq!(
+            list["changes"],
+            "@a is gone or replaced; @b was not made by a backup"
+        );
+        let mut outer = Problem::CopyNotAsLeft {
+            target: "b/h".into(),
+            changes: list["changes"].clone(),
+        }
+        .details();
+        outer.extend(list);
+        assert!(render(&outer).contains("@a is gone or replaced; @b was not made"));
     }
 }

@@ -23,6 +23,47 @@ pub const MESSAGE: &str = "message";
 /// them before filling them in.
 pub const TRANSLATED_FIELDS: &[&str] = &["what"];
 
+/// Puts `inner` into `outer` as the value of `field`, for a message made of messages (a
+/// failed clean-up after a failure, the reasons a copy is not what was left). Its keys are
+/// prefixed `field.`; `field` itself keeps the English text, which older clients show.
+pub fn nest(outer: &mut Details, field: &str, inner: &Details) {
+    for (k, v) in inner {
+        outer.insert(format!("{field}.{k}"), v.clone());
+    }
+}
+
+/// Puts a list of messages into `outer` as the value of `field` (keys `field.0.`, `field.1.`,
+/// ...), and their English texts, joined by "; ", as its plain value.
+pub fn nest_list(outer: &mut Details, field: &str, items: &[Details]) {
+    let english: Vec<&str> = items
+        .iter()
+        .filter_map(|d| d.get(MESSAGE).map(String::as_str))
+        .collect();
+    outer.insert(field.to_string(), english.join("; "));
+    for (i, item) in items.iter().enumerate() {
+        nest(outer, &format!("{field}.{i}"), item);
+    }
+}
+
+/// The message nested in `details` under `prefix` (see [`nest`]), if there is one.
+pub fn nested(details: &Details, prefix: &str) -> Option<Details> {
+    let start = format!("{prefix}.");
+    let inner: Details = details
+        .range(start.clone()..)
+        .take_while(|(k, _)| k.starts_with(&start))
+        .map(|(k, v)| (k[start.len()..].to_string(), v.clone()))
+        .collect();
+    inner.contains_key(ID).then_some(inner)
+}
+
+/// The list of messages nested in `details` under `prefix` (see [`nest_list`]); empty when
+/// there is none.
+pub fn nested_list(details: &Details, prefix: &str) -> Vec<Details> {
+    (0..)
+        .map_while(|i| nested(details, &format!("{prefix}.{i}")))
+        .collect()
+}
+
 /// Marks a string for extraction into `po/coffer.pot` without translating it here: the
 /// helper runs as root in no one's language, and clients translate on display.
 #[allow(non_snake_case)]
@@ -244,8 +285,10 @@ catalogue! {
             N_("The source is not encrypted; its backup is encrypted with the passphrase of {root}. Give that passphrase."),
         NoSnapshots(NoSnapshots) {} =
             N_("The source has no snapshots yet. Set up sanoid (or take a snapshot) first."),
-        NoCommonSnapshot(NoCommonSnapshot) { target, why } =
-            N_("{target} on the backup drive shares no snapshot with this computer, so it cannot be continued. Nothing was changed. ({why})"),
+        TargetWithoutSnapshots(NoCommonSnapshot) { target } =
+            N_("{target} on the backup drive has no snapshots, so no backup made it, and it cannot be continued. Nothing was changed."),
+        NoCommonBase(NoCommonSnapshot) { target, count } =
+            N_("{target} on the backup drive has {count} snapshots, but none of them is left on this computer (not even as a bookmark), so it cannot be continued. Nothing was changed."),
         TargetHasNewerSnapshots(TargetHasNewerSnapshots) { target, snapshots, base } =
             N_("{target} on the backup drive has snapshots that are not on this computer ({snapshots}). Nothing was destroyed. Roll back to {base} only if you do not need them."),
         TargetChanged(TargetModified) { target, change, base } =
@@ -408,6 +451,26 @@ catalogue! {
             N_("The backup is open for reading."),
         Locked {} =
             N_("The backup drive is locked and can be unplugged."),
+
+        // Reasons, nested in the problems that name them (see `nest`).
+        NoRecordedDisk {} =
+            N_("the backup set does not record which disk it is on"),
+        PoolOnOtherDisk { devices, disk } =
+            N_("the pool with its guid is on {devices}, not on {disk}"),
+        PoolOnOtherDiskUnplugged { devices, disk } =
+            N_("the pool with its guid is on {devices}, not on {disk} (which is not plugged in)"),
+        PoolOnUnknownDisk { disk } =
+            N_("the pool with its guid is on no disk Coffer can name, not on {disk}"),
+        BytesWritten { bytes } =
+            N_("{bytes} bytes were written to it"),
+        NewSnapshotsOnCopy { snapshots } =
+            N_("it has new snapshots ({snapshots})"),
+        BaseMissing {} =
+            N_("its last common snapshot is missing"),
+        SnapshotGone { snapshot } =
+            N_("@{snapshot} is gone or replaced"),
+        SnapshotForeign { snapshot } =
+            N_("@{snapshot} was not made by a backup"),
 
         // Warnings.
         OlderNotOnDrive { count, source } =

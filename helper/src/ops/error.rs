@@ -1,6 +1,7 @@
 //! The typed failures of operations. Each is a [`Problem`] of the contract: it names one
 //! D-Bus error kind, and clients render it in the user's language.
 
+use coffer_api::problem::{self, Details};
 use coffer_api::{ErrorKind, Problem};
 
 use crate::state::StoreError;
@@ -8,14 +9,35 @@ use crate::validate::ValidationError;
 use crate::zfs::cmd::CommandFailed;
 use crate::zfs::errors::KnownFailure;
 
-/// A failed operation: the [`Problem`] it becomes on the bus.
+/// A failed operation: the [`Problem`] it becomes on the bus, and the messages nested in its
+/// fields (a failure during the clean-up of a failure, the reasons a copy changed).
 #[derive(Debug, thiserror::Error)]
 #[error("{problem}")]
 pub struct OpError {
     pub problem: Problem,
+    nested: Details,
 }
 
 impl OpError {
+    /// Nests `inner` as the value of the problem's `field`, for clients to render on its own.
+    pub fn with(mut self, field: &str, inner: &Details) -> Self {
+        problem::nest(&mut self.nested, field, inner);
+        self
+    }
+
+    /// Nests a list of messages as the value of `field`.
+    pub fn with_list(mut self, field: &str, items: &[Details]) -> Self {
+        problem::nest_list(&mut self.nested, field, items);
+        self
+    }
+
+    /// The wire form, nested messages included.
+    pub fn details(&self) -> Details {
+        let mut d = self.problem.details();
+        d.extend(self.nested.clone());
+        d
+    }
+
     pub fn kind(&self) -> ErrorKind {
         self.problem.kind()
     }
@@ -64,7 +86,10 @@ impl OpError {
 
 impl From<Problem> for OpError {
     fn from(problem: Problem) -> Self {
-        OpError { problem }
+        OpError {
+            problem,
+            nested: Details::new(),
+        }
     }
 }
 
@@ -191,7 +216,11 @@ impl From<StoreError> for OpError {
 
 impl From<OpError> for coffer_api::Error {
     fn from(e: OpError) -> Self {
-        e.problem.into()
+        coffer_api::Error::Helper {
+            kind: e.kind(),
+            message: e.message(),
+            details: e.details(),
+        }
     }
 }
 

@@ -49,13 +49,16 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
                     zfs_util::run(ctx, &unload_key(&ds)).await?;
                 }
                 // Exporting the pool unloads its keys as well.
-                Err(e) => warnings.push(
-                    Notice::KeyLeftLoaded {
+                Err(e) => {
+                    let e = OpError::from(e);
+                    let mut w = Notice::KeyLeftLoaded {
                         root: format!("{r:?}"),
-                        error: OpError::from(e).message(),
+                        error: e.message(),
                     }
-                    .details(),
-                ),
+                    .details();
+                    coffer_api::problem::nest(&mut w, "error", &e.details());
+                    warnings.push(w);
+                }
             }
         }
         ctl.stage(Stage::Exporting, pool.as_str());

@@ -1,6 +1,6 @@
 //! Importing and exporting a backup set's pool, always by guid and with `-N`.
 
-use coffer_api::Problem;
+use coffer_api::{Notice, Problem};
 use std::time::Duration;
 
 use coffer_api::names::zfs_prop;
@@ -163,11 +163,11 @@ fn check_on_recorded_disk(
     cfg: &BackupConfig,
     devices: &[String],
 ) -> Result<(), OpError> {
-    let mismatch = |why: String| OpError::from(Problem::NotTheDrive { why });
+    let mismatch = |why: Notice| {
+        OpError::from(Problem::NotTheDrive { why: why.english() }).with("why", &why.details())
+    };
     if cfg.drive_by_id.is_empty() {
-        return Err(mismatch(
-            "the backup set does not record which disk it is on".into(),
-        ));
+        return Err(mismatch(Notice::NoRecordedDisk {}));
     }
     // The recorded disk unplugged while a pool with its guid is offered elsewhere is just as
     // much a mismatch.
@@ -180,24 +180,25 @@ fn check_on_recorded_disk(
         None => devices.iter().collect(),
     };
     if devices.is_empty() || !elsewhere.is_empty() {
-        return Err(mismatch(format!(
-            "the pool with its guid is on {}, not on {}{}",
-            if elsewhere.is_empty() {
-                "no disk Coffer can name".to_string()
-            } else {
-                elsewhere
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            },
-            cfg.drive_by_id,
-            if disk.is_none() {
-                " (which is not plugged in)"
-            } else {
-                ""
+        let devices = elsewhere
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let disk_name = cfg.drive_by_id.clone();
+        return Err(mismatch(if elsewhere.is_empty() {
+            Notice::PoolOnUnknownDisk { disk: disk_name }
+        } else if disk.is_none() {
+            Notice::PoolOnOtherDiskUnplugged {
+                devices,
+                disk: disk_name,
             }
-        )));
+        } else {
+            Notice::PoolOnOtherDisk {
+                devices,
+                disk: disk_name,
+            }
+        }));
     }
     Ok(())
 }

@@ -67,11 +67,12 @@ pub async fn run(
         Err(e) => {
             return match clean_up(ctx, cfg, &imported, &mounted).await {
                 Ok(()) => Err(e),
-                Err(c) => Err(Problem::CleanupFailed {
+                Err(c) => Err(OpError::from(Problem::CleanupFailed {
                     error: e.message(),
                     cleanup: c.message(),
-                }
-                .into()),
+                })
+                .with("error", &e.details())
+                .with("cleanup", &c.details())),
             };
         }
     };
@@ -139,6 +140,8 @@ async fn clean_up(
                     pool: imported.pool.to_string(),
                     force: f.message(),
                 })
+                .with("error", &e.details())
+                .with("force", &f.details())
             })?;
         ctx.store
             .update_state(&cfg.id, |s| s.helper_imported = false)?;
@@ -368,7 +371,12 @@ async fn check_snapshots(
             recorded
                 .iter()
                 .filter(|r| !have.contains(&(r.name.as_str(), r.guid)))
-                .map(|r| format!("@{} is gone or replaced", r.name)),
+                .map(|r| {
+                    Notice::SnapshotGone {
+                        snapshot: r.name.clone(),
+                    }
+                    .details()
+                }),
         );
         if let Ok(src) = DatasetName::parse(source) {
             if let Some(snaps) = zfs_util::snapshot_index(ctx, &src).await? {
@@ -379,7 +387,12 @@ async fn check_snapshots(
             on_drive
                 .iter()
                 .filter(|s| !allowed.contains(&s.guid))
-                .map(|s| format!("@{} was not made by a backup", s.name)),
+                .map(|s| {
+                    Notice::SnapshotForeign {
+                        snapshot: s.name.clone(),
+                    }
+                    .details()
+                }),
         );
     }
     let written = zfs_util::get(ctx, target, "written")
@@ -387,14 +400,23 @@ async fn check_snapshots(
         .and_then(|w| w.parse::<u64>().ok())
         .unwrap_or(0);
     if written > 0 {
-        changes.push(format!("{written} bytes were written to it"));
+        changes.push(
+            Notice::BytesWritten {
+                bytes: written.to_string(),
+            }
+            .details(),
+        );
     }
     if changes.is_empty() {
         return Ok(());
     }
-    Err(Problem::CopyNotAsLeft {
+    let english: Vec<&str> = changes
+        .iter()
+        .filter_map(|d| d.get(coffer_api::problem::MESSAGE).map(String::as_str))
+        .collect();
+    Err(OpError::from(Problem::CopyNotAsLeft {
         target: target.to_string(),
-        changes: changes.join("; "),
-    }
-    .into())
+        changes: english.join("; "),
+    })
+    .with_list("changes", &changes))
 }

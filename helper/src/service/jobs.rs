@@ -306,13 +306,13 @@ async fn finish(
                     error_name: e.name().to_string(),
                     message: e.message(),
                     bytes: 0,
-                    details: e.problem.details(),
+                    details: e.details(),
                 },
                 Outcome {
                     success: false,
                     error_name: e.dbus_name(),
                     message: e.message(),
-                    details: e.problem.details(),
+                    details: e.details(),
                     result: Output::Nothing,
                 },
             )

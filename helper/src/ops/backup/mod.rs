@@ -102,7 +102,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     let now = now_secs();
     let (result_name, message, details) = match &outcome {
         Ok(()) => ("ok".to_string(), String::new(), Details::new()),
-        Err(e) => (e.name().to_string(), e.to_string(), e.problem.details()),
+        Err(e) => (e.name().to_string(), e.to_string(), e.details()),
     };
     let bytes = totals.done;
     ctx.store.update_state(&cfg.id, |s| {
@@ -232,13 +232,15 @@ async fn back_up_all(
                 {
                     Err(e) if e.ends_the_run() => return Err(e),
                     // The data is safely on the drive; only the key layout differs.
-                    Err(e) => totals.warnings.push(
-                        Notice::ChildrenKeepRoots {
+                    Err(e) => {
+                        let mut w = Notice::ChildrenKeepRoots {
                             target: target.to_string(),
                             error: e.message(),
                         }
-                        .details(),
-                    ),
+                        .details();
+                        coffer_api::problem::nest(&mut w, "error", &e.details());
+                        totals.warnings.push(w);
+                    }
                     Ok(()) => {}
                 }
             }
@@ -253,14 +255,14 @@ async fn back_up_all(
                 if first_error.is_none() {
                     first_error = Some(e);
                 } else {
-                    // The English text of a second failure: the first is the job's error.
-                    totals.warnings.push(
-                        Notice::NotBackedUp {
-                            source: pair.source.to_string(),
-                            error: e.message(),
-                        }
-                        .details(),
-                    );
+                    // A second failure is a warning: the first is the job's error.
+                    let mut w = Notice::NotBackedUp {
+                        source: pair.source.to_string(),
+                        error: e.message(),
+                    }
+                    .details();
+                    coffer_api::problem::nest(&mut w, "error", &e.details());
+                    totals.warnings.push(w);
                 }
             }
         }

@@ -276,13 +276,15 @@ async fn handle_plan_error(
 ) -> Result<(), OpError> {
     match e {
         PlanError::NoSourceSnapshots => Err(Problem::NoSnapshots {}.into()),
-        PlanError::TargetWithoutSnapshots | PlanError::NoCommonBase { .. } => {
-            Err(Problem::NoCommonSnapshot {
-                target: target.to_string(),
-                why: e.to_string(),
-            }
-            .into())
+        PlanError::TargetWithoutSnapshots => Err(Problem::TargetWithoutSnapshots {
+            target: target.to_string(),
         }
+        .into()),
+        PlanError::NoCommonBase { target_snapshots } => Err(Problem::NoCommonBase {
+            target: target.to_string(),
+            count: target_snapshots.to_string(),
+        }
+        .into()),
         PlanError::TargetHasNewerSnapshots { base, names } => {
             if req.rollback && !*rolled_back {
                 *rolled_back = true;
@@ -332,18 +334,20 @@ async fn check_unmodified(
         return rollback(ctx, target, &base_name).await;
     }
     let what = match change {
-        TargetChange::Written { bytes } => format!("{bytes} bytes were written to it"),
-        TargetChange::NewerSnapshots { names } => {
-            format!("it has new snapshots ({})", names.join(", "))
-        }
-        _ => "its last common snapshot is missing".to_string(),
+        TargetChange::Written { bytes } => Notice::BytesWritten {
+            bytes: bytes.to_string(),
+        },
+        TargetChange::NewerSnapshots { names } => Notice::NewSnapshotsOnCopy {
+            snapshots: names.join(", "),
+        },
+        _ => Notice::BaseMissing {},
     };
-    Err(Problem::TargetChanged {
+    Err(OpError::from(Problem::TargetChanged {
         target: target.to_string(),
-        change: what,
+        change: what.english(),
         base: base_name,
-    }
-    .into())
+    })
+    .with("change", &what.details()))
 }
 
 /// The source an interrupted receive on its target would continue.
