@@ -10,18 +10,21 @@ pub fn size(bytes: u64) -> String {
 }
 
 pub fn rate(bytes_per_second: u64) -> String {
-    gettext_f("{}/s", &[&size(bytes_per_second)])
+    gettext_f("{size}/s", &[("size", &size(bytes_per_second))])
 }
 
 /// "1 h 5 min", "4 min", "20 s": a duration at the precision people care about.
 pub fn duration(seconds: u64) -> String {
     let (h, m, s) = (seconds / 3600, (seconds % 3600) / 60, seconds % 60);
     if h > 0 {
-        gettext_f("{} h {} min", &[&h.to_string(), &m.to_string()])
+        gettext_f(
+            "{hours} h {minutes} min",
+            &[("hours", &h.to_string()), ("minutes", &m.to_string())],
+        )
     } else if m > 0 {
-        gettext_f("{} min", &[&m.to_string()])
+        gettext_f("{minutes} min", &[("minutes", &m.to_string())])
     } else {
-        gettext_f("{} s", &[&s.to_string()])
+        gettext_f("{seconds} s", &[("seconds", &s.to_string())])
     }
 }
 
@@ -32,13 +35,28 @@ pub fn ago(seconds: i64) -> String {
         gettext("just now")
     } else if s < 3600 {
         let n = s / 60;
-        ngettext_f("{} minute ago", "{} minutes ago", n, &[&n.to_string()])
+        ngettext_f(
+            "{count} minute ago",
+            "{count} minutes ago",
+            n,
+            &[("count", &n.to_string())],
+        )
     } else if s < 2 * 86_400 {
         let n = s / 3600;
-        ngettext_f("{} hour ago", "{} hours ago", n, &[&n.to_string()])
+        ngettext_f(
+            "{count} hour ago",
+            "{count} hours ago",
+            n,
+            &[("count", &n.to_string())],
+        )
     } else {
         let n = s / 86_400;
-        ngettext_f("{} day ago", "{} days ago", n, &[&n.to_string()])
+        ngettext_f(
+            "{count} day ago",
+            "{count} days ago",
+            n,
+            &[("count", &n.to_string())],
+        )
     }
 }
 

@@ -67,8 +67,8 @@ fn drives_changed(app: &gio::Application, before: &[DriveInfo], after: &[DriveIn
             } else if !has_visible_window(app) {
                 let mut since = if set.last_backup > 0 {
                     gettext_f(
-                        "Last backup: {}.",
-                        &[&format::ago(format::now() - set.last_backup)],
+                        "Last backup: {ago}.",
+                        &[("ago", &format::ago(format::now() - set.last_backup))],
                     )
                 } else {
                     gettext("No backup yet.")
@@ -81,7 +81,7 @@ fn drives_changed(app: &gio::Application, before: &[DriveInfo], after: &[DriveIn
                 notify::send(
                     app,
                     &notify::plugged_id(&set.id),
-                    &gettext_f("Backup Drive “{}” Connected", &[&set.label]),
+                    &gettext_f("Backup Drive “{label}” Connected", &[("label", &set.label)]),
                     &since,
                     Some("app.show-page::overview"),
                     &[(
@@ -151,14 +151,14 @@ pub fn job_completed(
             if errors == 0 {
                 (
                     gettext("Drive Check Finished"),
-                    gettext_f("“{}” has no errors.", &[&label]),
+                    gettext_f("“{label}” has no errors.", &[("label", &label)]),
                 )
             } else {
                 (
                     gettext("Drive Check Found Errors"),
                     gettext_f(
-                        "“{}” has {} errors. Open Coffer for details.",
-                        &[&label, &errors.to_string()],
+                        "“{label}” has {count} errors. Open Coffer for details.",
+                        &[("label", &label), ("count", &errors.to_string())],
                     ),
                 )
             }
@@ -172,8 +172,8 @@ pub fn job_completed(
             (
                 gettext("Backup Finished"),
                 gettext_f(
-                    "“{}” is up to date. The drive is safe to unplug.",
-                    &[&label],
+                    "“{label}” is up to date. The drive is safe to unplug.",
+                    &[("label", &label)],
                 ),
             )
         }

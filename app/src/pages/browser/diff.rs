@@ -19,22 +19,22 @@ fn describe(e: &DiffEntry) -> (&'static str, &'static str, String) {
         "+" => (
             "list-add-symbolic",
             "success",
-            gettext_f("{} added", &[&kind]),
+            gettext_f("{kind} added", &[("kind", &kind)]),
         ),
         "-" => (
             "list-remove-symbolic",
             "error",
-            gettext_f("{} removed", &[&kind]),
+            gettext_f("{kind} removed", &[("kind", &kind)]),
         ),
         "R" => (
             "go-next-symbolic",
             "accent",
-            gettext_f("Renamed to {}", &[&e.new_path]),
+            gettext_f("Renamed to {path}", &[("path", &e.new_path)]),
         ),
         _ => (
             "document-edit-symbolic",
             "warning",
-            gettext_f("{} modified", &[&kind]),
+            gettext_f("{kind} modified", &[("kind", &kind)]),
         ),
     }
 }
@@ -68,10 +68,10 @@ impl Browser {
             let imp = this.imp();
             widgets::clear_list(&imp.diff_list);
             imp.diff_heading.set_label(&gettext_f(
-                "Changes from {} to {}",
+                "Changes from {older} to {newer}",
                 &[
-                    &format::date_time(older.creation),
-                    &format::date_time(newer.creation),
+                    ("older", &format::date_time(older.creation)),
+                    ("newer", &format::date_time(newer.creation)),
                 ],
             ));
             match result {
@@ -99,10 +99,10 @@ impl Browser {
                         let n = entries.len() as u64;
                         let row = adw::ActionRow::builder()
                             .title(ngettext_f(
-                                "Only the first {} change is shown",
-                                "Only the first {} changes are shown",
+                                "Only the first {count} change is shown",
+                                "Only the first {count} changes are shown",
                                 n,
-                                &[&n.to_string()],
+                                &[("count", &n.to_string())],
                             ))
                             .subtitle(gettext(
                                 "Compare snapshots taken closer together to see the rest.",

@@ -209,7 +209,10 @@ impl Browser {
         if !e.is_dir {
             details.push(format::size(e.size));
         }
-        details.push(gettext_f("modified {}", &[&format::date_time(e.mtime)]));
+        details.push(gettext_f(
+            "modified {time}",
+            &[("time", &format::date_time(e.mtime))],
+        ));
         if searching {
             if let Some(parent) = e.path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 details.push(parent.display().to_string());
@@ -222,7 +225,7 @@ impl Browser {
             .build();
         let check = gtk::CheckButton::new();
         check.set_valign(gtk::Align::Center);
-        widgets::label_for_a11y(&check, &gettext_f("Select {}", &[&e.name]));
+        widgets::label_for_a11y(&check, &gettext_f("Select {name}", &[("name", &e.name)]));
         check.connect_toggled(glib::clone!(
             #[weak(rename_to = t)]
             self,
@@ -316,10 +319,10 @@ impl Browser {
             gettext("Tick files or folders to restore them.")
         } else {
             ngettext_f(
-                "{} item selected",
-                "{} items selected",
+                "{count} item selected",
+                "{count} items selected",
                 n,
-                &[&n.to_string()],
+                &[("count", &n.to_string())],
             )
         });
         let busy = imp.restore_progress.is_visible();
@@ -410,10 +413,10 @@ impl Browser {
                         .unwrap_or_default();
                     let n = landed.len() as u64;
                     let text = ngettext_f(
-                        "Restored {} item to {}",
-                        "Restored {} items to {}",
+                        "Restored {count} item to {place}",
+                        "Restored {count} items to {place}",
                         n,
-                        &[&n.to_string(), &first],
+                        &[("count", &n.to_string()), ("place", &first)],
                     );
                     this.toast(&text);
                 }

@@ -152,10 +152,10 @@ impl Browser {
         let hidden = location.snapshots.len() - shown.len();
         if hidden > 0 {
             let l = gtk::Label::new(Some(&ngettext_f(
-                "{} older snapshot not shown",
-                "{} older snapshots not shown",
+                "{count} older snapshot not shown",
+                "{count} older snapshots not shown",
                 hidden as u64,
-                &[&hidden.to_string()],
+                &[("count", &hidden.to_string())],
             )));
             l.add_css_class("dim-label");
             target.append(&l);
@@ -173,7 +173,10 @@ impl Browser {
         check.set_tooltip_text(Some(&gettext("Select for comparison")));
         widgets::label_for_a11y(
             &check,
-            &gettext_f("Compare {}", &[&format::date_time(snap.creation)]),
+            &gettext_f(
+                "Compare {time}",
+                &[("time", &format::date_time(snap.creation))],
+            ),
         );
         check.connect_toggled(glib::clone!(
             #[weak(rename_to = t)]

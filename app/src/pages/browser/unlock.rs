@@ -43,10 +43,7 @@ impl Browser {
                         let asked = widgets::ask_passphrase(
                             &this,
                             &gettext("Unlock Backup Drive"),
-                            &gettext_f(
-                                "Enter the passphrase of “{}”. It is used once and not stored.",
-                                &[&set.label],
-                            ),
+                            &gettext_f("Enter the passphrase of “{label}”. It is used once and not stored.", &[("label", &set.label)]),
                             error.as_deref(),
                         )
                         .await;

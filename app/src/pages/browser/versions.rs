@@ -31,8 +31,10 @@ impl Browser {
             .collect();
         let versions = history::versions(&snapshots, rel);
         widgets::clear_list(&imp.history_list);
-        imp.history_heading
-            .set_label(&gettext_f("Versions of {}", &[&rel.display().to_string()]));
+        imp.history_heading.set_label(&gettext_f(
+            "Versions of {path}",
+            &[("path", &rel.display().to_string())],
+        ));
         if versions.is_empty() {
             imp.history_list.append(
                 &adw::ActionRow::builder()
@@ -46,12 +48,12 @@ impl Browser {
         for v in versions {
             let row = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(&gettext_f(
-                    "Modified {}",
-                    &[&format::date_time(v.mtime)],
+                    "Modified {time}",
+                    &[("time", &format::date_time(v.mtime))],
                 )))
                 .subtitle(glib::markup_escape_text(&gettext_f(
-                    "{} · in snapshot {}",
-                    &[&format::size(v.size), &v.snapshot],
+                    "{size} · in snapshot {snapshot}",
+                    &[("size", &format::size(v.size)), ("snapshot", &v.snapshot)],
                 )))
                 .build();
             let restore = gtk::Button::with_mnemonic(&gettext("_Restore"));

@@ -32,14 +32,19 @@ impl super::Onboarding {
             let mut parts = vec![if unencrypted {
                 gettext("Not encrypted: will be encrypted on the drive")
             } else {
-                gettext_f("Encrypted ({})", &[&src.encryption])
+                gettext_f("Encrypted ({method})", &[("method", &src.encryption)])
             }];
             parts.push(format::size(src.used));
             parts.push(if src.snapshot_count == 0 {
                 gettext("no snapshots yet")
             } else {
                 let n = u64::from(src.snapshot_count);
-                ngettext_f("{} snapshot", "{} snapshots", n, &[&n.to_string()])
+                ngettext_f(
+                    "{count} snapshot",
+                    "{count} snapshots",
+                    n,
+                    &[("count", &n.to_string())],
+                )
             });
             let row = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(&src.name))
@@ -114,10 +119,10 @@ impl super::Onboarding {
                 parts.push(gettext("USB"));
             }
             if !d.serial.is_empty() {
-                parts.push(gettext_f("serial {}", &[&d.serial]));
+                parts.push(gettext_f("serial {serial}", &[("serial", &d.serial)]));
             }
             if let Some((pool, _)) = d.zfs_pool() {
-                parts.push(gettext_f("holds the ZFS pool “{}”", &[pool]));
+                parts.push(gettext_f("holds the ZFS pool “{pool}”", &[("pool", pool)]));
             }
             let row = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(&d.display_name()))
@@ -170,10 +175,7 @@ impl super::Onboarding {
         let imp = self.imp();
         let Some(d) = self.chosen_drive() else { return };
         imp.confirm_entry.set_text("");
-        imp.confirm_page.set_description(Some(&gettext_f(
-            "Everything on “{}” will be erased. This cannot be undone. To confirm, type the drive’s name: {}",
-            &[&d.display_name(), &drives::confirm_name(&d)],
-        )));
+        imp.confirm_page.set_description(Some(&gettext_f("Everything on “{drive}” will be erased. This cannot be undone. To confirm, type the drive’s name: {name}", &[("drive", &d.display_name()), ("name", &drives::confirm_name(&d))])));
         imp.confirm_entry.grab_focus();
     }
 
@@ -189,8 +191,8 @@ impl super::Onboarding {
                     gettext("Choose at least one dataset.")
                 } else if needs_passphrase && p.chars().count() < MIN_PASSPHRASE {
                     gettext_f(
-                        "The passphrase needs at least {} characters.",
-                        &[&MIN_PASSPHRASE.to_string()],
+                        "The passphrase needs at least {count} characters.",
+                        &[("count", &MIN_PASSPHRASE.to_string())],
                     )
                 } else if needs_passphrase && p != imp.passphrase_confirm_row.text() {
                     gettext("The passphrases do not match.")

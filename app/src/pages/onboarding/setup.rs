@@ -39,8 +39,11 @@ impl super::Onboarding {
         let mut parts = vec![];
         if s.bytes > 0 && s.total_bytes > 0 {
             parts.push(gettext_f(
-                "{} of {}",
-                &[&format::size(s.bytes), &format::size(s.total_bytes)],
+                "{done} of {total}",
+                &[
+                    ("done", &format::size(s.bytes)),
+                    ("total", &format::size(s.total_bytes)),
+                ],
             ));
         }
         if s.rate > 0 {

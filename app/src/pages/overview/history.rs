@@ -37,18 +37,24 @@ impl super::Overview {
                 };
                 let result = if e.success {
                     if e.bytes > 0 {
-                        gettext_f("succeeded, {} copied", &[&format::size(e.bytes)])
+                        gettext_f(
+                            "succeeded, {size} copied",
+                            &[("size", &format::size(e.bytes))],
+                        )
                     } else {
                         gettext("succeeded")
                     }
                 } else {
                     let f = Failure::from_job(&e.error_name, &e.message, &e.details);
-                    gettext_f("failed: {}", &[&f.title()])
+                    gettext_f("failed: {reason}", &[("reason", &f.title())])
                 };
                 let row = adw::ActionRow::builder()
                     .title(glib::markup_escape_text(&gettext_f(
-                        "{} — {}",
-                        &[&what, &format::date_time(e.finished.max(e.started))],
+                        "{what} — {when}",
+                        &[
+                            ("what", &what),
+                            ("when", &format::date_time(e.finished.max(e.started))),
+                        ],
                     )))
                     .subtitle(glib::markup_escape_text(&result))
                     .build();

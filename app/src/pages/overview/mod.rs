@@ -232,7 +232,7 @@ impl Overview {
             (
                 "drive-harddisk-usb-symbolic",
                 gettext("Backup Drive Not Connected"),
-                gettext_f("Plug in “{}” to back up.", &[&set.label]),
+                gettext_f("Plug in “{label}” to back up.", &[("label", &set.label)]),
             )
         };
         imp.status_icon.set_icon_name(Some(icon));
@@ -264,10 +264,16 @@ impl Overview {
         let datasets: Vec<_> = set.datasets.iter().map(|d| d.0.as_str()).collect();
         imp.datasets_row.set_subtitle(&datasets.join(", "));
         let drive_text = match &drive {
-            Some(d) => gettext_f("{} · {}", &[&d.display_name(), &format::size(d.size)]),
+            Some(d) => gettext_f(
+                "{drive} · {size}",
+                &[
+                    ("drive", &d.display_name()),
+                    ("size", &format::size(d.size)),
+                ],
+            ),
             None if !set.drive_serial.is_empty() => gettext_f(
-                "Serial number {} · pool {}",
-                &[&set.drive_serial, &set.pool_name],
+                "Serial number {serial} · pool {pool}",
+                &[("serial", &set.drive_serial), ("pool", &set.pool_name)],
             ),
             None => set.pool_name.clone(),
         };
@@ -357,15 +363,18 @@ fn last_backup_text(set: &BackupSet) -> String {
         return gettext("Never");
     }
     let when = gettext_f(
-        "{} ({})",
+        "{time} ({ago})",
         &[
-            &format::date_time(set.last_backup),
-            &format::ago(format::now() - set.last_backup),
+            ("time", &format::date_time(set.last_backup)),
+            ("ago", &format::ago(format::now() - set.last_backup)),
         ],
     );
     match crate::client::Failure::last_backup(set) {
         None => when,
-        Some(f) => gettext_f("{} — failed: {}", &[&when, &f.message]),
+        Some(f) => gettext_f(
+            "{when} — failed: {reason}",
+            &[("when", &when), ("reason", &f.message)],
+        ),
     }
 }
 
@@ -375,11 +384,14 @@ fn last_scrub_text(set: &BackupSet) -> String {
     }
     let when = format::ago(format::now() - set.last_scrub);
     if set.last_scrub_errors == 0 {
-        gettext_f("{}, no errors", &[&when])
+        gettext_f("{when}, no errors", &[("when", &when)])
     } else {
         gettext_f(
-            "{}, {} errors",
-            &[&when, &set.last_scrub_errors.to_string()],
+            "{when}, {count} errors",
+            &[
+                ("when", &when),
+                ("count", &set.last_scrub_errors.to_string()),
+            ],
         )
     }
 }

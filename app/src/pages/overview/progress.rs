@@ -22,8 +22,11 @@ impl super::Overview {
         let mut parts = vec![];
         if s.total_bytes > 0 && s.bytes > 0 {
             parts.push(gettext_f(
-                "{} of {}",
-                &[&format::size(s.bytes), &format::size(s.total_bytes)],
+                "{done} of {total}",
+                &[
+                    ("done", &format::size(s.bytes)),
+                    ("total", &format::size(s.total_bytes)),
+                ],
             ));
         } else if s.bytes > 0 {
             parts.push(format::size(s.bytes));
@@ -36,7 +39,10 @@ impl super::Overview {
             .zip(s.progress)
             .and_then(|(e, p)| e.remaining(glib::real_time(), p, s.expected_end_time))
         {
-            parts.push(gettext_f("about {} left", &[&format::duration(left)]));
+            parts.push(gettext_f(
+                "about {time} left",
+                &[("time", &format::duration(left))],
+            ));
         }
         imp.progress_detail.set_label(&parts.join(" · "));
     }

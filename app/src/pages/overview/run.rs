@@ -122,10 +122,7 @@ impl super::Overview {
         let d = adw::MessageDialog::new(
             widgets::window_of(self).as_ref(),
             Some(&gettext("Undo Changes on the Drive?")),
-            Some(&gettext_f(
-                "{} To continue, the drive’s copy is rolled back to the last backup, losing those changes.",
-                &[&f.message],
-            )),
+            Some(&gettext_f("{problem} To continue, the drive’s copy is rolled back to the last backup, losing those changes.", &[("problem", &f.message)])),
         );
         d.add_response("cancel", &gettext("_Cancel"));
         d.add_response("rollback", &gettext("_Roll Back and Continue"));
@@ -140,15 +137,20 @@ impl super::Overview {
             (gettext("Copied"), format::size(bytes)),
             (
                 gettext("New snapshots"),
-                ngettext_f("{} snapshot", "{} snapshots", sent, &[&sent.to_string()]),
+                ngettext_f(
+                    "{count} snapshot",
+                    "{count} snapshots",
+                    sent,
+                    &[("count", &sent.to_string())],
+                ),
             ),
             (
                 gettext("Old snapshots removed"),
                 ngettext_f(
-                    "{} snapshot",
-                    "{} snapshots",
+                    "{count} snapshot",
+                    "{count} snapshots",
                     pruned,
-                    &[&pruned.to_string()],
+                    &[("count", &pruned.to_string())],
                 ),
             ),
             (gettext("Duration"), format::duration(seconds)),
@@ -157,8 +159,11 @@ impl super::Overview {
             details.push((gettext("Warning"), coffer_api::i18n::render(w)));
         }
         let summary = gettext_f(
-            "{} copied in {}",
-            &[&format::size(bytes), &format::duration(seconds)],
+            "{size} copied in {time}",
+            &[
+                ("size", &format::size(bytes)),
+                ("time", &format::duration(seconds)),
+            ],
         );
         // The helper exported the pool; now power off as the user so polkit judges them.
         let set = model::get().backup(id).unwrap_or_default();
@@ -216,7 +221,12 @@ impl super::Overview {
                         this.show_result(
                             false,
                             &gettext("Drive Check Found Errors"),
-                            &ngettext_f("{} error", "{} errors", errors, &[&errors.to_string()]),
+                            &ngettext_f(
+                                "{count} error",
+                                "{count} errors",
+                                errors,
+                                &[("count", &errors.to_string())],
+                            ),
                             &details,
                         );
                     }

@@ -33,10 +33,10 @@ pub fn warnings(
         let days = ((now - set.last_backup) / DAY) as u64;
         out.push(Warning {
             title: ngettext_f(
-                "Last backup was {} day ago",
-                "Last backup was {} days ago",
+                "Last backup was {count} day ago",
+                "Last backup was {count} days ago",
                 days,
-                &[&days.to_string()],
+                &[("count", &days.to_string())],
             ),
             detail: gettext("Plug in the backup drive to bring it up to date."),
         });
@@ -55,14 +55,14 @@ pub fn warnings(
     for (dataset, _) in &set.datasets {
         let Some(src) = sources.iter().find(|s| &s.name == dataset) else {
             out.push(Warning {
-                title: gettext_f("Dataset {} is missing", &[dataset]),
+                title: gettext_f("Dataset {dataset} is missing", &[("dataset", dataset)]),
                 detail: gettext("It was renamed or destroyed. Check the datasets in Preferences."),
             });
             continue;
         };
         if src.newest_snapshot_time == 0 {
             out.push(Warning {
-                title: gettext_f("{} has no snapshots", &[dataset]),
+                title: gettext_f("{dataset} has no snapshots", &[("dataset", dataset)]),
                 detail: gettext(
                     "Coffer copies existing snapshots. Set up sanoid or another snapshot tool, or let Coffer take snapshots in Preferences.",
                 ),
@@ -75,7 +75,10 @@ pub fn warnings(
                 gettext("Is your snapshot tool still running?")
             };
             out.push(Warning {
-                title: gettext_f("Newest snapshot of {} is from {}", &[dataset, &age]),
+                title: gettext_f(
+                    "Newest snapshot of {dataset} is from {age}",
+                    &[("dataset", dataset), ("age", &age)],
+                ),
                 detail,
             });
         }
@@ -91,10 +94,10 @@ pub fn warnings(
             let days = ((now - set.last_scrub) / DAY) as u64;
             out.push(Warning {
                 title: ngettext_f(
-                    "Drive last checked {} day ago",
-                    "Drive last checked {} days ago",
+                    "Drive last checked {count} day ago",
+                    "Drive last checked {count} days ago",
                     days,
-                    &[&days.to_string()],
+                    &[("count", &days.to_string())],
                 ),
                 detail: gettext("Check the drive for errors while it is plugged in."),
             });

@@ -105,11 +105,11 @@ impl Preferences {
         let row = adw::ExpanderRow::builder()
             .title(glib::markup_escape_text(&set.label))
             .subtitle(glib::markup_escape_text(&if set.drive_serial.is_empty() {
-                gettext_f("Pool {}", &[&set.pool_name])
+                gettext_f("Pool {pool}", &[("pool", &set.pool_name)])
             } else {
                 gettext_f(
-                    "Serial number {} · pool {}",
-                    &[&set.drive_serial, &set.pool_name],
+                    "Serial number {serial} · pool {pool}",
+                    &[("serial", &set.drive_serial), ("pool", &set.pool_name)],
                 )
             }))
             .build();
@@ -171,8 +171,8 @@ impl Preferences {
             let unencrypted = src.encryption.is_empty() || src.encryption == "off";
             let dataset_row = adw::ActionRow::builder()
                 .title(glib::markup_escape_text(&gettext_f(
-                    "Back Up {}",
-                    &[&src.name],
+                    "Back Up {dataset}",
+                    &[("dataset", &src.name)],
                 )))
                 .subtitle(if unencrypted {
                     gettext("Not encrypted here: encrypted on the drive")
@@ -181,7 +181,10 @@ impl Preferences {
                 })
                 .activatable_widget(&check)
                 .build();
-            widgets::label_for_a11y(&check, &gettext_f("Back Up {}", &[&src.name]));
+            widgets::label_for_a11y(
+                &check,
+                &gettext_f("Back Up {dataset}", &[("dataset", &src.name)]),
+            );
             dataset_row.add_prefix(&check);
             let id = set.id.clone();
             check.connect_toggled(glib::clone!(
@@ -308,7 +311,10 @@ impl Preferences {
                 Ok(_) => model::get().refresh().await,
                 Err(e) => {
                     let f = client::Failure::from(e);
-                    this.add_toast(adw::Toast::new(&gettext_f("Not saved: {}", &[&f.message])));
+                    this.add_toast(adw::Toast::new(&gettext_f(
+                        "Not saved: {reason}",
+                        &[("reason", &f.message)],
+                    )));
                 }
             }
         });
