@@ -3,7 +3,7 @@
 //! prompt appears on this terminal. `--fallback` keeps a desktop agent in charge when present.
 
 use std::io::{IsTerminal, Read};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Child, Command, Stdio};
 
 pub struct TtyAgent(Child);
@@ -16,19 +16,14 @@ impl Drop for TtyAgent {
 }
 
 /// Starts `pkttyagent` when stdin is a terminal and it is installed; None otherwise.
-#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 pub fn start() -> Option<TtyAgent> {
     if !std::io::stdin().is_terminal() {
         return None;
     }
-    let mut fds = [0; 2];
-    // SAFETY: pipe writes two fresh descriptors into the array.
-    if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
-        return None;
-    }
-    // SAFETY: both descriptors were just created and are owned here only.
-    let (read_end, write_end) =
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // Both ends are close-on-exec; only the end pkttyagent writes to is handed to it.
+    let (mut read_end, write_end) = std::io::pipe().ok()?;
+    let write_end = OwnedFd::from(write_end);
+    rustix::io::fcntl_setfd(&write_end, rustix::io::FdFlags::empty()).ok()?;
     let child = Command::new("pkttyagent")
         .args([
             "--process",
@@ -44,8 +39,7 @@ pub fn start() -> Option<TtyAgent> {
         .ok()?;
     drop(write_end);
     // pkttyagent closes the notify fd once it is registered; wait for that before calling.
-    let mut f = std::fs::File::from(read_end);
     let mut buf = [0u8; 1];
-    let _ = f.read(&mut buf);
+    let _ = read_end.read(&mut buf);
     Some(TtyAgent(child))
 }

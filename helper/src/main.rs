@@ -139,16 +139,12 @@ fn one_malloc_arena() {
     }
 }
 
-#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn main() -> ExitCode {
     // The unit's UMask=0077 would make the mount folders Unlock creates below
     // /run/coffer/users/<uid> root-only, so the user could not browse an unlocked backup; that
     // folder itself keeps everyone else out (ops::mounts). Files the helper writes itself get
     // explicit modes (state.json 0600).
-    // SAFETY: umask only sets the process's file-creation mask.
-    unsafe {
-        libc::umask(0o022);
-    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o022));
     one_malloc_arena();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -62,9 +62,8 @@ pub trait DiskClaim: Send {
     fn zero(&mut self, offset: u64, len: u64) -> io::Result<()>;
 }
 
-/// linux/fs.h: `_IOR(0x12, 114, size_t)` and `_IO(0x12, 119)`.
-const BLKGETSIZE64: libc::c_ulong = 0x8008_1272;
-const BLKDISCARD: libc::c_ulong = 0x1277;
+/// linux/fs.h: `_IO(0x12, 119)`, which reads a (start, length) pair of u64 from its argument.
+const BLKDISCARD: rustix::ioctl::Opcode = 0x1277;
 
 struct ExclusiveDisk {
     file: std::fs::File,
@@ -76,18 +75,18 @@ impl DiskClaim for ExclusiveDisk {
         self.size
     }
 
-    #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
+    #[allow(unsafe_code)] // an ioctl is unsafe by contract; see the SAFETY comment
     fn discard(&mut self) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
-        let range: [u64; 2] = [0, self.size];
-        // SAFETY: BLKDISCARD reads two u64 (start, length) from the pointer, which points at
-        // `range` for the whole call.
-        let rc = unsafe { libc::ioctl(self.file.as_raw_fd(), BLKDISCARD, range.as_ptr()) };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        use rustix::ioctl::{ioctl, Setter};
+        // SAFETY: BLKDISCARD takes a pointer to two u64 (start, length), which is what the
+        // setter passes.
+        unsafe {
+            ioctl(
+                &self.file,
+                Setter::<BLKDISCARD, [u64; 2]>::new([0, self.size]),
+            )
+        }?;
+        Ok(())
     }
 
     fn zero(&mut self, offset: u64, len: u64) -> io::Result<()> {
@@ -257,21 +256,17 @@ impl Host for SystemHost {
         std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_dir())
     }
 
-    #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
     fn claim_disk(&self, dev: &Path) -> io::Result<Box<dyn DiskClaim>> {
-        use std::os::fd::AsRawFd;
+        use std::io::Seek;
         use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
+        // O_EXCL on a block device: the kernel refuses it while anything holds the disk.
+        let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .custom_flags(libc::O_EXCL)
             .open(dev)?;
-        let mut size: u64 = 0;
-        // SAFETY: BLKGETSIZE64 writes one u64 through the pointer, which points at `size`.
-        let rc = unsafe { libc::ioctl(file.as_raw_fd(), BLKGETSIZE64, &mut size as *mut u64) };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // A block device's end is its size, as BLKGETSIZE64 would say.
+        let size = file.seek(io::SeekFrom::End(0))?;
         Ok(Box::new(ExclusiveDisk { file, size }))
     }
 
@@ -327,9 +322,7 @@ impl Host for SystemHost {
 /// m::r-x,o::---`), written as the kernel's `system.posix_acl_access` xattr
 /// (linux/posix_acl_xattr.h: a version, then tag/perm/id entries sorted by tag). The mode
 /// becomes 0750 with the group bits as the mask; the owning group gets nothing.
-#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn grant_read_and_search(path: &Path, uid: u32) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
     const UNDEFINED_ID: u32 = u32::MAX;
     let entries: [(u16, u16, u32); 5] = [
         (0x01, 0o7, UNDEFINED_ID), // ACL_USER_OBJ
@@ -345,22 +338,11 @@ fn grant_read_and_search(path: &Path, uid: u32) -> io::Result<()> {
         value.extend_from_slice(&perm.to_le_bytes());
         value.extend_from_slice(&id.to_le_bytes());
     }
-    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    // SAFETY: both strings are NUL-terminated and the value pointer and length describe
-    // `value`, which outlives the call.
-    let rc = unsafe {
-        libc::lsetxattr(
-            c_path.as_ptr(),
-            c"system.posix_acl_access".as_ptr(),
-            value.as_ptr().cast(),
-            value.len(),
-            0,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    rustix::fs::lsetxattr(
+        path,
+        "system.posix_acl_access",
+        &value,
+        rustix::fs::XattrFlags::empty(),
+    )?;
+    Ok(())
 }

@@ -7,11 +7,13 @@
 
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::pin::Pin;
 use std::process::Stdio;
 use std::time::Duration;
 
+use rustix::pipe::fcntl_setpipe_size;
+use rustix::process::{pidfd_open, set_parent_process_death_signal, Pid, PidfdFlags, Signal};
 use tokio::io::unix::AsyncFd;
 use tokio::io::AsyncReadExt;
 
@@ -46,22 +48,14 @@ pub trait SendReceive: Send + Sync {
 /// A `zfs send`/`receive` child dies with the helper (SIGKILL included), so a killed helper
 /// never leaves a stream running that the next run would collide with; the receiver keeps
 /// its resumable state. (systemd's KillMode=control-group does the same for the unit.)
-#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
+#[allow(unsafe_code)] // pre_exec is unsafe by contract; see the SAFETY comment
 fn dies_with_parent(cmd: &Cmd) -> tokio::process::Command {
     let mut c = cmd.to_tokio_command();
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    // SAFETY: the closure only makes prctl(2), which is async-signal-safe and touches no
+    // memory of the parent.
     unsafe {
         c.pre_exec(|| {
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
+            set_parent_process_death_signal(Some(Signal::KILL))?;
             Ok(())
         });
     }
@@ -80,18 +74,14 @@ async fn read_all(mut r: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
 
 /// The pipe size asked for: fewer wake-ups of the sender and the receiver than with the
 /// 64 KiB default.
-const PIPE_SIZE: libc::c_int = 1 << 20;
+const PIPE_SIZE: usize = 1 << 20;
 
 /// How often the progress callback sees the byte count.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Best effort: an unprivileged test run may not get 1 MiB, and 64 KiB still works.
-#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
 fn grow_pipe(fd: &OwnedFd) {
-    // SAFETY: fcntl on a descriptor we own; failure only leaves the default size.
-    unsafe {
-        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE);
-    }
+    let _ = fcntl_setpipe_size(fd, PIPE_SIZE);
 }
 
 /// Bytes the process has written so far, by the kernel's accounting; `None` once it has
@@ -105,15 +95,10 @@ fn written_by(pid: u32) -> Option<u64> {
 
 /// A descriptor that becomes readable when the process exits, before it is reaped: its
 /// final count can still be read then. `None` on kernels before 5.3.
-#[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
+#[allow(unsafe_code)] // tokio's registration is unsafe by contract; see the SAFETY comment
 fn exit_notifier(pid: u32) -> Option<AsyncFd<OwnedFd>> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: the descriptor was just returned to us and is owned by nothing else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) };
+    let pid = Pid::from_raw(i32::try_from(pid).ok()?)?;
+    let fd = pidfd_open(pid, PidfdFlags::empty()).ok()?;
     // SAFETY: the AsyncFd owns `fd`, which stays open and the same until it is dropped.
     unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()
 }

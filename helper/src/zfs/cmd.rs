@@ -89,11 +89,12 @@ impl Cmd {
             .env("LC_ALL", "C")
             .args(&self.args);
         if self.background {
-            // SAFETY: setpriority is async-signal-safe and touches no memory of the parent.
+            // SAFETY: the closure only makes setpriority(2), which is async-signal-safe and
+            // touches no memory of the parent.
             unsafe {
                 c.pre_exec(|| {
                     // Best effort: a refused priority only leaves the default.
-                    libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+                    let _ = rustix::process::setpriority_process(None, 19);
                     Ok(())
                 });
             }
