@@ -238,7 +238,7 @@ impl Manager {
         let _permit = self.service.read_permit().await;
         let ctx = self.service.read_ctx.clone();
         self.service
-            .on_rt(async move { ops::query::zfs_version(&ctx).await })
+            .run_op(async move { ops::query::zfs_version(&ctx).await })
             .await
     }
 
@@ -251,7 +251,7 @@ impl Manager {
         let _permit = self.service.read_permit().await;
         let ctx = self.service.read_ctx.clone();
         self.service
-            .on_rt(async move { ops::query::list_sources(&ctx).await })
+            .run_op(async move { ops::query::list_sources(&ctx).await })
             .await
     }
 
@@ -264,7 +264,7 @@ impl Manager {
         let _permit = self.service.read_permit().await;
         let ctx = self.service.read_ctx.clone();
         self.service
-            .on_rt(async move { ops::query::list_backups(&ctx).await })
+            .run_op(async move { ops::query::list_backups(&ctx).await })
             .await
     }
 
@@ -281,7 +281,7 @@ impl Manager {
         let _permit = self.service.read_permit().await;
         let ctx = self.service.read_ctx.clone();
         self.service
-            .on_rt(async move { ops::query::list_snapshots(&ctx, &ds).await })
+            .run_op(async move { ops::query::list_snapshots(&ctx, &ds).await })
             .await
     }
 
@@ -303,7 +303,7 @@ impl Manager {
         let ctx = self.service.read_ctx.clone();
         let (a, b) = (snapshot_a.to_string(), snapshot_b.to_string());
         self.service
-            .on_rt(async move { ops::query::diff(&ctx, &a, &b).await })
+            .run_op(async move { ops::query::diff(&ctx, &a, &b).await })
             .await
     }
 
@@ -390,7 +390,7 @@ impl Manager {
         );
         let disk = self
             .service
-            .on_rt(async move { ops::disk::check_disk(&ctx, &by_id, hint).await })
+            .run_op(async move { ops::disk::check_disk(&ctx, &by_id, hint).await })
             .await?;
         let label = options.label.unwrap_or_default();
         let datasets = parse_sources(options.datasets)?;
@@ -637,7 +637,7 @@ impl Manager {
             let set = b.clone();
             b.datasets = self
                 .service
-                .on_rt(async move { ops::backup::assign_targets(&ctx, &set, &sources).await })
+                .run_op(async move { ops::backup::assign_targets(&ctx, &set, &sources).await })
                 .await?;
         }
         self.service
@@ -672,7 +672,7 @@ impl Manager {
             let ctx = self.service.ctx.clone();
             if let Err(e) = self
                 .service
-                .on_rt(async move { ops::backup::unprotect_all(&ctx, &id).await })
+                .run_op(async move { ops::backup::unprotect_all(&ctx, &id).await })
                 .await
             {
                 tracing::warn!(backup = %b.id, error = %e, "cannot release the set's holds");

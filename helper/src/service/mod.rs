@@ -58,7 +58,8 @@ pub struct Service {
     /// Whether to ask UDisks2, on the service's own bus, for a drive's serial and
     /// `HintSystem`; test buses have no UDisks2.
     pub ask_udisks: bool,
-    /// zbus runs method handlers on its own executor; processes and timers need tokio.
+    /// The one runtime: zbus (built with its `tokio` feature inside it) runs the method
+    /// handlers on it too, so there is no second executor to hop from.
     pub rt: tokio::runtime::Handle,
     last_activity: Mutex<Instant>,
     /// Calls still being answered (a polkit dialog can stay open for minutes).
@@ -127,8 +128,9 @@ impl Service {
         *self.last_activity.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
     }
 
-    /// Runs an operation on the tokio runtime and waits for it from any executor.
-    pub async fn on_rt<T, F>(&self, fut: F) -> Result<T, coffer_api::Error>
+    /// Runs an operation as a task of its own and counts it as a call in flight: a panic in it
+    /// fails the call with an internal error instead of taking the connection's task down.
+    pub async fn run_op<T, F>(&self, fut: F) -> Result<T, coffer_api::Error>
     where
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, crate::ops::OpError>> + Send + 'static,
