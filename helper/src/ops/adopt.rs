@@ -9,12 +9,11 @@ use coffer_api::names::zfs_prop;
 use coffer_api::results::DriveResult;
 use coffer_api::Stage;
 
-use super::progress::now_usec;
-use super::{pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output};
+use super::{drive_layout, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output};
 use crate::state::DatasetPair;
 use crate::validate::{BackupId, DatasetName, DiskById, MountPath, PoolName};
 use crate::zfs::list::{parse_snapshots, SNAPSHOT_COLUMNS};
-use crate::zfs::pool::BY_ID_DIR;
+use crate::zfs::pool::{parse_importable, Importable, BY_ID_DIR};
 use crate::zfs::{Cmd, Snapshot};
 
 pub struct AdoptRequest {
@@ -24,49 +23,6 @@ pub struct AdoptRequest {
     pub datasets: Vec<DatasetName>,
     pub label: String,
     pub drive_serial: String,
-}
-
-/// A fresh backup id: `b-` and a hex timestamp, unique on one machine.
-pub fn new_backup_id() -> String {
-    format!("b-{:x}", now_usec())
-}
-
-/// One pool `zpool import` (without a name) offers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Importable {
-    pub name: String,
-    pub guid: u64,
-    pub devices: Vec<String>,
-}
-
-/// Parses the listing of `zpool import -d DIR`.
-pub fn parse_importable(out: &str) -> Vec<Importable> {
-    let mut pools: Vec<Importable> = Vec::new();
-    let mut in_config = false;
-    for line in out.lines() {
-        let t = line.trim();
-        if let Some(name) = t.strip_prefix("pool:") {
-            pools.push(Importable {
-                name: name.trim().to_string(),
-                guid: 0,
-                devices: Vec::new(),
-            });
-            in_config = false;
-        } else if let Some(id) = t.strip_prefix("id:") {
-            if let Some(p) = pools.last_mut() {
-                p.guid = id.trim().parse().unwrap_or(0);
-            }
-        } else if t.starts_with("config:") {
-            in_config = true;
-        } else if in_config && !t.is_empty() {
-            if let (Some(p), Some(dev)) = (pools.last_mut(), t.split_whitespace().next()) {
-                if dev != p.name {
-                    p.devices.push(dev.to_string());
-                }
-            }
-        }
-    }
-    pools
 }
 
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: AdoptRequest) -> Result<JobResult, OpError> {
@@ -261,7 +217,7 @@ async fn match_and_record(
         .or_else(|| {
             previous_id.filter(|p| !existing.iter().any(|b| b.id == *p && b.pool_guid != guid_s))
         })
-        .unwrap_or_else(new_backup_id);
+        .unwrap_or_else(drive_layout::new_backup_id);
     let mut cfg = existing
         .into_iter()
         .find(|b| b.id == id)
@@ -287,27 +243,10 @@ async fn match_and_record(
         .filter(|d| !pairs.iter().any(|p| p.source == d.as_str()))
         .cloned()
         .collect();
-    pairs.extend(super::backup::assign_targets(ctx, &cfg, &unmatched).await?);
+    pairs.extend(drive_layout::assign_targets(ctx, &cfg, &unmatched).await?);
     cfg.datasets = pairs;
     let matched = cfg.datasets.len();
-
-    let sources_prop: Vec<&str> = cfg.datasets.iter().map(|d| d.source.as_str()).collect();
-    let host = ctx.host.hostname();
-    let mut props = vec![
-        (zfs_prop::BACKUP_ID, id.as_str()),
-        (zfs_prop::FORMAT, super::prepare::DRIVE_FORMAT),
-    ];
-    let joined = sources_prop.join(",");
-    if !joined.is_empty() {
-        props.push((zfs_prop::SOURCE, joined.as_str()));
-    }
-    if !host.is_empty() {
-        props.push((zfs_prop::SOURCE_HOST, host.as_str()));
-    }
-    if !cfg.label.is_empty() {
-        props.push((zfs_prop::LABEL, cfg.label.as_str()));
-    }
-    zfs_util::set(ctx, &root, &props).await?;
+    drive_layout::stamp(ctx, &root, &cfg).await?;
     ctx.store.upsert_backup(cfg)?;
     Ok((id, matched))
 }
@@ -315,28 +254,6 @@ async fn match_and_record(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const IMPORT: &str = "   pool: backup
-     id: 1234567890123
-  state: ONLINE
- action: The pool can be imported using its name or numeric identifier.
- config:
-
-\tbackup                                           ONLINE
-\t  usb-Samsung_PSSD_T7_S6XNNS0TB03264T-0:0-part1  ONLINE
-";
-
-    #[test]
-    fn parses_importable_pools() {
-        let p = parse_importable(IMPORT);
-        assert_eq!(p.len(), 1);
-        assert_eq!(p[0].name, "backup");
-        assert_eq!(p[0].guid, 1234567890123);
-        assert_eq!(
-            p[0].devices,
-            ["usb-Samsung_PSSD_T7_S6XNNS0TB03264T-0:0-part1"]
-        );
-    }
 
     fn snap(ds: &str, name: &str, guid: u64, txg: u64) -> Snapshot {
         Snapshot {

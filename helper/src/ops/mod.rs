@@ -5,6 +5,7 @@
 pub mod adopt;
 pub mod backup;
 pub mod disk;
+pub mod drive_layout;
 pub mod error;
 pub mod host;
 pub mod lock;

@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use coffer_api::names::zfs_prop;
 
-use super::adopt::{parse_importable, Importable};
 use super::{zfs_util, Ctx, OpError};
 use crate::state::BackupConfig;
 use crate::validate::{BackupId, DatasetName, MountPath, PoolName};
-use crate::zfs::pool::{zpool_export, zpool_import, ImportPool, BY_ID_DIR};
+use crate::zfs::pool::{
+    parse_importable, zpool_export, zpool_import, ImportPool, Importable, BY_ID_DIR,
+};
 use crate::zfs::pool_status::{parse_zpool_status, VdevStatus};
 use crate::zfs::Cmd;
 

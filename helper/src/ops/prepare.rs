@@ -5,20 +5,14 @@
 use coffer_api::Problem;
 use std::time::Duration;
 
-use coffer_api::names::zfs_prop;
 use coffer_api::results::DriveResult;
 use coffer_api::Stage;
 
-use super::{backup, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output, Secret};
+use super::{drive_layout, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output, Secret};
 use crate::state::BackupConfig;
 use crate::validate::{DatasetName, DiskById, MountPath, PoolName, WholeDisk};
 use crate::zfs::pool::{zpool_create, CreatePool};
 use crate::zfs::Cmd;
-
-/// The format of what Coffer writes on a drive; bumped on incompatible changes.
-pub const DRIVE_FORMAT: &str = "1";
-/// Unencrypted sources are received under this encrypted dataset of the pool.
-pub const ENCRYPTED_CONTAINER: &str = "coffer-encrypted";
 
 pub struct PrepareRequest {
     pub disk: WholeDisk,
@@ -212,22 +206,10 @@ async fn label_and_record(
     let guid = zfs_util::pool_get(ctx, &req.pool, "guid")
         .await?
         .ok_or_else(|| OpError::bug("the new pool has no guid"))?;
-    let id = super::adopt::new_backup_id();
-    let host = ctx.host.hostname();
-    let mut props = vec![
-        (zfs_prop::BACKUP_ID, id.as_str()),
-        (zfs_prop::FORMAT, DRIVE_FORMAT),
-    ];
-    if !req.label.is_empty() {
-        props.push((zfs_prop::LABEL, req.label.as_str()));
-    }
-    if !host.is_empty() {
-        props.push((zfs_prop::SOURCE_HOST, host.as_str()));
-    }
-    zfs_util::set(ctx, &root, &props).await?;
+    let id = drive_layout::new_backup_id();
     if let Some(pass) = &req.passphrase {
         ctl.set_detail("creating the encrypted container");
-        create_encrypted_container(ctx, &root, pass).await?;
+        drive_layout::create_encrypted_container(ctx, &root, pass).await?;
     }
     let mut cfg = BackupConfig {
         id: id.clone(),
@@ -238,36 +220,8 @@ async fn label_and_record(
         drive_by_id: disk.to_string(),
         ..Default::default()
     };
-    cfg.datasets = backup::assign_targets(ctx, &cfg, &req.datasets).await?;
-    let sources: Vec<&str> = cfg.datasets.iter().map(|d| d.source.as_str()).collect();
-    if !sources.is_empty() {
-        zfs_util::set(ctx, &root, &[(zfs_prop::SOURCE, &sources.join(","))]).await?;
-    }
+    cfg.datasets = drive_layout::assign_targets(ctx, &cfg, &req.datasets).await?;
+    drive_layout::stamp(ctx, &root, &cfg).await?;
     ctx.store.upsert_backup(cfg)?;
     Ok((id, guid))
-}
-
-/// `zfs create -o encryption=on -o keyformat=passphrase -o keylocation=prompt POOL/coffer-encrypted`
-/// with the passphrase on stdin.
-pub async fn create_encrypted_container(
-    ctx: &Ctx,
-    root: &DatasetName,
-    pass: &Secret,
-) -> Result<(), OpError> {
-    crate::validate::validate_passphrase(pass.bytes())?;
-    let ds = root.child(ENCRYPTED_CONTAINER)?;
-    let cmd = Cmd::zfs()
-        .args([
-            "create",
-            "-o",
-            "encryption=on",
-            "-o",
-            "keyformat=passphrase",
-            "-o",
-            "keylocation=prompt",
-            "-o",
-            "canmount=off",
-        ])
-        .arg(ds.as_str());
-    zfs_util::run_with_secret(ctx, &cmd, pass).await.map(|_| ())
 }

@@ -609,7 +609,7 @@ impl Manager {
         .await?;
         let mut b = if backup_id.is_empty() {
             BackupConfig {
-                id: ops::adopt::new_backup_id(),
+                id: ops::drive_layout::new_backup_id(),
                 ..Default::default()
             }
         } else {
@@ -637,7 +637,9 @@ impl Manager {
             let set = b.clone();
             b.datasets = self
                 .service
-                .run_op(async move { ops::backup::assign_targets(&ctx, &set, &sources).await })
+                .run_op(
+                    async move { ops::drive_layout::assign_targets(&ctx, &set, &sources).await },
+                )
                 .await?;
         }
         self.service

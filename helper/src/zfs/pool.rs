@@ -156,9 +156,69 @@ pub fn zpool_status(pool: &PoolName, verbose: bool) -> Cmd {
     c.arg(pool.as_str())
 }
 
+/// One pool `zpool import` (without a name) offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Importable {
+    pub name: String,
+    pub guid: u64,
+    pub devices: Vec<String>,
+}
+
+/// Parses the listing of `zpool import -d DIR`.
+pub fn parse_importable(out: &str) -> Vec<Importable> {
+    let mut pools: Vec<Importable> = Vec::new();
+    let mut in_config = false;
+    for line in out.lines() {
+        let t = line.trim();
+        if let Some(name) = t.strip_prefix("pool:") {
+            pools.push(Importable {
+                name: name.trim().to_string(),
+                guid: 0,
+                devices: Vec::new(),
+            });
+            in_config = false;
+        } else if let Some(id) = t.strip_prefix("id:") {
+            if let Some(p) = pools.last_mut() {
+                p.guid = id.trim().parse().unwrap_or(0);
+            }
+        } else if t.starts_with("config:") {
+            in_config = true;
+        } else if in_config && !t.is_empty() {
+            if let (Some(p), Some(dev)) = (pools.last_mut(), t.split_whitespace().next()) {
+                if dev != p.name {
+                    p.devices.push(dev.to_string());
+                }
+            }
+        }
+    }
+    pools
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const IMPORT: &str = "   pool: backup
+     id: 1234567890123
+  state: ONLINE
+ action: The pool can be imported using its name or numeric identifier.
+ config:
+
+\tbackup                                           ONLINE
+\t  usb-Samsung_PSSD_T7_S6XNNS0TB03264T-0:0-part1  ONLINE
+";
+
+    #[test]
+    fn parses_importable_pools() {
+        let p = parse_importable(IMPORT);
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].name, "backup");
+        assert_eq!(p[0].guid, 1234567890123);
+        assert_eq!(
+            p[0].devices,
+            ["usb-Samsung_PSSD_T7_S6XNNS0TB03264T-0:0-part1"]
+        );
+    }
 
     #[test]
     fn create_matches_walkthrough() {

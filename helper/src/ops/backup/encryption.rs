@@ -1,6 +1,6 @@
 //! Unencrypted sources are stored under an encrypted dataset of the drive.
 
-use crate::ops::prepare::{create_encrypted_container, ENCRYPTED_CONTAINER};
+use crate::ops::drive_layout::{create_encrypted_container, ENCRYPTED_CONTAINER};
 use crate::ops::{zfs_util, Ctx, OpError, Secret};
 use crate::validate::DatasetName;
 use crate::zfs::list::KeyStatus;

@@ -10,7 +10,6 @@ mod planning_reads;
 mod protection;
 mod replicate;
 mod snapshot;
-mod targets;
 
 use coffer_api::results::BackUpResult;
 use coffer_api::{Details, ErrorKind, Notice, Problem, Stage};
@@ -21,9 +20,9 @@ use super::{Ctx, JobCtl, JobResult, OpError, Output, Secret};
 use crate::state::{BackupConfig, BackupState, DatasetPair};
 use crate::validate::{BackupId, DatasetName};
 
+use super::drive_layout::with_descendants;
 pub use protection::unprotect_all;
 use replicate::replicate;
-pub use targets::{assign_targets, with_descendants};
 
 pub struct BackupRequest {
     pub config: BackupConfig,
@@ -133,7 +132,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     })
 }
 
-/// A source and its descendants, each with its place on the drive (targets::with_descendants).
+/// A source and its descendants, each with its place on the drive (drive_layout::with_descendants).
 type Tree = Vec<(DatasetName, DatasetName, crate::zfs::DatasetInfo)>;
 
 /// The set's state, when its pool is imported, healthy and on its drive, so the drive can be

@@ -1,11 +1,78 @@
-//! Where each source goes on the drive.
+//! What Coffer writes on a drive, shared by PrepareDrive, AdoptDrive and BackUp: the stamp
+//! that says whose backup a pool holds, the encrypted container for unencrypted sources, and
+//! where each source goes. Keeping it here lets those three depend on it instead of on each
+//! other.
 
-use crate::ops::prepare::ENCRYPTED_CONTAINER;
-use crate::ops::{zfs_util, Ctx, OpError};
+use coffer_api::names::zfs_prop;
+use coffer_api::Problem;
+
+use crate::ops::progress::now_usec;
+use crate::ops::{zfs_util, Ctx, OpError, Secret};
 use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::DatasetName;
-use crate::zfs::DatasetInfo;
-use coffer_api::Problem;
+use crate::zfs::{Cmd, DatasetInfo};
+
+/// The format of what Coffer writes on a drive; bumped on incompatible changes.
+pub const DRIVE_FORMAT: &str = "1";
+/// Unencrypted sources are received under this encrypted dataset of the pool.
+pub const ENCRYPTED_CONTAINER: &str = "coffer-encrypted";
+
+/// A fresh backup id: `b-` and a hex timestamp, unique on one machine.
+pub fn new_backup_id() -> String {
+    format!("b-{:x}", now_usec())
+}
+
+/// Writes the set's stamp on the pool's root dataset: its id and the drive format (which
+/// later imports check, `ops::pool`), and for people and other machines its label, the
+/// sources and the host they came from.
+pub async fn stamp(ctx: &Ctx, root: &DatasetName, cfg: &BackupConfig) -> Result<(), OpError> {
+    let sources = cfg
+        .datasets
+        .iter()
+        .map(|d| d.source.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
+    let host = ctx.host.hostname();
+    let mut props = vec![
+        (zfs_prop::BACKUP_ID, cfg.id.as_str()),
+        (zfs_prop::FORMAT, DRIVE_FORMAT),
+    ];
+    for (name, value) in [
+        (zfs_prop::LABEL, cfg.label.as_str()),
+        (zfs_prop::SOURCE, sources.as_str()),
+        (zfs_prop::SOURCE_HOST, host.as_str()),
+    ] {
+        if !value.is_empty() {
+            props.push((name, value));
+        }
+    }
+    zfs_util::set(ctx, root, &props).await
+}
+
+/// `zfs create -o encryption=on -o keyformat=passphrase -o keylocation=prompt POOL/coffer-encrypted`
+/// with the passphrase on stdin.
+pub async fn create_encrypted_container(
+    ctx: &Ctx,
+    root: &DatasetName,
+    pass: &Secret,
+) -> Result<(), OpError> {
+    crate::validate::validate_passphrase(pass.bytes())?;
+    let ds = root.child(ENCRYPTED_CONTAINER)?;
+    let cmd = Cmd::zfs()
+        .args([
+            "create",
+            "-o",
+            "encryption=on",
+            "-o",
+            "keyformat=passphrase",
+            "-o",
+            "keylocation=prompt",
+            "-o",
+            "canmount=off",
+        ])
+        .arg(ds.as_str());
+    zfs_util::run_with_secret(ctx, &cmd, pass).await.map(|_| ())
+}
 
 /// `source` and every filesystem/volume below it, paired with the same path under `target`,
 /// with the source's row (replication reads its encryption from it instead of asking again).
