@@ -133,7 +133,9 @@ fn add_actions(app: &adw::Application) {
     app.set_accels_for_action("window.close", &["<Control>w"]);
 
     // Test hooks: a UI test cannot type into a passphrase dialog without a WM, so it may
-    // drive those steps through actions. Only with COFFER_UI_TEST set.
+    // drive those steps through actions. Only built with the test-hooks feature, and only
+    // with COFFER_UI_TEST set.
+    #[cfg(feature = "test-hooks")]
     if std::env::var_os("COFFER_UI_TEST").is_some() {
         string_action(app, "test", |app, command| {
             if command == "close-window" {

@@ -96,7 +96,8 @@ thread_local! {
         std::cell::RefCell::new(glib::WeakRef::new());
 }
 
-/// Closes an open passphrase dialog (its caller sees a cancel).
+/// Closes an open passphrase dialog (its caller sees a cancel), so a UI test can answer it.
+#[cfg(feature = "test-hooks")]
 pub fn close_passphrase_dialog() {
     if let Some(d) = PASSPHRASE_DIALOG.with(|w| w.borrow().upgrade()) {
         gtk::prelude::GtkWindowExt::close(&d);

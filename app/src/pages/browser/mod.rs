@@ -314,6 +314,7 @@ impl Browser {
     }
 
     /// UI test hooks (see application.rs).
+    #[cfg(feature = "test-hooks")]
     pub fn test_command(&self, command: &str) {
         let (verb, arg) = command.split_once('=').unwrap_or((command, ""));
         match verb {

@@ -11,8 +11,9 @@ use crate::i18n::gettext_f;
 use crate::{model, operations, widgets};
 
 impl Browser {
-    /// Asks for the passphrase (unless given, for tests) and unlocks; asks again with a clear
-    /// message when it is wrong.
+    /// Unlocks with a given passphrase, as the UI tests do; asks again with a clear message
+    /// when it is wrong.
+    #[cfg(feature = "test-hooks")]
     pub fn unlock_with(&self, passphrase: Passphrase) {
         widgets::close_passphrase_dialog();
         // Let the closed dialog's unlock attempt wind down first.

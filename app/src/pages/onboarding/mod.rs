@@ -254,6 +254,7 @@ impl Onboarding {
 
     /// UI test hooks (see application.rs): `drive`, `confirm`, `erase`, `passphrase=<p>`,
     /// `source=<dataset>`.
+    #[cfg(feature = "test-hooks")]
     pub fn test_command(&self, command: &str) {
         let imp = self.imp();
         let (verb, arg) = command.split_once('=').unwrap_or((command, ""));

@@ -342,6 +342,7 @@ impl Overview {
     }
 
     /// UI test hooks (see application.rs): `history` opens the History row.
+    #[cfg(feature = "test-hooks")]
     pub fn test_command(&self, command: &str) {
         match command {
             "history" => {
