@@ -265,6 +265,8 @@ catalogue! {
         // Backing up.
         NoDriveYet(PoolNotFound) { backup } =
             N_("The backup “{backup}” has no drive yet. Prepare or adopt a drive first."),
+        SourceWithoutTarget(PoolNotFound) { dataset } =
+            N_("{dataset} has no place on a backup drive yet. Prepare or adopt a drive first."),
         NothingToBackUp(InvalidArgument) { backup } =
             N_("The backup “{backup}” has no datasets to back up. Choose some first."),
         TargetNotOnPool(InvalidArgument) { target, pool } =

@@ -177,13 +177,16 @@ pub fn match_by_guid(
                     .map(|txg| (txg, name))
             })
             .max();
-        if let Some((_, source)) = best {
-            used.insert(source.clone());
-            pairs.push(DatasetPair {
-                source: source.clone(),
-                target: target.clone(),
-            });
-        }
+        // The drive's names are hostile: a pair is made only of names that parse.
+        let Some((_, source)) = best else { continue };
+        let (Ok(s), Ok(t)) = (DatasetName::parse(source), DatasetName::parse(target)) else {
+            continue;
+        };
+        used.insert(source.clone());
+        pairs.push(DatasetPair {
+            source: s,
+            target: Some(t),
+        });
     }
     pairs
 }
@@ -240,7 +243,7 @@ async fn match_and_record(
     let unmatched: Vec<DatasetName> = req
         .datasets
         .iter()
-        .filter(|d| !pairs.iter().any(|p| p.source == d.as_str()))
+        .filter(|d| !pairs.iter().any(|p| p.source == **d))
         .cloned()
         .collect();
     pairs.extend(drive_layout::assign_targets(ctx, &cfg, &unmatched).await?);
@@ -288,8 +291,8 @@ mod tests {
         assert_eq!(
             pairs,
             [DatasetPair {
-                source: "rpool/nixos/home".into(),
-                target: "backup/eds".into()
+                source: DatasetName::parse("rpool/nixos/home").unwrap(),
+                target: DatasetName::parse("backup/eds").ok(),
             }]
         );
     }

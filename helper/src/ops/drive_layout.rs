@@ -112,14 +112,14 @@ pub async fn assign_targets(
 ) -> Result<Vec<DatasetPair>, OpError> {
     let mut out: Vec<DatasetPair> = Vec::new();
     for source in sources {
-        if out.iter().any(|p| p.source == source.as_str()) {
+        if out.iter().any(|p| p.source == *source) {
             continue;
         }
         // A set without a drive yet gets its targets when the drive is prepared.
         if cfg.pool_name.is_empty() {
             out.push(DatasetPair {
-                source: source.to_string(),
-                target: String::new(),
+                source: source.clone(),
+                target: None,
             });
             continue;
         }
@@ -143,13 +143,16 @@ pub async fn assign_targets(
             format!("{}/{ENCRYPTED_CONTAINER}", cfg.pool_name)
         };
         let mut name = format!("{parent}/{last}");
-        if out.iter().any(|p| p.target == name) || last == ENCRYPTED_CONTAINER {
+        if out
+            .iter()
+            .any(|p| p.target.as_ref().is_some_and(|t| t.as_str() == name))
+            || last == ENCRYPTED_CONTAINER
+        {
             name = format!("{parent}/{}", source.as_str().replace('/', "-"));
         }
-        let target = DatasetName::parse(&name)?.to_string();
         out.push(DatasetPair {
-            source: source.to_string(),
-            target,
+            source: source.clone(),
+            target: Some(DatasetName::parse(&name)?),
         });
     }
     Ok(out)

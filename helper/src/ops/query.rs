@@ -123,7 +123,10 @@ pub async fn list_backups(ctx: &Ctx) -> Result<Vec<BackupSet>, OpError> {
             datasets: b
                 .datasets
                 .into_iter()
-                .map(|d| (d.source, d.target))
+                .map(|d| {
+                    let target = d.target.map(String::from).unwrap_or_default();
+                    (String::from(d.source), target)
+                })
                 .collect(),
             auto_backup: b.auto_backup,
             snapshot_max_age_hours: b.snapshot_max_age_hours,
@@ -164,7 +167,7 @@ pub async fn list_snapshots(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<ApiSnapsh
             .collect());
     }
     for b in ctx.store.backups()? {
-        if b.datasets.iter().any(|d| d.target == ds.as_str()) {
+        if b.datasets.iter().any(|d| d.target.as_ref() == Some(ds)) {
             let st = ctx.store.state(&b.id)?;
             return Ok(st
                 .snapshots
@@ -202,9 +205,9 @@ pub fn in_backup_sets(ctx: &Ctx, ds: &DatasetName) -> Result<bool, OpError> {
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     };
     Ok(ctx.store.backups()?.iter().any(|b| {
-        b.datasets
-            .iter()
-            .any(|d| within(&d.source) || within(&d.target))
+        b.datasets.iter().any(|d| {
+            within(d.source.as_str()) || d.target.as_ref().is_some_and(|t| within(t.as_str()))
+        })
     }))
 }
 

@@ -166,7 +166,13 @@ async fn load_and_mount(
     let targets: Vec<DatasetName> = cfg
         .datasets
         .iter()
-        .map(|d| DatasetName::parse(&d.target))
+        .map(|d| {
+            d.target.clone().ok_or_else(|| {
+                OpError::from(Problem::SourceWithoutTarget {
+                    dataset: d.source.to_string(),
+                })
+            })
+        })
         .collect::<Result<_, _>>()?;
     let pool = PoolName::parse(&cfg.pool_name)?;
     ctl.stage(Stage::LoadingKey, &cfg.pool_name);
@@ -185,7 +191,7 @@ async fn load_and_mount(
             }
             .into());
         }
-        check_snapshots(ctx, cfg, t, &pair.source).await?;
+        check_snapshots(ctx, cfg, t, pair.source.as_str()).await?;
         // Child datasets were backed up too; they open with the same passphrase.
         for info in zfs_util::datasets_under(ctx, t).await? {
             match DatasetName::parse(&info.name) {

@@ -195,10 +195,7 @@ fn seed_backup(h: &Harness) {
             pool_guid: "123".into(),
             drive_serial: "SERIAL1".into(),
             drive_by_id: FAKE_DISK.into(),
-            datasets: vec![DatasetPair {
-                source: "rpool/home".into(),
-                target: "backup/home".into(),
-            }],
+            datasets: vec![DatasetPair::new("rpool/home", "backup/home")],
             ..Default::default()
         })
         .unwrap();

@@ -26,10 +26,7 @@ fn seed(h: &Harness) {
             pool_name: "backup".into(),
             pool_guid: "123".into(),
             drive_by_id: FAKE_DISK.into(),
-            datasets: vec![DatasetPair {
-                source: "rpool/home".into(),
-                target: "backup/home".into(),
-            }],
+            datasets: vec![DatasetPair::new("rpool/home", "backup/home")],
             ..Default::default()
         })
         .unwrap();
@@ -552,10 +549,7 @@ async fn adopting_a_walkthrough_drive_matches_targets_by_guid() {
     assert_eq!(backups[0].pool_guid, "4242");
     assert_eq!(
         backups[0].datasets,
-        vec![DatasetPair {
-            source: "rpool/nixos/home".into(),
-            target: "backup/eds".into()
-        }]
+        vec![DatasetPair::new("rpool/nixos/home", "backup/eds")]
     );
 }
 

@@ -1,12 +1,43 @@
 //! The backup-set configuration: which local datasets go to which drive.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// One source dataset and where it lives on the drive.
+use crate::validate::DatasetName;
+
+/// One source dataset and where it lives on the drive, as checked names: they are parsed
+/// once, when the configuration is loaded, and a file whose names do not parse is refused as
+/// damaged instead of reaching a command line.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct DatasetPair {
-    pub source: String,
-    pub target: String,
+    pub source: DatasetName,
+    /// `None` until the set has a drive (saved as an empty string).
+    #[serde(serialize_with = "empty_if_none", deserialize_with = "none_if_empty")]
+    pub target: Option<DatasetName>,
+}
+
+#[cfg(test)]
+impl DatasetPair {
+    /// A pair of names known to be valid; tests only.
+    pub fn new(source: &str, target: &str) -> Self {
+        DatasetPair {
+            source: DatasetName::parse(source).expect("a valid source"),
+            target: Some(DatasetName::parse(target).expect("a valid target")),
+        }
+    }
+}
+
+fn empty_if_none<S: Serializer>(t: &Option<DatasetName>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(t.as_ref().map_or("", DatasetName::as_str))
+}
+
+fn none_if_empty<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DatasetName>, D::Error> {
+    let s = String::deserialize(d)?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    DatasetName::parse(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// A configured backup set, as saved in `backups.json`.
@@ -63,6 +94,28 @@ impl Default for ConfigFile {
         Self {
             version: 1,
             backups: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_when_loaded() {
+        let ok: DatasetPair =
+            serde_json::from_str(r#"{"source": "rpool/home", "target": ""}"#).unwrap();
+        assert_eq!(ok.target, None, "no drive yet");
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r#"{"source":"rpool/home","target":""}"#
+        );
+        for bad in [
+            r#"{"source": "-rpool", "target": "backup/home"}"#,
+            r#"{"source": "rpool/home", "target": "backup/../etc"}"#,
+        ] {
+            assert!(serde_json::from_str::<DatasetPair>(bad).is_err(), "{bad}");
         }
     }
 }

@@ -212,10 +212,7 @@ mod tests {
         let b = BackupConfig {
             id: "b1".into(),
             pool_name: "backup".into(),
-            datasets: vec![DatasetPair {
-                source: "rpool/home".into(),
-                target: "backup/home".into(),
-            }],
+            datasets: vec![DatasetPair::new("rpool/home", "backup/home")],
             ..Default::default()
         };
         s.upsert_backup(b.clone()).unwrap();

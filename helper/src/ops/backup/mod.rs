@@ -159,9 +159,7 @@ struct FirstDataset {
 }
 
 async fn tree_of(ctx: &Ctx, pair: &DatasetPair) -> Result<Tree, OpError> {
-    let source = DatasetName::parse(&pair.source)?;
-    let target = DatasetName::parse(&pair.target)?;
-    with_descendants(ctx, &source, &target).await
+    with_descendants(ctx, &pair.source, &target_of(pair)?).await
 }
 
 async fn back_up_all(
@@ -181,8 +179,8 @@ async fn back_up_all(
             return Err(cancelled());
         }
         let r = async {
-            let source = DatasetName::parse(&pair.source)?;
-            let target = DatasetName::parse(&pair.target)?;
+            let source = pair.source.clone();
+            let target = target_of(pair)?;
             if target.pool() != imported.pool.as_str() {
                 return Err(Problem::TargetNotOnPool {
                     target: target.to_string(),
@@ -267,6 +265,16 @@ async fn back_up_all(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// Where the pair lives on the drive; a set still without a drive has nowhere to back up to.
+fn target_of(pair: &DatasetPair) -> Result<DatasetName, OpError> {
+    pair.target.clone().ok_or_else(|| {
+        Problem::SourceWithoutTarget {
+            dataset: pair.source.to_string(),
+        }
+        .into()
+    })
 }
 
 pub(super) fn cancelled() -> OpError {

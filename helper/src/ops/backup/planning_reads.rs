@@ -36,8 +36,8 @@ pub(super) async fn prefetch(
     state: BackupState,
     pair: &DatasetPair,
 ) -> Option<Prefetched> {
-    let source = DatasetName::parse(&pair.source).ok()?;
-    let target = DatasetName::parse(&pair.target).ok()?;
+    let source = pair.source.clone();
+    let target = pair.target.clone()?;
     let gathered = gather(ctx, &state, &source, &target, false).await;
     Some(Prefetched {
         source,
