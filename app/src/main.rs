@@ -15,6 +15,7 @@ mod notify;
 mod operations;
 mod pages;
 mod restore;
+mod spawn;
 mod startup_probe;
 mod widgets;
 mod window;

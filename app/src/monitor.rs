@@ -40,11 +40,7 @@ pub fn start(app: &gio::Application) {
         }
     });
     let app = app.clone();
-    glib::MainContext::default().spawn_local(async move {
-        if let Err(e) = watch_helper(&app).await {
-            eprintln!("coffer: cannot watch the helper: {e}");
-        }
-    });
+    crate::spawn::spawn(async move { watch_helper(&app).await.map_err(Into::into) });
 }
 
 fn has_visible_window(app: &gio::Application) -> bool {
@@ -211,10 +207,7 @@ pub fn back_up_headless(app: &gio::Application, backup_id: String) {
         let _hold = hold;
         let path = match crate::operations::start_back_up(&backup_id, &Default::default()).await {
             Ok(p) => p,
-            Err(f) => {
-                eprintln!("coffer: backup not started: {}: {}", f.kind, f.message);
-                return;
-            }
+            Err(f) => return crate::spawn::show(&f),
         };
         own(&path);
         let outcome = crate::operations::finish(&path, |_| {}).await;

@@ -63,7 +63,7 @@ impl Browser {
         self.update_lock_state();
         let mounts = self.mounts();
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let origin = model::get()
                 .sources
                 .borrow()
@@ -71,14 +71,15 @@ impl Browser {
                 .find(|s| s.name == source)
                 .map(|s| PathBuf::from(&s.mountpoint))
                 .unwrap_or_default();
-            let c = match client::get().await {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("coffer: {e}");
-                    return;
-                }
+            let c = client::get().await?;
+            // One side that cannot be listed is shown, and the other is still listed.
+            let listed = |r: Result<Vec<coffer_api::Snapshot>, coffer_api::Error>| {
+                r.unwrap_or_else(|e| {
+                    crate::spawn::show(&e.into());
+                    Vec::new()
+                })
             };
-            let local = c.helper.list_snapshots(&source).await.unwrap_or_default();
+            let local = listed(c.helper.list_snapshots(&source).await);
             let local = Location {
                 dataset: source.clone(),
                 on_drive: false,
@@ -94,10 +95,7 @@ impl Browser {
                     dataset: target.clone(),
                     on_drive: true,
                     origin,
-                    snapshots: snap_refs(
-                        c.helper.list_snapshots(&target).await.unwrap_or_default(),
-                        mount,
-                    ),
+                    snapshots: snap_refs(listed(c.helper.list_snapshots(&target).await), mount),
                 },
                 None => Location::default(),
             };
@@ -111,6 +109,7 @@ impl Browser {
             *imp.local.borrow_mut() = local;
             *imp.drive.borrow_mut() = drive;
             this.fill_lists();
+            Ok(())
         });
     }
 

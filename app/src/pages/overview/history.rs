@@ -13,13 +13,9 @@ impl super::Overview {
     /// Fills the History row from the helper's History call.
     pub(super) fn refresh_history(&self, id: String) {
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
-            let entries = async {
-                let c = crate::client::get().await?;
-                c.helper.history(&id).await
-            }
-            .await
-            .unwrap_or_default();
+        crate::spawn::spawn(async move {
+            let c = crate::client::get().await?;
+            let entries = c.helper.history(&id).await?;
             let imp = this.imp();
             for row in imp.history_rows.take() {
                 imp.history_row.remove(&row);
@@ -63,6 +59,7 @@ impl super::Overview {
             }
             imp.history_row.set_enable_expansion(!rows.is_empty());
             *imp.history_rows.borrow_mut() = rows;
+            Ok(())
         });
     }
 }

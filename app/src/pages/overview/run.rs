@@ -266,10 +266,6 @@ impl super::Overview {
             .and_then(|r| r.path.clone());
         let Some(path) = path else { return };
         self.imp().cancel_button.set_sensitive(false);
-        glib::MainContext::default().spawn_local(async move {
-            if let Err(f) = operations::cancel(&path).await {
-                eprintln!("coffer: cancel failed: {}", f.message);
-            }
-        });
+        crate::spawn::spawn(async move { operations::cancel(&path).await });
     }
 }

@@ -301,7 +301,7 @@ impl Preferences {
     fn save(&self, id: &str, settings: Settings) {
         let id = id.to_string();
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let result = async {
                 let c = client::get().await?;
                 c.helper.configure(&id, &settings).await
@@ -309,6 +309,7 @@ impl Preferences {
             .await;
             match result {
                 Ok(_) => model::get().refresh().await,
+                // The preferences window is its own: the toast goes there.
                 Err(e) => {
                     let f = client::Failure::from(e);
                     this.add_toast(adw::Toast::new(&gettext_f(
@@ -317,6 +318,7 @@ impl Preferences {
                     )));
                 }
             }
+            Ok(())
         });
     }
 
