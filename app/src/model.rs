@@ -133,17 +133,18 @@ async fn load() -> Result<Loaded, Failure> {
 
 /// Starts watching UDisks2 and keeps `drives` current.
 pub fn watch_drives() {
-    glib::MainContext::default().spawn_local(async {
+    crate::spawn::spawn(async {
         let conn = match client::get().await {
             Ok(c) => c.conn.clone(),
             Err(e) => {
                 eprintln!("coffer: cannot watch drives: {e}");
-                return;
+                return Ok(());
             }
         };
         let model = get();
         if let Err(e) = crate::drives::watch(conn, move |drives| model.set_drives(drives)).await {
             eprintln!("coffer: UDisks2 unavailable: {e}");
         }
+        Ok(())
     });
 }

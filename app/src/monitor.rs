@@ -28,9 +28,10 @@ pub fn own(job: &str) {
 pub fn start(app: &gio::Application) {
     // Load the backup sets before the first drive list arrives, so a drive plugged in at
     // login is recognised.
-    glib::MainContext::default().spawn_local(async {
+    crate::spawn::spawn(async {
         model::get().refresh().await;
         model::watch_drives();
+        Ok(())
     });
     let model = model::get();
     let weak = app.downgrade();
@@ -203,12 +204,9 @@ fn failure_body(f: &client::Failure) -> String {
 /// then powers the drive off. The helper's JobCompleted signal produces the notification.
 pub fn back_up_headless(app: &gio::Application, backup_id: String) {
     let hold = app.hold();
-    glib::MainContext::default().spawn_local(async move {
+    crate::spawn::spawn(async move {
         let _hold = hold;
-        let path = match crate::operations::start_back_up(&backup_id, &Default::default()).await {
-            Ok(p) => p,
-            Err(f) => return crate::spawn::show(&f),
-        };
+        let path = crate::operations::start_back_up(&backup_id, &Default::default()).await?;
         own(&path);
         let outcome = crate::operations::finish(&path, |_| {}).await;
         if outcome.is_ok() {
@@ -220,5 +218,6 @@ pub fn back_up_headless(app: &gio::Application, backup_id: String) {
         if let Some(app) = gio::Application::default() {
             job_completed(&app, &Operation::BackUp, &backup_id, outcome.as_ref().err());
         }
+        Ok(())
     });
 }

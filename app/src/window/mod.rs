@@ -88,8 +88,9 @@ impl Window {
 
     pub fn reload(&self) {
         self.imp().stack.set_visible_child_name("loading");
-        glib::MainContext::default().spawn_local(async {
+        crate::spawn::spawn(async {
             model::get().refresh().await;
+            Ok(())
         });
     }
 

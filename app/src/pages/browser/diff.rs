@@ -57,7 +57,7 @@ impl Browser {
         picked.sort_by_key(|s| s.creation);
         let (older, newer) = (picked[0].clone(), picked[1].clone());
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let a = format!("{}@{}", location.dataset, older.name);
             let b = format!("{}@{}", location.dataset, newer.name);
             let result = async {
@@ -116,10 +116,11 @@ impl Browser {
                 Err(e) => {
                     let f = client::Failure::from(e);
                     widgets::message(&this, &f.title(), &f.message);
-                    return;
+                    return Ok(());
                 }
             }
             this.set_view("diff");
+            Ok(())
         });
     }
 }

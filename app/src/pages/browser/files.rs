@@ -164,11 +164,12 @@ impl Browser {
         let generation = imp.search_generation.get() + 1;
         imp.search_generation.set(generation);
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let found = gio::spawn_blocking(move || search(&root, &cwd, &query)).await;
             if this.imp().search_generation.get() == generation {
                 this.show_entries(found.map_err(|_| gettext("The search failed.")), true);
             }
+            Ok(())
         });
     }
 
@@ -395,7 +396,7 @@ impl Browser {
         // e.g. "report (restored).txt".
         let label = gettext("restored");
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let p = progress.clone();
             let result = gio::spawn_blocking(move || {
                 restore::restore(&items, &label, &p).map_err(|e| e.to_string())
@@ -426,6 +427,7 @@ impl Browser {
                     widgets::message(&this, &gettext("Restore Failed"), &message);
                 }
             }
+            Ok(())
         });
     }
 

@@ -34,7 +34,7 @@ impl Browser {
         imp.unlock_button.set_sensitive(false);
         imp.unlock_button.set_label(&gettext("Unlocking…"));
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let mut given = given;
             let mut error: Option<String> = None;
             loop {
@@ -94,6 +94,7 @@ impl Browser {
             this.imp().unlock_button.set_label(&gettext("_Unlock…"));
             this.update_lock_state();
             this.reload();
+            Ok(())
         });
     }
 
@@ -107,7 +108,7 @@ impl Browser {
         }
         imp.lock_button.set_sensitive(false);
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let outcome = async {
                 let path = operations::start_lock(&set.id).await?;
                 operations::finish(&path, |_| {}).await
@@ -128,6 +129,7 @@ impl Browser {
             }
             this.update_lock_state();
             this.reload();
+            Ok(())
         });
     }
 }

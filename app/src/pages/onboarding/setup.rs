@@ -103,7 +103,7 @@ impl super::Onboarding {
         self.show_progress_step(&gettext("Setting Up the Drive"));
         let this = self.clone();
         let hold = self.hold();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let _hold = hold;
             let outcome = async {
                 let c = client::get().await?;
@@ -145,6 +145,7 @@ impl super::Onboarding {
             }
             drop(passphrase);
             model::get().refresh().await;
+            Ok(())
         });
     }
 
@@ -176,7 +177,7 @@ impl super::Onboarding {
         self.show_progress_step(&gettext("Opening the Existing Backup"));
         let this = self.clone();
         let hold = self.hold();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let _hold = hold;
             let outcome = async {
                 let c = client::get().await?;
@@ -202,6 +203,7 @@ impl super::Onboarding {
                 Err(f) => this.show_done(false, &f.title(), &f.message),
             }
             model::get().refresh().await;
+            Ok(())
         });
     }
 }

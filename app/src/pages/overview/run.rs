@@ -73,7 +73,7 @@ impl super::Overview {
             return;
         }
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let started = glib::monotonic_time();
             let mut options = BackUpOptions::default();
             let outcome = loop {
@@ -115,6 +115,7 @@ impl super::Overview {
             model::get().refresh().await;
             this.notify_done(Operation::BackUp, &id, outcome.as_ref().err());
             this.end();
+            Ok(())
         });
     }
 
@@ -196,7 +197,7 @@ impl super::Overview {
             return;
         }
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let attempt = async {
                 let path = operations::start_scrub(&id).await?;
                 this.set_job_path(&path);
@@ -236,6 +237,7 @@ impl super::Overview {
             model::get().refresh().await;
             this.notify_done(Operation::Scrub, &id, attempt.as_ref().err());
             this.end();
+            Ok(())
         });
     }
 

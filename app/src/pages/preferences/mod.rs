@@ -325,7 +325,7 @@ impl Preferences {
     fn forget(&self, id: &str) {
         let id = id.to_string();
         let this = self.clone();
-        glib::MainContext::default().spawn_local(async move {
+        crate::spawn::spawn(async move {
             let d = adw::MessageDialog::new(
                 Some(&this),
                 Some(&gettext("Forget This Drive?")),
@@ -338,7 +338,7 @@ impl Preferences {
             d.set_response_appearance("forget", adw::ResponseAppearance::Destructive);
             d.set_close_response("cancel");
             if widgets::response(&d).await != "forget" {
-                return;
+                return Ok(());
             }
             let result = async {
                 let c = client::get().await?;
@@ -351,6 +351,7 @@ impl Preferences {
             }
             model::get().refresh().await;
             this.fill();
+            Ok(())
         });
     }
 }
