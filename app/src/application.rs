@@ -1,24 +1,127 @@
-//! The application: actions, the window and monitor mode.
+//! The application: an `adw::Application` subclass (Pika Backup's shape) that owns what the
+//! whole process shares — the model, the connection to the helper, the jobs followed here and
+//! the monitor's hold — and its actions, the window and monitor mode.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
 
 use adw::prelude::*;
+use adw::subclass::prelude::*;
 use gettextrs::gettext;
-use gtk::gio;
+use gtk::{gio, glib};
 
+use crate::client::Client;
+use crate::model::Model;
 use crate::window::Window;
 use crate::{monitor, APP_ID};
 
-thread_local! {
-    /// Keeps a `--monitor` process alive with no window.
-    static MONITOR_HOLD: RefCell<Option<gio::ApplicationHoldGuard>> = const { RefCell::new(None) };
+mod imp {
+    use super::*;
+
+    #[derive(Default)]
+    pub struct Application {
+        pub model: Rc<Model>,
+        /// Connected on first use (`client::get`).
+        pub client: RefCell<Option<Rc<Client>>>,
+        /// Paths of the jobs this process started and follows itself.
+        pub own_jobs: RefCell<HashSet<String>>,
+        /// Keeps a `--monitor` process alive with no window.
+        pub monitor_hold: RefCell<Option<gio::ApplicationHoldGuard>>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for Application {
+        const NAME: &'static str = "CofferApplication";
+        type Type = super::Application;
+        type ParentType = adw::Application;
+    }
+
+    impl ObjectImpl for Application {}
+
+    impl ApplicationImpl for Application {
+        fn startup(&self) {
+            self.parent_startup();
+            let app = self.obj();
+            add_actions(app.upcast_ref());
+            monitor::start(app.upcast_ref());
+        }
+
+        fn command_line(&self, cmd: &gio::ApplicationCommandLine) -> glib::ExitCode {
+            let app = self.obj();
+            if cmd.options_dict().contains("monitor") {
+                let mut hold = self.monitor_hold.borrow_mut();
+                if hold.is_none() {
+                    *hold = Some(app.hold());
+                }
+            } else {
+                app.activate();
+            }
+            glib::ExitCode::SUCCESS
+        }
+
+        fn activate(&self) {
+            let w = window(self.obj().upcast_ref());
+            crate::startup_probe::watch(&w);
+            gtk::prelude::GtkWindowExt::present(&w);
+        }
+    }
+
+    impl GtkApplicationImpl for Application {}
+    impl AdwApplicationImpl for Application {}
+}
+
+glib::wrapper! {
+    pub struct Application(ObjectSubclass<imp::Application>)
+        @extends adw::Application, gtk::Application, gio::Application,
+        @implements gio::ActionGroup, gio::ActionMap;
+}
+
+impl Application {
+    fn new() -> Self {
+        glib::Object::builder()
+            .property("application-id", APP_ID)
+            .property("flags", gio::ApplicationFlags::HANDLES_COMMAND_LINE)
+            .build()
+    }
+
+    /// The running application. `main` makes it before anything that could ask runs, and
+    /// nothing runs after it ends.
+    pub fn get() -> Self {
+        gio::Application::default()
+            .and_downcast::<Self>()
+            .expect("the Coffer application is running")
+    }
+
+    pub fn model(&self) -> Rc<Model> {
+        self.imp().model.clone()
+    }
+
+    pub fn client(&self) -> Option<Rc<Client>> {
+        self.imp().client.borrow().clone()
+    }
+
+    pub fn set_client(&self, client: Rc<Client>) {
+        self.imp().client.replace(Some(client));
+    }
+
+    /// Marks a job as followed here (see `monitor::own`).
+    pub fn own_job(&self, job: &str) {
+        self.imp().own_jobs.borrow_mut().insert(job.to_string());
+    }
+
+    /// Whether the job was followed here, forgetting it.
+    pub fn disown_job(&self, job: &str) -> bool {
+        self.imp().own_jobs.borrow_mut().remove(job)
+    }
+
+    fn release_monitor_hold(&self) {
+        self.imp().monitor_hold.borrow_mut().take();
+    }
 }
 
 pub fn run() -> glib::ExitCode {
-    let app = adw::Application::builder()
-        .application_id(APP_ID)
-        .flags(gio::ApplicationFlags::HANDLES_COMMAND_LINE)
-        .build();
+    let app = Application::new();
     app.add_main_option(
         "monitor",
         glib::Char::from(b'm'),
@@ -27,27 +130,6 @@ pub fn run() -> glib::ExitCode {
         &gettext("Run in the background and watch for the backup drive"),
         None,
     );
-    app.connect_startup(|app| {
-        add_actions(app);
-        monitor::start(app.upcast_ref());
-    });
-    app.connect_command_line(|app, cmd| {
-        if cmd.options_dict().contains("monitor") {
-            MONITOR_HOLD.with(|h| {
-                if h.borrow().is_none() {
-                    *h.borrow_mut() = Some(app.hold());
-                }
-            });
-        } else {
-            app.activate();
-        }
-        glib::ExitCode::SUCCESS
-    });
-    app.connect_activate(|app| {
-        let w = window(app);
-        crate::startup_probe::watch(&w);
-        gtk::prelude::GtkWindowExt::present(&w);
-    });
     app.run()
 }
 
@@ -125,7 +207,9 @@ fn add_actions(app: &adw::Application) {
         for w in app.windows() {
             w.close();
         }
-        MONITOR_HOLD.with(|h| h.borrow_mut().take());
+        if let Some(app) = app.downcast_ref::<Application>() {
+            app.release_monitor_hold();
+        }
         app.quit();
     });
     app.set_accels_for_action("app.quit", &["<Control>q"]);

@@ -1,7 +1,6 @@
 //! The app's side of the bus: the helper and UDisks2 on the system bus (or on
 //! `COFFER_SYSTEM_BUS_ADDRESS`, which the UI tests point at a private bus).
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use coffer_api::{i18n, BackupSet, Details, ErrorKind, HelperProxy};
@@ -12,10 +11,6 @@ pub const TEST_BUS_ENV: &str = "COFFER_SYSTEM_BUS_ADDRESS";
 pub struct Client {
     pub conn: zbus::Connection,
     pub helper: HelperProxy<'static>,
-}
-
-thread_local! {
-    static CLIENT: RefCell<Option<Rc<Client>>> = const { RefCell::new(None) };
 }
 
 async fn connect() -> zbus::Result<zbus::Connection> {
@@ -29,16 +24,16 @@ async fn connect() -> zbus::Result<zbus::Connection> {
     }
 }
 
-/// The shared client, connecting on first use. Everything runs on the main thread, so a
-/// thread-local is enough.
+/// The shared client, kept by the application, connecting on first use.
 pub async fn get() -> zbus::Result<Rc<Client>> {
-    if let Some(c) = CLIENT.with(|c| c.borrow().clone()) {
+    let app = crate::application::Application::get();
+    if let Some(c) = app.client() {
         return Ok(c);
     }
     let conn = connect().await?;
     let helper = HelperProxy::new(&conn).await?;
     let client = Rc::new(Client { conn, helper });
-    CLIENT.with(|c| *c.borrow_mut() = Some(client.clone()));
+    app.set_client(client.clone());
     Ok(client)
 }
 

@@ -27,12 +27,9 @@ pub struct Model {
     drive_listeners: RefCell<Vec<DriveListener>>,
 }
 
-thread_local! {
-    static MODEL: Rc<Model> = Rc::new(Model::default());
-}
-
+/// The model, owned by the application.
 pub fn get() -> Rc<Model> {
-    MODEL.with(Rc::clone)
+    crate::application::Application::get().model()
 }
 
 impl Model {

@@ -13,16 +13,10 @@ use crate::client;
 use crate::i18n::gettext_f;
 use crate::{format, model, notify};
 
-thread_local! {
-    /// Paths of the jobs this process started and follows itself.
-    static OWN_JOBS: std::cell::RefCell<std::collections::HashSet<String>> =
-        std::cell::RefCell::new(std::collections::HashSet::new());
-}
-
 /// Marks a job as followed here: its completion is reported with [`job_completed`] by the
 /// code that follows it, not by the JobCompleted watcher.
 pub fn own(job: &str) {
-    OWN_JOBS.with(|j| j.borrow_mut().insert(job.to_string()));
+    crate::application::Application::get().own_job(job);
 }
 
 pub fn start(app: &gio::Application) {
@@ -116,7 +110,7 @@ async fn watch_helper(app: &gio::Application) -> zbus::Result<()> {
                 let Ok(args) = sig.args() else { continue };
                 // A job this process follows is reported by its follower, after it is done
                 // with it (power-off included) and before it lets the process exit.
-                if OWN_JOBS.with(|j| j.borrow_mut().remove(args.job.as_str())) {
+                if crate::application::Application::get().disown_job(args.job.as_str()) {
                     continue;
                 }
                 model::get().refresh().await;
