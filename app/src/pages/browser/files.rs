@@ -92,21 +92,6 @@ pub fn search(root: &Path, rel: &Path, query: &str) -> Vec<Entry> {
 impl Browser {
     pub(super) fn setup_files(&self) {
         let imp = self.imp();
-        imp.restore_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| t.restore_selected(None)
-        ));
-        imp.restore_to_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| t.restore_to()
-        ));
-        imp.history_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| t.show_history()
-        ));
         imp.search_entry.connect_search_changed(glib::clone!(
             #[weak(rename_to = t)]
             self,
@@ -335,7 +320,7 @@ impl Browser {
             .set_sensitive(sel.len() == 1 && !sel[0].1);
     }
 
-    fn restore_to(&self) {
+    pub(super) fn restore_to(&self) {
         let chooser = gtk::FileChooserNative::new(
             Some(&gettext("Restore To")),
             widgets::window_of(self).as_ref(),

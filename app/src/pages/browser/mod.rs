@@ -122,6 +122,7 @@ mod imp {
 
         fn class_init(klass: &mut Self::Class) {
             klass.bind_template();
+            klass.bind_template_instance_callbacks();
         }
 
         fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
@@ -145,29 +146,48 @@ glib::wrapper! {
         @implements gtk::Buildable, gtk::ConstraintTarget;
 }
 
+// The template's buttons call these (browser.ui).
+#[gtk::template_callbacks]
+impl Browser {
+    #[template_callback]
+    fn on_back_clicked(&self) {
+        self.go_back();
+    }
+
+    #[template_callback]
+    fn on_unlock_clicked(&self) {
+        self.unlock(None);
+    }
+
+    #[template_callback]
+    fn on_lock_clicked(&self) {
+        self.lock();
+    }
+
+    #[template_callback]
+    fn on_compare_clicked(&self) {
+        self.compare();
+    }
+
+    #[template_callback]
+    fn on_restore_clicked(&self) {
+        self.restore_selected(None);
+    }
+
+    #[template_callback]
+    fn on_restore_to_clicked(&self) {
+        self.restore_to();
+    }
+
+    #[template_callback]
+    fn on_history_clicked(&self) {
+        self.show_history();
+    }
+}
+
 impl Browser {
     fn setup(&self) {
         let imp = self.imp();
-        imp.back_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| t.go_back()
-        ));
-        imp.unlock_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| t.unlock(None)
-        ));
-        imp.lock_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| t.lock()
-        ));
-        imp.compare_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| t.compare()
-        ));
         imp.dataset_dropdown.connect_selected_notify(glib::clone!(
             #[weak(rename_to = t)]
             self,

@@ -96,6 +96,7 @@ mod imp {
 
         fn class_init(klass: &mut Self::Class) {
             klass.bind_template();
+            klass.bind_template_instance_callbacks();
         }
 
         fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
@@ -119,31 +120,28 @@ glib::wrapper! {
         @implements gtk::Buildable, gtk::ConstraintTarget;
 }
 
+// The template's buttons call these (overview.ui); Browse is the app.show-page action.
+#[gtk::template_callbacks]
+impl Overview {
+    #[template_callback]
+    fn on_back_up_clicked(&self) {
+        self.back_up(None);
+    }
+
+    #[template_callback]
+    fn on_scrub_clicked(&self) {
+        self.scrub(None);
+    }
+
+    #[template_callback]
+    fn on_cancel_clicked(&self) {
+        self.cancel();
+    }
+}
+
 impl Overview {
     fn setup(&self) {
         let imp = self.imp();
-        imp.back_up_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = this)]
-            self,
-            move |_| this.back_up(None)
-        ));
-        imp.scrub_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = this)]
-            self,
-            move |_| this.scrub(None)
-        ));
-        imp.cancel_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = this)]
-            self,
-            move |_| this.cancel()
-        ));
-        imp.browse_button.connect_clicked(glib::clone!(
-            #[weak(rename_to = this)]
-            self,
-            move |_| {
-                let _ = this.activate_action("app.show-page", Some(&"browser".to_variant()));
-            }
-        ));
         imp.set_dropdown.connect_selected_notify(glib::clone!(
             #[weak(rename_to = this)]
             self,
@@ -341,7 +339,8 @@ impl Overview {
         m.current().map(|s| s.id)
     }
 
-    /// UI test hooks (see application.rs): `history` opens the History row.
+    /// UI test hooks (see application.rs): `history` opens the History row; `click=cancel`
+    /// clicks a button as the user would, through its template callback.
     #[cfg(feature = "test-hooks")]
     pub fn test_command(&self, command: &str) {
         match command {
@@ -354,6 +353,9 @@ impl Overview {
                     adj.set_value(adj.upper() - adj.page_size());
                 });
             }
+            "click=back-up" => self.imp().back_up_button.emit_clicked(),
+            "click=scrub" => self.imp().scrub_button.emit_clicked(),
+            "click=cancel" => self.imp().cancel_button.emit_clicked(),
             _ => eprintln!("coffer: unknown overview test command {command}"),
         }
     }
