@@ -42,6 +42,7 @@ mod imp {
             Overview::ensure_type();
             Browser::ensure_type();
             klass.bind_template();
+            klass.bind_template_instance_callbacks();
         }
 
         fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
@@ -53,11 +54,6 @@ mod imp {
         fn constructed(&self) {
             self.parent_constructed();
             let obj = self.obj();
-            self.retry_button.connect_clicked(glib::clone!(
-                #[weak]
-                obj,
-                move |_| obj.reload()
-            ));
             let weak = obj.downgrade();
             model::get().connect_changed(move || {
                 if let Some(w) = weak.upgrade() {
@@ -79,6 +75,8 @@ glib::wrapper! {
             gtk::ConstraintTarget, gtk::Native, gtk::Root, gtk::ShortcutManager;
 }
 
+// `reload` is also the Try Again button's template callback (window.ui).
+#[gtk::template_callbacks]
 impl Window {
     pub fn new(app: &adw::Application) -> Self {
         let w: Self = glib::Object::builder().property("application", app).build();
@@ -86,6 +84,7 @@ impl Window {
         w
     }
 
+    #[template_callback]
     pub fn reload(&self) {
         self.imp().stack.set_visible_child_name("loading");
         crate::spawn::spawn(async {
