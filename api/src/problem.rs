@@ -32,14 +32,19 @@ pub fn nest(outer: &mut Details, field: &str, inner: &Details) {
     }
 }
 
-/// Puts a list of messages into `outer` as the value of `field` (keys `field.0.`, `field.1.`,
-/// ...), and their English texts, joined by "; ", as its plain value.
-pub fn nest_list(outer: &mut Details, field: &str, items: &[Details]) {
-    let english: Vec<&str> = items
+/// The English texts of a list of messages, joined by "; ": the plain value of a list field.
+pub fn english_list(items: &[Details]) -> String {
+    items
         .iter()
         .filter_map(|d| d.get(MESSAGE).map(String::as_str))
-        .collect();
-    outer.insert(field.to_string(), english.join("; "));
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Puts a list of messages into `outer` as the value of `field` (keys `field.0.`, `field.1.`,
+/// ...), with [`english_list`] as its plain value.
+pub fn nest_list(outer: &mut Details, field: &str, items: &[Details]) {
+    outer.insert(field.to_string(), english_list(items));
     for (i, item) in items.iter().enumerate() {
         nest(outer, &format!("{field}.{i}"), item);
     }

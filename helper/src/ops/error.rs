@@ -2,7 +2,7 @@
 //! D-Bus error kind, and clients render it in the user's language.
 
 use coffer_api::problem::{self, Details};
-use coffer_api::{ErrorKind, Problem};
+use coffer_api::{ErrorKind, Notice, Problem};
 
 use crate::state::StoreError;
 use crate::validate::ValidationError;
@@ -29,6 +29,14 @@ impl OpError {
     pub fn with_list(mut self, field: &str, items: &[Details]) -> Self {
         problem::nest_list(&mut self.nested, field, items);
         self
+    }
+
+    /// A warning about this failure: `notice` (whose `error` field holds this failure's English
+    /// text) with this failure nested as that field, so clients render both in their language.
+    pub fn warning(&self, notice: Notice) -> Details {
+        let mut w = notice.details();
+        problem::nest(&mut w, "error", &self.details());
+        w
     }
 
     /// The wire form, nested messages included.

@@ -51,13 +51,10 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
                 // Exporting the pool unloads its keys as well.
                 Err(e) => {
                     let e = OpError::from(e);
-                    let mut w = Notice::KeyLeftLoaded {
+                    warnings.push(e.warning(Notice::KeyLeftLoaded {
                         root: format!("{r:?}"),
                         error: e.message(),
-                    }
-                    .details();
-                    coffer_api::problem::nest(&mut w, "error", &e.details());
-                    warnings.push(w);
+                    }));
                 }
             }
         }

@@ -416,13 +416,9 @@ async fn check_snapshots(
     if changes.is_empty() {
         return Ok(());
     }
-    let english: Vec<&str> = changes
-        .iter()
-        .filter_map(|d| d.get(coffer_api::problem::MESSAGE).map(String::as_str))
-        .collect();
     Err(OpError::from(Problem::CopyNotAsLeft {
         target: target.to_string(),
-        changes: english.join("; "),
+        changes: coffer_api::problem::english_list(&changes),
     })
     .with_list("changes", &changes))
 }

@@ -229,15 +229,10 @@ async fn back_up_all(
                 {
                     Err(e) if e.ends_the_run() => return Err(e),
                     // The data is safely on the drive; only the key layout differs.
-                    Err(e) => {
-                        let mut w = Notice::ChildrenKeepRoots {
-                            target: target.to_string(),
-                            error: e.message(),
-                        }
-                        .details();
-                        coffer_api::problem::nest(&mut w, "error", &e.details());
-                        totals.warnings.push(w);
-                    }
+                    Err(e) => totals.warnings.push(e.warning(Notice::ChildrenKeepRoots {
+                        target: target.to_string(),
+                        error: e.message(),
+                    })),
                     Ok(()) => {}
                 }
             }
@@ -253,13 +248,10 @@ async fn back_up_all(
                     first_error = Some(e);
                 } else {
                     // A second failure is a warning: the first is the job's error.
-                    let mut w = Notice::NotBackedUp {
+                    totals.warnings.push(e.warning(Notice::NotBackedUp {
                         source: pair.source.to_string(),
                         error: e.message(),
-                    }
-                    .details();
-                    coffer_api::problem::nest(&mut w, "error", &e.details());
-                    totals.warnings.push(w);
+                    }));
                 }
             }
         }
