@@ -159,25 +159,12 @@ pub async fn start(
     };
     let path = OwnedObjectPath::try_from(format!("{}/{n}", coffer_api::names::JOBS_PATH))?;
     let cancelled = Arc::new(AtomicBool::new(false));
-    let job = Job {
-        operation: operation.clone(),
-        backup_id: backup_id.into(),
-        stage: Stage::Starting,
-        progress: 0.0,
-        progress_valid: false,
-        bytes: 0,
-        total_bytes: plan.total_bytes,
-        rate: 0,
-        expected_end_time: 0,
-        cancelable: plan.cancelable,
-        finished: false,
-        success: false,
-        error_name: String::new(),
-        message: String::new(),
-        message_details: Details::new(),
-        result: Output::Nothing,
-        cancelled: cancelled.clone(),
-    };
+    let job = Job::new(
+        operation.clone(),
+        backup_id,
+        (plan.total_bytes, plan.cancelable),
+        cancelled.clone(),
+    );
     conn.object_server().at(&path, job).await?;
     crate::helper::job_added(conn, &path, &operation, backup_id).await;
     let (conn2, state2, path2) = (conn.clone(), state.clone(), path.clone());
@@ -318,27 +305,42 @@ async fn run(
 }
 
 impl Job {
-    /// A job that never ran, for reading the interface's introspection.
-    #[cfg(test)]
-    pub fn idle() -> Self {
+    /// A job at its start: (total bytes, cancelable) come from its plan.
+    fn new(
+        operation: Operation,
+        backup_id: &str,
+        (total_bytes, cancelable): (u64, bool),
+        cancelled: Arc<AtomicBool>,
+    ) -> Self {
         Job {
-            operation: Operation::Scrub,
-            backup_id: String::new(),
+            operation,
+            backup_id: backup_id.into(),
             stage: Stage::Starting,
             progress: 0.0,
             progress_valid: false,
             bytes: 0,
-            total_bytes: 0,
+            total_bytes,
             rate: 0,
             expected_end_time: 0,
-            cancelable: false,
+            cancelable,
             finished: false,
             success: false,
             error_name: String::new(),
             message: String::new(),
             message_details: Details::new(),
             result: Output::Nothing,
-            cancelled: Arc::new(AtomicBool::new(false)),
+            cancelled,
         }
+    }
+
+    /// A job that never ran, for reading the interface's introspection.
+    #[cfg(test)]
+    pub fn idle() -> Self {
+        Job::new(
+            Operation::Scrub,
+            "",
+            (0, false),
+            Arc::new(AtomicBool::new(false)),
+        )
     }
 }
