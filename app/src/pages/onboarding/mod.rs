@@ -83,6 +83,7 @@ mod imp {
 
         fn class_init(klass: &mut Self::Class) {
             klass.bind_template();
+            klass.bind_template_instance_callbacks();
         }
 
         fn instance_init(obj: &glib::subclass::InitializingObject<Self>) {
@@ -106,56 +107,60 @@ glib::wrapper! {
         @implements gtk::Buildable, gtk::ConstraintTarget;
 }
 
+// The template's buttons and entries call these (onboarding.ui).
+#[gtk::template_callbacks]
+impl Onboarding {
+    #[template_callback]
+    fn on_start_clicked(&self) {
+        self.show_step("sources");
+    }
+
+    #[template_callback]
+    fn on_adopt_clicked(&self) {
+        if let Some(d) = self.adoptable_drive() {
+            self.adopt(d);
+        }
+    }
+
+    #[template_callback]
+    fn on_back_clicked(&self) {
+        self.go_back();
+    }
+
+    #[template_callback]
+    fn on_next_clicked(&self) {
+        self.go_next();
+    }
+
+    #[template_callback]
+    fn on_erase_clicked(&self) {
+        self.erase();
+    }
+
+    #[template_callback]
+    fn on_done_clicked(&self) {
+        if self.imp().failed.get() {
+            self.show_step("drive");
+        } else {
+            let _ = self.activate_action("app.show-page", Some(&"overview".to_variant()));
+        }
+    }
+
+    #[template_callback]
+    fn on_input_changed(&self) {
+        self.validate();
+    }
+
+    #[template_callback]
+    fn on_confirm_activated(&self) {
+        if self.imp().erase_button.is_sensitive() {
+            self.erase();
+        }
+    }
+}
+
 impl Onboarding {
     fn setup(&self) {
-        let imp = self.imp();
-        let this = self.downgrade();
-        let on = move |f: fn(&Onboarding)| {
-            let this = this.clone();
-            move |_: &gtk::Button| {
-                if let Some(t) = this.upgrade() {
-                    f(&t)
-                }
-            }
-        };
-        imp.start_button
-            .connect_clicked(on(|t| t.show_step("sources")));
-        imp.adopt_button.connect_clicked(on(|t| {
-            if let Some(d) = t.adoptable_drive() {
-                t.adopt(d);
-            }
-        }));
-        imp.back_button.connect_clicked(on(Self::go_back));
-        imp.next_button.connect_clicked(on(Self::go_next));
-        imp.erase_button.connect_clicked(on(Self::erase));
-        imp.done_button.connect_clicked(on(|t| {
-            if t.imp().failed.get() {
-                t.show_step("drive");
-            } else {
-                let _ = t.activate_action("app.show-page", Some(&"overview".to_variant()));
-            }
-        }));
-        for row in [&*imp.passphrase_row, &*imp.passphrase_confirm_row] {
-            row.connect_changed(glib::clone!(
-                #[weak(rename_to = t)]
-                self,
-                move |_| t.validate()
-            ));
-        }
-        imp.confirm_entry.connect_changed(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| t.validate()
-        ));
-        imp.confirm_entry.connect_entry_activated(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| {
-                if t.imp().erase_button.is_sensitive() {
-                    t.erase();
-                }
-            }
-        ));
         // The helper may answer after the user opened a step: refill it when the data lands.
         let weak = self.downgrade();
         model::get().connect_changed(move || {
