@@ -4,11 +4,12 @@ use coffer_api::{Notice, Problem, Stage};
 
 use super::listing::{self, Known, Marks};
 use super::protection::{self, Ahead};
+use super::replicate::Dataset;
 use super::Totals;
 use crate::engine::protect::is_base_bookmark;
 use crate::engine::{prune_commands, prune_set, verify_replica};
-use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
-use crate::validate::{BackupId, DatasetName, PropertyName};
+use crate::ops::{zfs_util, Ctx, OpError};
+use crate::validate::{DatasetName, PropertyName};
 use crate::zfs::manage::DESTROY_BATCH_MAX_ARG;
 use crate::zfs::receive::ReceiveOptions;
 use crate::zfs::{Bookmark, Snapshot};
@@ -57,16 +58,12 @@ pub(super) struct Seen<'a> {
 
 /// After a successful run: protect the base on the source, prune, set the target's
 /// properties, verify guids and remember the target's snapshots.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn finish_dataset(
-    ctx: &Ctx,
-    ctl: &JobCtl,
-    id: &BackupId,
-    source: &DatasetName,
-    target: &DatasetName,
+    ds: &Dataset<'_>,
     seen: Seen<'_>,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
+    let (ctx, ctl, id, source, target) = (ds.ctx, ds.ctl, ds.id, ds.source, ds.target);
     ctl.set_cancelable(false);
     // The newest snapshot when planning is what this run promised to deliver; sanoid may
     // have taken another since.
@@ -115,17 +112,13 @@ pub(super) async fn finish_dataset(
             async {
                 match (seen.received, &promised) {
                     (Some(received), Some(p)) => {
-                        listing::after_receive(
-                            ctx,
-                            target,
-                            &known_tgt,
-                            seen.tgt_snaps,
+                        let arrived = listing::Arrived {
+                            planned: seen.tgt_snaps,
                             received,
-                            p,
-                            &marks,
-                            promised_row.take(),
-                        )
-                        .await
+                            promised: p,
+                            row: promised_row.take(),
+                        };
+                        listing::after_receive(ctx, target, &known_tgt, arrived, &marks).await
                     }
                     _ => listing::snapshots(ctx, target, &known_tgt).await,
                 }
@@ -221,10 +214,12 @@ pub(super) async fn finish_dataset(
     let doomed = if doomed.is_empty() {
         doomed
     } else {
-        confirm_doomed(
-            ctx, source, target, doomed, &src_snaps, &src_books, &tgt_snaps,
-        )
-        .await?
+        let lists = Lists {
+            src_snaps: &src_snaps,
+            src_books: &src_books,
+            tgt_snaps: &tgt_snaps,
+        };
+        confirm_doomed(ds, doomed, lists).await?
     };
     if !doomed.is_empty() {
         let cmds = prune_commands(target, &doomed, DESTROY_BATCH_MAX_ARG)
@@ -303,18 +298,26 @@ pub(super) async fn finish_dataset(
     Ok(())
 }
 
+/// Both sides' snapshots and the source's bookmarks, as pruning decides by them.
+struct Lists<'a> {
+    src_snaps: &'a [Snapshot],
+    src_books: &'a [Bookmark],
+    tgt_snaps: &'a [Snapshot],
+}
+
 /// Re-reads the rows of the snapshots about to be destroyed (and of source snapshots with the
 /// same names): planning may have used remembered rows, and nothing is destroyed on those.
-#[allow(clippy::too_many_arguments)]
 async fn confirm_doomed(
-    ctx: &Ctx,
-    source: &DatasetName,
-    target: &DatasetName,
+    ds: &Dataset<'_>,
     doomed: Vec<Snapshot>,
-    src_snaps: &[Snapshot],
-    src_books: &[Bookmark],
-    tgt_snaps: &[Snapshot],
+    lists: Lists<'_>,
 ) -> Result<Vec<Snapshot>, OpError> {
+    let Lists {
+        src_snaps,
+        src_books,
+        tgt_snaps,
+    } = lists;
+    let (ctx, source, target) = (ds.ctx, ds.source, ds.target);
     let names: Vec<&str> = doomed.iter().map(|d| d.name.as_str()).collect();
     let same_on_source: Vec<&str> = names
         .iter()

@@ -320,23 +320,36 @@ pub(super) async fn list_up_to(
     Ok(())
 }
 
+/// What the streams delivered to a target, as [`after_receive`] needs it.
+pub(super) struct Arrived<'a> {
+    /// The target's list when planning.
+    pub planned: &'a [Snapshot],
+    /// What the streams created on it, in order.
+    pub received: &'a [String],
+    /// The source's newest snapshot when planning, which the run promised to deliver.
+    pub promised: &'a Snapshot,
+    /// The promised snapshot's row on the target, when [`promised_row`] already read it.
+    pub row: Option<Vec<Snapshot>>,
+}
+
 /// The target's snapshots after streams that created `received` on top of `planned` (its
 /// list when planning), without listing the drive: when `prevsnap` names the promised
 /// snapshot, nothing was created after it, and a receive without `-F` adds nothing
-/// anywhere else. Only the promised row is read, fresh, to prove its guid arrived; it comes
-/// as `promised_row` when [`promised_row`] already read it beside the marks. Anything else
-/// lists.
-#[allow(clippy::too_many_arguments)]
+/// anywhere else. Only the promised row is read, fresh, to prove its guid arrived. Anything
+/// else lists.
 pub(super) async fn after_receive(
     ctx: &Ctx,
     target: &DatasetName,
     known: &Known,
-    planned: &[Snapshot],
-    received: &[String],
-    promised: &Snapshot,
+    arrived: Arrived<'_>,
     marks: &Marks,
-    promised_row: Option<Vec<Snapshot>>,
 ) -> Result<Vec<Snapshot>, OpError> {
+    let Arrived {
+        planned,
+        received,
+        promised,
+        row: promised_row,
+    } = arrived;
     let newest_is_promised = marks.state.newest.get(target.as_str()) == Some(&promised.name);
     if !newest_is_promised || received.last() != Some(&promised.name) {
         return snapshots(ctx, target, known).await;

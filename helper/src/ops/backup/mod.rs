@@ -22,7 +22,7 @@ use crate::validate::{BackupId, DatasetName};
 
 use super::drive_layout::with_descendants;
 pub use protection::unprotect_all;
-use replicate::replicate;
+use replicate::{replicate, Dataset};
 
 pub struct BackupRequest {
     pub config: BackupConfig,
@@ -200,18 +200,16 @@ async fn back_up_all(
                     return Err(cancelled());
                 }
                 let prefetched = first.prefetched.take();
-                match replicate(
+                let dataset = Dataset {
                     ctx,
                     ctl,
                     req,
                     id,
-                    (&src, src_info),
-                    &tgt,
-                    prefetched,
-                    totals,
-                )
-                .await
-                {
+                    source: &src,
+                    target: &tgt,
+                    raw: src_info.is_encrypted(),
+                };
+                match replicate(&dataset, prefetched, totals).await {
                     // A child nobody snapshots yet is not an error of the backup.
                     Err(e) if e.is(ErrorKind::NoSnapshots) && src != source => {
                         totals.warnings.push(

@@ -3,6 +3,8 @@
 //! drive's pool is still being checked ([`prefetch`]).
 
 use super::listing::{self, Known, Marks};
+use super::replicate::Dataset;
+use crate::engine::ReplicationPlan;
 use crate::ops::{zfs_util, Ctx, OpError};
 use crate::state::{BackupState, DatasetPair};
 use crate::validate::DatasetName;
@@ -28,6 +30,74 @@ pub(super) struct Prefetched {
     pub target: DatasetName,
     pub state: BackupState,
     pub gathered: Result<Gathered, OpError>,
+}
+
+/// Where planning's reads come from: what was read while the pool was checked, if it still
+/// holds, then the rows remembered from the last run, then fresh rows once a remembered one
+/// proved stale.
+pub(super) struct Reads {
+    state: BackupState,
+    prefetched: Option<Result<Gathered, OpError>>,
+    /// Set once a remembered row proved stale: everything is read anew.
+    pub fresh: bool,
+}
+
+impl Reads {
+    pub fn new(ds: &Dataset<'_>, prefetched: Option<Prefetched>) -> Result<Self, OpError> {
+        // What was read while the drive's pool was checked holds only if nothing changed the
+        // source since: no snapshot was taken and no parent was made for the target.
+        let usable = |p: &Prefetched| {
+            ds.raw
+                && ds.req.config.snapshot_max_age_hours == 0
+                && p.source == *ds.source
+                && p.target == *ds.target
+        };
+        Ok(match prefetched.filter(usable) {
+            Some(p) => Self {
+                state: p.state,
+                prefetched: Some(p.gathered),
+                fresh: false,
+            },
+            None => Self {
+                state: ds.ctx.store.state(ds.id.as_str())?,
+                prefetched: None,
+                fresh: false,
+            },
+        })
+    }
+
+    pub async fn gather(&mut self, ds: &Dataset<'_>) -> Result<Gathered, OpError> {
+        match self.prefetched.take() {
+            Some(Ok(g)) => Ok(g),
+            Some(Err(e)) => {
+                // Read before the pool was known to be fine; reading again decides.
+                tracing::debug!(source = %ds.source, error = %e, "reading ahead failed; reading again");
+                gather(ds.ctx, &self.state, ds.source, ds.target, self.fresh).await
+            }
+            None => gather(ds.ctx, &self.state, ds.source, ds.target, self.fresh).await,
+        }
+    }
+
+    /// Whether the remembered rows the plan rests on still hold; fresh rows always do.
+    pub async fn confirm(
+        &self,
+        ds: &Dataset<'_>,
+        (src_remembered, tgt_remembered): (bool, bool),
+        src_snaps: &[Snapshot],
+        plan: &ReplicationPlan,
+    ) -> Result<bool, OpError> {
+        if self.fresh {
+            return Ok(true);
+        }
+        listing::confirm(
+            ds.ctx,
+            (ds.source, src_remembered),
+            (ds.target, tgt_remembered),
+            src_snaps,
+            plan,
+        )
+        .await
+    }
 }
 
 /// Reads ahead for `pair` with the set's `state` as it was when the job started.

@@ -1,22 +1,21 @@
-//! One dataset: resume, plan by guid, refuse a modified target, send.
+//! One dataset, as zrepl's Plan → Steps: prepare, plan by guid (resuming first), check the
+//! target, send, finish. Each phase is a function of the [`Dataset`] and what the phase
+//! before it produced.
 
-use coffer_api::{ErrorKind, Notice, Problem};
+use coffer_api::{ErrorKind, Notice, Problem, Stage};
 use std::collections::HashSet;
 use std::time::Duration;
 
-use coffer_api::Stage;
-
 use super::encryption::ensure_encrypted_parent;
 use super::finish::{finish_dataset, on_create, Seen};
-use super::listing;
-use super::planning_reads::{gather, Prefetched};
+use super::listing::{self, Marks};
+use super::planning_reads::{Prefetched, Reads};
 use super::protection::{self, protect_ahead, Ahead};
 use super::snapshot::snapshot_if_stale;
 use super::{cancelled, BackupRequest, Totals};
-use crate::engine::Step;
 use crate::engine::{
     check_resume_token, plan_replication, step_commands, target_change, ModifiedInput, PlanError,
-    ReplicationPlan, StreamCommands, StreamSettings, TargetChange, TargetState,
+    ReplicationPlan, Step, StreamCommands, StreamSettings, TargetChange, TargetState,
 };
 use crate::ops::pipe::PipeOutput;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
@@ -26,238 +25,307 @@ use crate::zfs::send::{
     parse_resume_token_contents, parse_send_estimate, send_resume_estimate, send_resume_with,
     SendOptions,
 };
-use crate::zfs::{Bookmark, Cmd, DatasetInfo, Snapshot};
+use crate::zfs::{Bookmark, Cmd, Snapshot};
 
-#[allow(clippy::too_many_arguments)]
+/// One source dataset of the set and its place on the drive: what every phase of its
+/// replication works on.
+pub(super) struct Dataset<'a> {
+    pub ctx: &'a Ctx,
+    pub ctl: &'a JobCtl,
+    pub req: &'a BackupRequest,
+    pub id: &'a BackupId,
+    pub source: &'a DatasetName,
+    pub target: &'a DatasetName,
+    /// Encrypted sources are sent raw (`-w`); the others go into the encrypted container.
+    pub raw: bool,
+}
+
+/// Replicates one dataset in zrepl's order: prepare the target, plan by guid (resuming an
+/// interrupted receive first), check that the target was not modified, send, finish.
 pub(super) async fn replicate(
-    ctx: &Ctx,
-    ctl: &JobCtl,
-    req: &BackupRequest,
-    id: &BackupId,
-    (source, src_info): (&DatasetName, &DatasetInfo),
-    target: &DatasetName,
+    ds: &Dataset<'_>,
     prefetched: Option<Prefetched>,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
-    ctl.stage(Stage::Planning, source.as_str());
-    let raw = src_info.is_encrypted();
-    if !raw {
-        ensure_encrypted_parent(ctx, target, req.passphrase.as_ref()).await?;
-    }
-    if req.config.snapshot_max_age_hours > 0 {
-        snapshot_if_stale(ctx, ctl, source, req.config.snapshot_max_age_hours).await?;
-    }
-    let settings = StreamSettings {
-        raw,
-        // Progress comes from the sender's write count (ops::pipe), not `-v -P`.
-        progress: false,
-        receive: ReceiveOptions::default(),
-        on_create: on_create(),
-    };
-
-    // An interrupted receive is resumed first if its token is this source's own; a stale or
-    // foreign token is discarded (walkthrough has no answer for this; syncoid restarts from
-    // zero).
-    let mut tried_resume = false;
-    let mut resumed = false;
-    let mut rolled_back = false;
-    let mut sent = false;
-    // The snapshots the streams created on the target, in order, when known exactly.
-    let mut received: Option<Vec<String>> = None;
-    let mut ahead: Option<Ahead> = None;
-    // Rows from the last run save reading every snapshot's properties again; a plan they
-    // do not confirm is made again from fresh rows.
-    let mut fresh = false;
-    // What was read for this dataset while the drive's pool was checked holds only if nothing
-    // changed the source since: no snapshot was taken and no parent was made for the target.
-    let usable = |p: &Prefetched| {
-        raw && req.config.snapshot_max_age_hours == 0 && p.source == *source && p.target == *target
-    };
-    let (state, mut prefetched) = match prefetched.filter(usable) {
-        Some(p) => (p.state, Some(p.gathered)),
-        None => (ctx.store.state(id.as_str())?, None),
-    };
-    loop {
-        let g = match prefetched.take() {
-            Some(Ok(g)) => g,
-            other => {
-                // Read before the pool was known to be fine; reading again decides.
-                if let Some(Err(e)) = other {
-                    tracing::debug!(%source, error = %e, "reading ahead failed; reading again");
-                }
-                gather(ctx, &state, source, target, fresh).await?
+    ds.ctl.stage(Stage::Planning, ds.source.as_str());
+    prepare(ds).await?;
+    let mut planned = plan(ds, prefetched, totals).await?;
+    let sent = match &planned.plan {
+        ReplicationPlan::Send { base, steps } => {
+            if let Some(base) = base {
+                check_target(ds, &planned.rows.tgt_snaps, base.guid, planned.written).await?;
             }
+            Some(send(ds, &mut planned.rows, steps, totals).await?)
+        }
+        ReplicationPlan::UpToDate { .. } | ReplicationPlan::Resume { .. } => None,
+    };
+    let rows = &planned.rows;
+    let (sent, received, ahead) = match sent {
+        Some(s) => (true, s.received, s.ahead),
+        None => (false, None, None),
+    };
+    let seen = Seen {
+        src_snaps: &rows.src_snaps,
+        src_books: &rows.src_books,
+        tgt_snaps: &rows.tgt_snaps,
+        sent: sent || planned.resumed,
+        // A resumed stream's snapshots are not known exactly; finishing lists the target.
+        received: received.as_deref().filter(|_| !planned.resumed),
+        marks: &rows.marks,
+        ahead,
+    };
+    finish_dataset(ds, seen, totals).await
+}
+
+/// The target's parent, for a source that is not encrypted, and the snapshot Coffer takes
+/// when the newest one is older than the set allows.
+async fn prepare(ds: &Dataset<'_>) -> Result<(), OpError> {
+    if !ds.raw {
+        ensure_encrypted_parent(ds.ctx, ds.target, ds.req.passphrase.as_ref()).await?;
+    }
+    let max_age = ds.req.config.snapshot_max_age_hours;
+    if max_age > 0 {
+        snapshot_if_stale(ds.ctx, ds.ctl, ds.source, max_age).await?;
+    }
+    Ok(())
+}
+
+/// Both sides' snapshots as planning read them.
+struct Rows {
+    src_snaps: Vec<Snapshot>,
+    /// New source snapshots whose rows are read while the streams run
+    /// ([`listing::read_deferred`]).
+    deferred: Vec<String>,
+    src_books: Vec<Bookmark>,
+    tgt_snaps: Vec<Snapshot>,
+    /// The marks the lists were read after.
+    marks: Marks,
+}
+
+impl Rows {
+    /// Reads the deferred rows now, for a decision that needs every row.
+    async fn complete(&mut self, ds: &Dataset<'_>) -> Result<(), OpError> {
+        listing::read_deferred(
+            ds.ctx,
+            ds.source,
+            &mut self.src_snaps,
+            &self.deferred,
+            false,
+        )
+        .await?;
+        self.deferred.clear();
+        Ok(())
+    }
+}
+
+/// A plan that holds, with the rows it rests on.
+struct Planned {
+    plan: ReplicationPlan,
+    rows: Rows,
+    /// The target's `written` since its newest snapshot, read for an incremental send.
+    written: Option<u64>,
+    /// An interrupted receive was continued before this plan.
+    resumed: bool,
+}
+
+/// Plans by guid until the plan holds: after resuming or discarding an interrupted receive,
+/// after a confirmed rollback, and from fresh rows when remembered ones were stale.
+async fn plan(
+    ds: &Dataset<'_>,
+    prefetched: Option<Prefetched>,
+    totals: &mut Totals,
+) -> Result<Planned, OpError> {
+    let mut reads = Reads::new(ds, prefetched)?;
+    let mut resumed = false;
+    let mut tried_resume = false;
+    let mut rolled_back = false;
+    loop {
+        let g = reads.gather(ds).await?;
+        let (src_snaps, deferred) = g.src_listed;
+        let mut rows = Rows {
+            src_snaps,
+            deferred,
+            src_books: g.src_books,
+            tgt_snaps: g.tgt_snaps,
+            marks: g.marks,
         };
-        let (mut src_snaps, mut deferred) = g.src_listed;
-        let (marks, src_books, tgt_snaps) = (g.marks, g.src_books, g.tgt_snaps);
-        if !listing::deferral_holds(&src_snaps, &tgt_snaps) {
-            listing::read_deferred(ctx, source, &mut src_snaps, &deferred, false).await?;
-            deferred.clear();
+        if !listing::deferral_holds(&rows.src_snaps, &rows.tgt_snaps) {
+            rows.complete(ds).await?;
         }
         let state = if g.tgt_info.is_some() || g.token.is_some() {
             TargetState::Present {
-                snapshots: &tgt_snaps,
+                snapshots: &rows.tgt_snaps,
                 resume_token: g.token.as_deref(),
             }
         } else {
             TargetState::Missing
         };
-        let plan = match plan_replication(&src_snaps, &src_books, state) {
+        let plan = match plan_replication(&rows.src_snaps, &rows.src_books, state) {
             Ok(p) => p,
             Err(e) => {
-                handle_plan_error(ctx, req, target, e, &mut rolled_back).await?;
+                refuse_or_roll_back(ds, e, &mut rolled_back).await?;
                 continue;
             }
         };
         // What a send checks on the target (nothing written since its base) is read
         // alongside confirming the plan, rather than after it.
-        let sends_incrementally = matches!(&plan, ReplicationPlan::Send { base: Some(_), .. });
+        let remembered = (g.src_remembered, g.tgt_remembered);
         let (confirmed, written) = tokio::try_join!(
-            async {
-                if fresh {
-                    return Ok(true);
-                }
-                listing::confirm(
-                    ctx,
-                    (source, g.src_remembered),
-                    (target, g.tgt_remembered),
-                    &src_snaps,
-                    &plan,
-                )
-                .await
-            },
-            async {
-                if !sends_incrementally {
-                    return Ok(None);
-                }
-                zfs_util::get(ctx, target, "written")
-                    .await
-                    .map(|w| w.and_then(|w| w.parse::<u64>().ok()))
-            }
+            reads.confirm(ds, remembered, &rows.src_snaps, &plan),
+            written_since_base(ds, &plan)
         )?;
         if !confirmed {
-            tracing::info!(%source, "a snapshot name was re-used; planning from fresh rows");
-            fresh = true;
+            tracing::info!(source = %ds.source, "a snapshot name was re-used; planning from fresh rows");
+            reads.fresh = true;
             continue;
         }
         match plan {
             ReplicationPlan::Resume { token } => {
                 if tried_resume {
                     return Err(OpError::bug(format!(
-                        "{target} still has a resume token after resuming or discarding it."
+                        "{} still has a resume token after resuming or discarding it.",
+                        ds.target
                     )));
                 }
                 tried_resume = true;
-                // The token is checked against the source's snapshots by guid, so rows left
-                // to read while sending are read now.
-                if !deferred.is_empty() {
-                    listing::read_deferred(ctx, source, &mut src_snaps, &deferred, false).await?;
-                    deferred.clear();
-                }
-                let src = ResumeSource {
-                    name: source,
-                    snapshots: &src_snaps,
-                    bookmarks: &src_books,
-                    raw,
-                };
-                resumed = resume(ctx, ctl, &src, target, &token, totals).await?;
-                continue;
+                // The token is checked against the source's snapshots by guid.
+                rows.complete(ds).await?;
+                resumed = resume(ds, &rows, &token, totals).await?;
             }
-            ReplicationPlan::UpToDate { .. } => {}
-            ReplicationPlan::Send { base, steps } => {
-                sent = true;
-                if let Some(base) = &base {
-                    check_unmodified(ctx, req, target, &tgt_snaps, base.guid, written).await?;
-                }
-                let cmds: Vec<StreamCommands> = steps
-                    .iter()
-                    .map(|s| step_commands(s, source, target, &settings))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| OpError::bug(format!("cannot build the send: {e}")))?;
-                let sizes: Vec<u64> = steps
-                    .iter()
-                    .map(|s| step_size(s, &src_snaps, &src_books))
-                    .collect();
-                // New snapshots' sizes are read while the streams already run: under
-                // emulation that read costs about as much as a second listing.
-                let mut detailed = src_snaps.clone();
-                let late = totals.late_total.clone();
-                let known_size: u64 = sizes.iter().sum();
-                let details = async {
-                    // The rows left out of planning arrive here, with their sizes.
-                    listing::read_deferred(ctx, source, &mut detailed, &deferred, true).await?;
-                    let lacking = detailed.iter().any(listing::lacks_details);
-                    if !lacking && deferred.is_empty() {
-                        return Ok(());
-                    }
-                    if lacking {
-                        listing::fill_details(ctx, source, &mut detailed).await?;
-                    }
-                    let size: u64 = steps
-                        .iter()
-                        .map(|s| step_size(s, &detailed, &src_books))
-                        .sum();
-                    late.fetch_add(
-                        size.saturating_sub(known_size),
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    Ok::<(), OpError>(())
-                };
-                // The newest snapshot is bookmarked and held while it is sent (protection).
-                let protected_source = protection::Source {
-                    id,
-                    name: source,
-                    snapshots: &src_snaps,
-                    bookmarks: &src_books,
-                };
-                let placing = async {
-                    match steps.last() {
-                        Some(last) => protect_ahead(ctx, &protected_source, last.end()).await,
-                        None => None,
-                    }
-                };
-                let (streams, details, placed) = tokio::join!(
-                    send_streams(ctx, ctl, source, &cmds, &sizes, totals),
-                    details,
-                    placing
-                );
-                ahead = placed;
-                totals.total += totals
-                    .late_total
-                    .swap(0, std::sync::atomic::Ordering::Relaxed);
-                streams?;
-                match details {
-                    Ok(()) => src_snaps = detailed,
-                    // Only progress and the remembered sizes miss them; finishing reads again.
-                    Err(e) if deferred.is_empty() => {
-                        tracing::warn!(%source, error = %e, "reading snapshot sizes failed")
-                    }
-                    // Pruning decides by the source's guids, so every row must be there.
-                    Err(e) => {
-                        tracing::warn!(%source, error = %e, "reading new snapshots failed");
-                        let newest = src_snaps.iter().map(|s| s.createtxg).max().unwrap_or(0);
-                        listing::list_up_to(ctx, source, &mut src_snaps, newest).await?;
-                    }
-                }
-                deferred.clear();
-                if !resumed {
-                    received = Some(received_names(&steps, &src_snaps, &src_books));
-                }
-                totals.snapshots_sent += count_new(&src_snaps, &tgt_snaps) as u32;
+            plan => {
+                return Ok(Planned {
+                    plan,
+                    rows,
+                    written,
+                    resumed,
+                })
             }
         }
-        let seen = Seen {
-            src_snaps: &src_snaps,
-            src_books: &src_books,
-            tgt_snaps: &tgt_snaps,
-            sent: sent || resumed,
-            received: received.as_deref(),
-            marks: &marks,
-            ahead: ahead.take(),
-        };
-        finish_dataset(ctx, ctl, id, source, target, seen, totals).await?;
-        return Ok(());
     }
+}
+
+/// The target's `written` for an incremental send, which [`check_target`] judges.
+async fn written_since_base(
+    ds: &Dataset<'_>,
+    plan: &ReplicationPlan,
+) -> Result<Option<u64>, OpError> {
+    if !matches!(plan, ReplicationPlan::Send { base: Some(_), .. }) {
+        return Ok(None);
+    }
+    Ok(zfs_util::get(ds.ctx, ds.target, "written")
+        .await?
+        .and_then(|w| w.parse::<u64>().ok()))
+}
+
+/// What the streams did.
+struct Sent {
+    /// The snapshots the streams created on the target, in order.
+    received: Option<Vec<String>>,
+    /// Protection placed on the newest snapshot while it was sent.
+    ahead: Option<Ahead>,
+}
+
+/// Sends the plan's streams. The newest snapshot is bookmarked and held while it streams
+/// (protection), and the rows left out of planning are read beside the streams.
+async fn send(
+    ds: &Dataset<'_>,
+    rows: &mut Rows,
+    steps: &[Step],
+    totals: &mut Totals,
+) -> Result<Sent, OpError> {
+    let settings = StreamSettings {
+        raw: ds.raw,
+        // Progress comes from the sender's write count (ops::pipe), not `-v -P`.
+        progress: false,
+        receive: ReceiveOptions::default(),
+        on_create: on_create(),
+    };
+    let cmds: Vec<StreamCommands> = steps
+        .iter()
+        .map(|s| step_commands(s, ds.source, ds.target, &settings))
+        .collect::<Result<_, _>>()
+        .map_err(|e| OpError::bug(format!("cannot build the send: {e}")))?;
+    let sizes: Vec<u64> = steps
+        .iter()
+        .map(|s| step_size(s, &rows.src_snaps, &rows.src_books))
+        .collect();
+    let protected_source = protection::Source {
+        id: ds.id,
+        name: ds.source,
+        snapshots: &rows.src_snaps,
+        bookmarks: &rows.src_books,
+    };
+    let placing = async {
+        match steps.last() {
+            Some(last) => protect_ahead(ds.ctx, &protected_source, last.end()).await,
+            None => None,
+        }
+    };
+    let late = totals.late_total.clone();
+    let (streams, details, ahead) = tokio::join!(
+        send_streams(ds, &cmds, &sizes, totals),
+        details_beside_streams(ds, rows, steps, late),
+        placing
+    );
+    totals.total += totals
+        .late_total
+        .swap(0, std::sync::atomic::Ordering::Relaxed);
+    streams?;
+    match details {
+        Ok(detailed) => rows.src_snaps = detailed,
+        // Only progress and the remembered sizes miss them; finishing reads again.
+        Err(e) if rows.deferred.is_empty() => {
+            tracing::warn!(source = %ds.source, error = %e, "reading snapshot sizes failed")
+        }
+        // Pruning decides by the source's guids, so every row must be there.
+        Err(e) => {
+            tracing::warn!(source = %ds.source, error = %e, "reading new snapshots failed");
+            let newest = rows
+                .src_snaps
+                .iter()
+                .map(|s| s.createtxg)
+                .max()
+                .unwrap_or(0);
+            listing::list_up_to(ds.ctx, ds.source, &mut rows.src_snaps, newest).await?;
+        }
+    }
+    rows.deferred.clear();
+    totals.snapshots_sent += count_new(&rows.src_snaps, &rows.tgt_snaps) as u32;
+    Ok(Sent {
+        received: Some(received_names(steps, &rows.src_snaps, &rows.src_books)),
+        ahead,
+    })
+}
+
+/// The source's rows with the deferred ones and every size, read while the streams already
+/// run: under emulation that read costs about as much as a second listing. What they add to
+/// the estimate goes into `late`.
+async fn details_beside_streams(
+    ds: &Dataset<'_>,
+    rows: &Rows,
+    steps: &[Step],
+    late: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) -> Result<Vec<Snapshot>, OpError> {
+    let mut detailed = rows.src_snaps.clone();
+    listing::read_deferred(ds.ctx, ds.source, &mut detailed, &rows.deferred, true).await?;
+    let lacking = detailed.iter().any(listing::lacks_details);
+    if !lacking && rows.deferred.is_empty() {
+        return Ok(detailed);
+    }
+    if lacking {
+        listing::fill_details(ds.ctx, ds.source, &mut detailed).await?;
+    }
+    let size = |snaps: &[Snapshot]| -> u64 {
+        steps
+            .iter()
+            .map(|s| step_size(s, snaps, &rows.src_books))
+            .sum()
+    };
+    late.fetch_add(
+        size(&detailed).saturating_sub(size(&rows.src_snaps)),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    Ok(detailed)
 }
 
 fn count_new(src: &[Snapshot], tgt: &[Snapshot]) -> usize {
@@ -267,13 +335,12 @@ fn count_new(src: &[Snapshot], tgt: &[Snapshot]) -> usize {
 
 /// Turns a planning failure into its error, except a confirmed rollback, after which the
 /// caller plans again (once).
-async fn handle_plan_error(
-    ctx: &Ctx,
-    req: &BackupRequest,
-    target: &DatasetName,
+async fn refuse_or_roll_back(
+    ds: &Dataset<'_>,
     e: PlanError,
     rolled_back: &mut bool,
 ) -> Result<(), OpError> {
+    let target = ds.target;
     match e {
         PlanError::NoSourceSnapshots => Err(Problem::NoSnapshots {}.into()),
         PlanError::TargetWithoutSnapshots => Err(Problem::TargetWithoutSnapshots {
@@ -286,9 +353,9 @@ async fn handle_plan_error(
         }
         .into()),
         PlanError::TargetHasNewerSnapshots { base, names } => {
-            if req.rollback && !*rolled_back {
+            if ds.req.rollback && !*rolled_back {
                 *rolled_back = true;
-                rollback(ctx, target, &base.target_name).await
+                rollback(ds.ctx, target, &base.target_name).await
             } else {
                 Err(Problem::TargetHasNewerSnapshots {
                     target: target.to_string(),
@@ -309,14 +376,15 @@ async fn rollback(ctx: &Ctx, target: &DatasetName, base: &str) -> Result<(), OpE
         .map(|_| ())
 }
 
-async fn check_unmodified(
-    ctx: &Ctx,
-    req: &BackupRequest,
-    target: &DatasetName,
+/// Refuses to send onto a target changed since its base (data written, or snapshots taken on
+/// the drive), unless the user confirmed rolling it back.
+async fn check_target(
+    ds: &Dataset<'_>,
     tgt_snaps: &[Snapshot],
     base_guid: u64,
     written: Option<u64>,
 ) -> Result<(), OpError> {
+    let target = ds.target;
     let change = target_change(&ModifiedInput {
         written,
         target_snapshots: tgt_snaps,
@@ -330,8 +398,8 @@ async fn check_unmodified(
         .find(|s| s.guid == base_guid)
         .map(|s| s.name.clone())
         .unwrap_or_default();
-    if req.rollback && !base_name.is_empty() {
-        return rollback(ctx, target, &base_name).await;
+    if ds.req.rollback && !base_name.is_empty() {
+        return rollback(ds.ctx, target, &base_name).await;
     }
     let what = match change {
         TargetChange::Written { bytes } => Notice::BytesWritten {
@@ -350,15 +418,6 @@ async fn check_unmodified(
     .with("change", &what.details()))
 }
 
-/// The source an interrupted receive on its target would continue.
-struct ResumeSource<'a> {
-    name: &'a DatasetName,
-    snapshots: &'a [Snapshot],
-    bookmarks: &'a [Bookmark],
-    /// Encrypted sources are sent raw, so their streams resume raw.
-    raw: bool,
-}
-
 /// Resumes an interrupted receive when its token is the source's own; true when it did.
 ///
 /// The token is the drive's, and `zfs send -t` sends whatever local snapshot it names
@@ -367,16 +426,15 @@ struct ResumeSource<'a> {
 /// way Coffer does. Anything else, a token zfs cannot decode or continue included, is
 /// [`discard`]ed: never sent.
 async fn resume(
-    ctx: &Ctx,
-    ctl: &JobCtl,
-    src: &ResumeSource<'_>,
-    target: &DatasetName,
+    ds: &Dataset<'_>,
+    rows: &Rows,
     token: &str,
     totals: &mut Totals,
 ) -> Result<bool, OpError> {
-    ctl.stage(Stage::Resuming, target.as_str());
+    let (ctx, target) = (ds.ctx, ds.target);
+    ds.ctl.stage(Stage::Resuming, target.as_str());
     let Ok(token) = ResumeToken::parse(token) else {
-        return discard(ctx, src.name, target, "its token is malformed", totals).await;
+        return discard(ds, "its token is malformed", totals).await;
     };
     let decode = send_resume_estimate(&token);
     let out = zfs_util::run_unchecked(ctx, &decode).await?;
@@ -386,7 +444,7 @@ async fn resume(
             f.known == Some(crate::zfs::KnownFailure::ResumeStale) || is_stale(&f.stderr)
         }) {
             let why = format!("zfs cannot continue it ({})", first_line(&f.stderr));
-            return discard(ctx, src.name, target, &why, totals).await;
+            return discard(ds, &why, totals).await;
         }
         return Err(failed
             .map(OpError::from)
@@ -399,13 +457,17 @@ async fn resume(
         Ok(c) => c,
         Err(e) => {
             let why = format!("its token could not be read ({e})");
-            return discard(ctx, src.name, target, &why, totals).await;
+            return discard(ds, &why, totals).await;
         }
     };
-    if let Err(refusal) =
-        check_resume_token(&contents, src.name, src.snapshots, src.bookmarks, src.raw)
-    {
-        return discard(ctx, src.name, target, &refusal.to_string(), totals).await;
+    if let Err(refusal) = check_resume_token(
+        &contents,
+        ds.source,
+        &rows.src_snaps,
+        &rows.src_books,
+        ds.raw,
+    ) {
+        return discard(ds, &refusal.to_string(), totals).await;
     }
     let est = parse_estimate(&out);
     totals.total = totals.total.max(totals.done + est.total);
@@ -416,16 +478,16 @@ async fn resume(
         send: send_resume_with(
             &token,
             SendOptions {
-                raw: src.raw,
+                raw: ds.raw,
                 progress: false,
             },
         ),
         receive: crate::zfs::receive::receive(target, &ReceiveOptions::default())?,
     };
-    match run_stream(ctx, ctl, target.pool(), &cmds, totals).await {
+    match run_stream(ctx, ds.ctl, target.pool(), &cmds, totals).await {
         Err(e) if e.is(ErrorKind::CommandFailed) && is_stale(&e.message()) => {
             let why = format!("zfs could not continue it ({})", first_line(&e.message()));
-            discard(ctx, src.name, target, &why, totals).await
+            discard(ds, &why, totals).await
         }
         other => other.map(|()| true),
     }
@@ -434,20 +496,15 @@ async fn resume(
 /// Aborts the partial receive on `target` (`zfs receive -A`) instead of resuming it, and
 /// says why in the run's warnings; the caller then plans without it. Always false (not
 /// resumed).
-async fn discard(
-    ctx: &Ctx,
-    source: &DatasetName,
-    target: &DatasetName,
-    why: &str,
-    totals: &mut Totals,
-) -> Result<bool, OpError> {
+async fn discard(ds: &Dataset<'_>, why: &str, totals: &mut Totals) -> Result<bool, OpError> {
+    let (source, target) = (ds.source, ds.target);
     tracing::warn!(
         %source,
         %target,
         reason = why,
         "discarding the partial receive instead of resuming it"
     );
-    zfs_util::run(ctx, &receive_abort(target)).await?;
+    zfs_util::run(ds.ctx, &receive_abort(target)).await?;
     totals.warnings.push(
         Notice::ResumeDiscarded {
             target: target.to_string(),
@@ -544,17 +601,15 @@ fn received_names(steps: &[Step], snaps: &[Snapshot], books: &[Bookmark]) -> Vec
 
 /// Sends each stream through the pipe.
 async fn send_streams(
-    ctx: &Ctx,
-    ctl: &JobCtl,
-    source: &DatasetName,
+    ds: &Dataset<'_>,
     cmds: &[StreamCommands],
     sizes: &[u64],
     totals: &mut Totals,
 ) -> Result<(), OpError> {
     totals.total += sizes.iter().sum::<u64>();
-    ctl.stage(Stage::Sending, source.as_str());
+    ds.ctl.stage(Stage::Sending, ds.source.as_str());
     for c in cmds {
-        run_stream(ctx, ctl, target_pool_of(c), c, totals).await?;
+        run_stream(ds.ctx, ds.ctl, ds.target.pool(), c, totals).await?;
     }
     Ok(())
 }
@@ -613,15 +668,6 @@ pub(super) async fn run_stream(
         }
     }
     Ok(())
-}
-
-/// The pool a stream is received into: the pool of the receive's last argument.
-fn target_pool_of(c: &StreamCommands) -> &str {
-    c.receive
-        .args
-        .last()
-        .and_then(|a| a.to_str())
-        .map_or("", |t| t.split('/').next().unwrap_or(t))
 }
 
 /// Whether the drive of the backup set with this pool guid has left `/dev/disk/by-id`.
