@@ -511,9 +511,11 @@ impl Manager {
             conn,
             &header,
             &b,
-            Operation::BackUp,
-            action::BACK_UP,
-            true,
+            PoolJob {
+                operation: Operation::BackUp,
+                action: action::BACK_UP,
+                cancelable: true,
+            },
             move |ctx, ctl| Box::pin(async move { ops::backup::run(&ctx, &ctl, req).await }),
         )
         .await
@@ -533,9 +535,11 @@ impl Manager {
             conn,
             &header,
             &b,
-            Operation::Scrub,
-            action::SCRUB,
-            true,
+            PoolJob {
+                operation: Operation::Scrub,
+                action: action::SCRUB,
+                cancelable: true,
+            },
             move |ctx, ctl| Box::pin(async move { ops::scrub::run(&ctx, &ctl, &cfg).await }),
         )
         .await
@@ -560,9 +564,11 @@ impl Manager {
             conn,
             &header,
             &b,
-            Operation::Unlock,
-            action::UNLOCK,
-            false,
+            PoolJob {
+                operation: Operation::Unlock,
+                action: action::UNLOCK,
+                cancelable: false,
+            },
             move |ctx, ctl| {
                 Box::pin(async move { ops::unlock::run(&ctx, &ctl, &cfg, secret, uid).await })
             },
@@ -584,9 +590,11 @@ impl Manager {
             conn,
             &header,
             &b,
-            Operation::Lock,
-            action::UNLOCK,
-            false,
+            PoolJob {
+                operation: Operation::Lock,
+                action: action::UNLOCK,
+                cancelable: false,
+            },
             move |ctx, ctl| Box::pin(async move { ops::lock::run(&ctx, &ctl, &cfg).await }),
         )
         .await
@@ -714,19 +722,23 @@ impl Manager {
     ) -> zbus::Result<()>;
 }
 
+/// What kind of job a drive's pool runs, and the polkit action that allows it.
+struct PoolJob {
+    operation: Operation,
+    action: &'static str,
+    cancelable: bool,
+}
+
 type PoolOp = Box<dyn FnOnce(ops::Ctx, Arc<ops::JobCtl>) -> super::jobs::OpFuture + Send>;
 
 impl Manager {
     /// Takes the pool lock of backup set `b` and starts `op` as a job.
-    #[allow(clippy::too_many_arguments)]
     async fn start_pool_job(
         &self,
         conn: &Connection,
         header: &Header<'_>,
         b: &BackupConfig,
-        operation: Operation,
-        action: &'static str,
-        cancelable: bool,
+        job: PoolJob,
         op: impl FnOnce(ops::Ctx, Arc<ops::JobCtl>) -> super::jobs::OpFuture + Send + 'static,
     ) -> Result<OwnedObjectPath, Error> {
         if b.pool_name.is_empty() {
@@ -746,12 +758,12 @@ impl Manager {
             &self.service,
             conn,
             JobSpec {
-                operation,
-                action,
+                operation: job.operation,
+                action: job.action,
                 backup_id: b.id.clone(),
                 started_by_uid: uid,
                 lock,
-                cancelable,
+                cancelable: job.cancelable,
             },
             move |ctl| op(ctx, ctl),
         )
