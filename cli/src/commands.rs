@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::args::{Cli, Command, Global};
 use crate::client::{self, Failure};
+use crate::format::Align;
 use crate::{agent, format, job, passphrase};
 
 struct Ctx {
@@ -153,7 +154,14 @@ fn version(ctx: &Ctx) -> Result<(), Failure> {
     if ctx.args.json {
         print_json(json!({"helper": v, "zfs": user, "zfs_kmod": kmod, "warnings": warnings}));
     } else {
-        println!("coffer-helper {v}\nOpenZFS {user} (kernel module {kmod})");
+        println!("coffer-helper {v}");
+        println!(
+            "{}",
+            gettext_f(
+                "OpenZFS {version} (kernel module {kernel_version})",
+                &[("version", &user), ("kernel_version", &kmod)],
+            )
+        );
         for w in &warnings {
             println!(
                 "{}",
@@ -170,20 +178,30 @@ fn sources(ctx: &Ctx) -> Result<(), Failure> {
         print_json(Value::Array(list.iter().map(to_json).collect()));
         return Ok(());
     }
-    println!(
-        "{:<32} {:<12} {:>9} {:<17} {:>10}",
-        "DATASET", "ENCRYPTION", "SNAPSHOTS", "NEWEST", "USED"
-    );
-    for s in list {
-        println!(
-            "{:<32} {:<12} {:>9} {:<17} {:>10}{}",
-            s.name,
-            s.encryption,
-            s.snapshot_count,
-            format::date(s.newest_snapshot_time),
-            HumanBytes(s.used).to_string(),
-            if s.sanoid_detected { "  sanoid" } else { "" }
-        );
+    let headers = [
+        // Translators: the column headers of `cofferctl sources`, in capitals like the English.
+        (gettext("DATASET"), Align::Left),
+        (gettext("ENCRYPTION"), Align::Left),
+        (gettext("SNAPSHOTS"), Align::Right),
+        (gettext("NEWEST"), Align::Left),
+        (gettext("USED"), Align::Right),
+        (String::new(), Align::Left), // sanoid manages the snapshots
+    ];
+    let rows: Vec<Vec<String>> = list
+        .into_iter()
+        .map(|s| {
+            vec![
+                s.name,
+                s.encryption,
+                s.snapshot_count.to_string(),
+                format::date(s.newest_snapshot_time),
+                HumanBytes(s.used).to_string(),
+                if s.sanoid_detected { "sanoid" } else { "" }.to_string(),
+            ]
+        })
+        .collect();
+    for line in format::table(&headers, &rows) {
+        println!("{line}");
     }
     Ok(())
 }
@@ -194,32 +212,30 @@ fn backups(ctx: &Ctx) -> Result<(), Failure> {
         print_json(Value::Array(list.iter().map(to_json).collect()));
         return Ok(());
     }
+    let last_backup = gettext("last backup:");
+    let last_scrub = gettext("last scrub:");
+    let w = last_backup.chars().count().max(last_scrub.chars().count());
     for s in list {
         println!(
-            "{} ({}) on pool {} [{}]",
-            s.id, s.label, s.pool_name, s.drive_serial
+            "{}",
+            gettext_f(
+                "{id} ({label}) on pool {pool} [{serial}]",
+                &[
+                    ("id", &s.id),
+                    ("label", &s.label),
+                    ("pool", &s.pool_name),
+                    ("serial", &s.drive_serial),
+                ],
+            )
         );
         for (src, dst) in &s.datasets {
             println!("  {src} -> {dst}");
         }
-        println!(
-            "  last backup: {} {}",
-            format::date(s.last_backup),
-            if s.last_backup_result.is_empty() {
-                ""
-            } else {
-                &s.last_backup_result
-            }
-        );
-        println!(
-            "  last scrub:  {} {}",
-            format::date(s.last_scrub),
-            if s.last_scrub_result.is_empty() {
-                ""
-            } else {
-                &s.last_scrub_result
-            }
-        );
+        let last = |label: &str, when: i64, result: &str| {
+            println!("  {label:<w$} {} {result}", format::date(when));
+        };
+        last(&last_backup, s.last_backup, &s.last_backup_result);
+        last(&last_scrub, s.last_scrub, &s.last_scrub_result);
     }
     Ok(())
 }
@@ -287,12 +303,15 @@ fn history(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
         print_json(Value::Array(list.iter().map(to_json).collect()));
         return Ok(());
     }
+    // Translators: whether a run in `cofferctl history` succeeded.
+    let (ok, failed) = (gettext("ok"), gettext("FAIL"));
+    let w = ok.chars().count().max(failed.chars().count());
     for h in list {
         println!(
-            "{}  {:<14} {:<4} {}{}",
+            "{}  {:<14} {:<w$} {}{}",
             format::date(h.started),
             h.operation,
-            if h.success { "ok" } else { "FAIL" },
+            if h.success { &ok } else { &failed },
             if h.bytes > 0 {
                 format!("{} ", HumanBytes(h.bytes))
             } else {

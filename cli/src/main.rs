@@ -1,7 +1,7 @@
 //! cofferctl: every Coffer operation from the shell, over the helper's D-Bus API. It links no
 //! GTK. `cofferctl backup` is the walkthrough's `backupToExternalDrive`, power-off included.
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 mod agent;
 mod args;
@@ -13,8 +13,9 @@ mod passphrase;
 
 fn main() {
     coffer_api::i18n::init();
-    let cli = args::Cli::parse();
+    let cli = args::parse();
     match cli.command {
+        // From the untranslated command: what meson installs stays English.
         args::Command::Completions { shell } => {
             let mut command = args::Cli::command();
             clap_complete::generate(shell, &mut command, "cofferctl", &mut std::io::stdout());
