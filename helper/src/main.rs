@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use coffer_helper::ops::{host::SystemHost, pipe::SystemPipe, Ctx, Paths};
+use coffer_helper::ops::{host::SystemHost, pipe::SystemPipe, Ctx, Paths, SnapshotReads};
 use coffer_helper::service::{self, polkit::PolkitAuthority, Service, ServiceConfig};
 use coffer_helper::state::{Store, DEFAULT_CONFIG_PATH, DEFAULT_STATE_PATH};
 use coffer_helper::zfs::SystemRunner;
@@ -41,6 +41,16 @@ struct Args {
     /// Where unlocked backups are mounted
     #[arg(long = "run-dir", value_name = "PATH", default_value = "/run/coffer")]
     run_dir: PathBuf,
+    /// How backups read snapshot lists: remembered between runs, or plain (the benchmark's
+    /// reference)
+    #[arg(long, value_enum, value_name = "HOW", env = "COFFER_SNAPSHOT_READS", default_value_t = Reads::Remembered)]
+    snapshot_reads: Reads,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Reads {
+    Remembered,
+    Plain,
 }
 
 enum Bus {
@@ -86,6 +96,10 @@ async fn run(args: Args) -> Result<(), String> {
         store: Arc::new(store),
         paths: Paths {
             run_root: args.run_dir,
+        },
+        snapshot_reads: match args.snapshot_reads {
+            Reads::Remembered => SnapshotReads::Remembered,
+            Reads::Plain => SnapshotReads::Plain,
         },
     };
     let cfg = ServiceConfig {

@@ -58,6 +58,21 @@ pub struct Ctx {
     pub host: Arc<dyn Host>,
     pub store: Arc<Store>,
     pub paths: Paths,
+    pub snapshot_reads: SnapshotReads,
+}
+
+/// How a backup reads the snapshot lists its plans rest on.
+///
+/// `Plain` lists both sides afresh for every dataset and after every stream: the reference
+/// behaviour, simple by construction. `Remembered` reuses the last run's rows while OpenZFS's
+/// `snapshots_changed` says a list did not change, reads the first dataset while the drive's
+/// pool is checked, and reads new rows beside the streams. Tests run scenarios both ways and
+/// must see the same outcome; the bench measures what remembering saves.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SnapshotReads {
+    #[default]
+    Remembered,
+    Plain,
 }
 
 /// A secret that is zeroed when dropped (passphrases from D-Bus).

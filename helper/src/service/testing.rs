@@ -16,7 +16,7 @@ use super::polkit::{AuthFuture, Authority};
 use super::{Service, ServiceConfig};
 use crate::ops::host::Host;
 use crate::ops::pipe::{PipeFuture, PipeOutput, SendReceive};
-use crate::ops::{Ctx, JobCtl, Paths};
+use crate::ops::{Ctx, JobCtl, Paths, SnapshotReads};
 use crate::state::Store;
 use crate::validate::BlockDevices;
 use crate::zfs::{Cmd, CmdOutput, RunFuture, Runner};
@@ -455,6 +455,7 @@ pub fn fake_ctx(runner: Arc<FakeRunner>, host: Arc<FakeHost>, dir: &Path) -> Ctx
         paths: Paths {
             run_root: dir.join("run"),
         },
+        snapshot_reads: SnapshotReads::default(),
     }
 }
 
@@ -567,6 +568,11 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(tag: &str) -> Self {
+        Self::start_reading(tag, SnapshotReads::default()).await
+    }
+
+    /// A harness whose backups read snapshot lists `reads`.
+    pub async fn start_reading(tag: &str, reads: SnapshotReads) -> Self {
         log_for_tests();
         let bus = PrivateBus::start().expect("dbus-daemon");
         let dir = std::env::temp_dir().join(format!("coffer-svc-{tag}-{}", std::process::id()));
@@ -583,6 +589,7 @@ impl Harness {
             paths: Paths {
                 run_root: dir.join("run"),
             },
+            snapshot_reads: reads,
         };
         let service = Service::new(
             ctx,

@@ -6,7 +6,43 @@ use std::time::Duration;
 use coffer_api::HelperProxy;
 
 use super::testing::{drive_is_the_sets, fail, ok, Harness, FAKE_DISK};
+use crate::ops::SnapshotReads;
 use crate::state::{BackupConfig, DatasetPair};
+
+/// Runs backup scenarios with each way of reading snapshot lists (`SnapshotReads`): the
+/// remembered way must reach exactly what the plain way does.
+macro_rules! both_ways {
+    ($($name:ident),* $(,)?) => {
+        mod both_ways {
+            $(
+                mod $name {
+                    use crate::ops::SnapshotReads;
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn remembered() {
+                        super::super::$name(SnapshotReads::Remembered).await
+                    }
+
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                    async fn plain() {
+                        super::super::$name(SnapshotReads::Plain).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+both_ways!(
+    first_backup_is_raw_full_then_incremental_and_protects_the_base,
+    modified_target_is_refused_and_nothing_is_destroyed,
+    incremental_backup_prunes_what_left_the_source,
+    cancel_stops_the_send_and_still_exports,
+    a_yanked_drive_ends_the_backup_without_hanging,
+    a_hold_left_by_an_interrupted_run_is_released_by_the_next,
+    a_resume_token_of_another_dataset_is_aborted_never_sent,
+    the_sources_own_resume_token_is_resumed_raw,
+);
 
 const SRC_ROW: &str = "rpool/home\tfilesystem\taes-256-gcm\trpool/home\tavailable\tpassphrase\t-\toff\t/home\ton\t1000\t5000\n";
 const TGT_ROW: &str = "backup/home\tfilesystem\taes-256-gcm\tbackup/home\tunavailable\tpassphrase\t-\ton\t/mnt/backup/home\ton\t1000\t5000\n";
@@ -108,9 +144,8 @@ fn mounted_after_a_b(h: &Harness, names: &[&str]) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
-    let h = Harness::start("first").await;
+async fn first_backup_is_raw_full_then_incremental_and_protects_the_base(reads: SnapshotReads) {
+    let h = Harness::start_reading(&format!("first-{reads:?}"), reads).await;
     h.allow(true);
     seed(&h);
     imported(&h);
@@ -192,9 +227,8 @@ async fn first_backup_is_raw_full_then_incremental_and_protects_the_base() {
     assert!(st.pending_protect.is_empty(), "{:?}", st.pending_protect);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn modified_target_is_refused_and_nothing_is_destroyed() {
-    let h = Harness::start("modified").await;
+async fn modified_target_is_refused_and_nothing_is_destroyed(reads: SnapshotReads) {
+    let h = Harness::start_reading(&format!("modified-{reads:?}"), reads).await;
     h.allow(true);
     seed(&h);
     imported(&h);
@@ -220,9 +254,8 @@ async fn modified_target_is_refused_and_nothing_is_destroyed() {
     assert_eq!(hist.last().unwrap().error_name, "TargetModified");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn incremental_backup_prunes_what_left_the_source() {
-    let h = Harness::start("prune").await;
+async fn incremental_backup_prunes_what_left_the_source(reads: SnapshotReads) {
+    let h = Harness::start_reading(&format!("prune-{reads:?}"), reads).await;
     h.allow(true);
     seed(&h);
     imported(&h);
@@ -455,9 +488,8 @@ async fn wrong_passphrase_is_named() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_stops_the_send_and_still_exports() {
-    let h = Harness::start("cancel").await;
+async fn cancel_stops_the_send_and_still_exports(reads: SnapshotReads) {
+    let h = Harness::start_reading(&format!("cancel-{reads:?}"), reads).await;
     h.allow(true);
     seed(&h);
     let r = &h.runner;
@@ -601,9 +633,8 @@ async fn a_drive_stamped_with_another_pools_set_gets_a_set_of_its_own() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_yanked_drive_ends_the_backup_without_hanging() {
-    let h = Harness::start("yank").await;
+async fn a_yanked_drive_ends_the_backup_without_hanging(reads: SnapshotReads) {
+    let h = Harness::start_reading(&format!("yank-{reads:?}"), reads).await;
     h.allow(true);
     seed(&h);
     let r = &h.runner;
@@ -678,9 +709,8 @@ async fn an_unchanged_snapshot_list_is_not_read_again() {
     assert_eq!(st.snapshots["backup/home"].len(), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_hold_left_by_an_interrupted_run_is_released_by_the_next() {
-    let h = Harness::start("pending").await;
+async fn a_hold_left_by_an_interrupted_run_is_released_by_the_next(reads: SnapshotReads) {
+    let h = Harness::start_reading(&format!("pending-{reads:?}"), reads).await;
     h.allow(true);
     seed(&h);
     // A run that was sending `b` held it and was killed; sanoid has taken `c` since.
@@ -1117,9 +1147,8 @@ async fn backed_up_warnings(h: &Harness) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resume_token_of_another_dataset_is_aborted_never_sent() {
-    let h = Harness::start("token-foreign").await;
+async fn a_resume_token_of_another_dataset_is_aborted_never_sent(reads: SnapshotReads) {
+    let h = Harness::start_reading(&format!("token-foreign-{reads:?}"), reads).await;
     h.allow(true);
     seed(&h);
     // A hostile drive: a partial receive of another local dataset, without `rawok`.
@@ -1159,9 +1188,8 @@ async fn a_resume_token_of_another_dataset_is_aborted_never_sent() {
     assert_eq!(st.protected["rpool/home"], "c");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sources_own_resume_token_is_resumed_raw() {
-    let h = Harness::start("token-own").await;
+async fn the_sources_own_resume_token_is_resumed_raw(reads: SnapshotReads) {
+    let h = Harness::start_reading(&format!("token-own-{reads:?}"), reads).await;
     h.allow(true);
     seed(&h);
     // `-w -I b c` cut off in `c`, as an unplugged drive leaves it.

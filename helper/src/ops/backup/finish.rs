@@ -8,7 +8,7 @@ use super::replicate::Dataset;
 use super::Totals;
 use crate::engine::protect::is_base_bookmark;
 use crate::engine::{prune_commands, prune_set, verify_replica};
-use crate::ops::{zfs_util, Ctx, OpError};
+use crate::ops::{zfs_util, Ctx, OpError, SnapshotReads};
 use crate::validate::{DatasetName, PropertyName};
 use crate::zfs::manage::DESTROY_BATCH_MAX_ARG;
 use crate::zfs::receive::ReceiveOptions;
@@ -77,6 +77,19 @@ pub(super) async fn finish_dataset(
                 seen.tgt_snaps.to_vec(),
                 seen.src_books.to_vec(),
             ));
+        }
+        if ctx.snapshot_reads == SnapshotReads::Plain {
+            // Both sides afresh; sizes already read carry over where name and guid match (a
+            // received snapshot carries its source's guid).
+            let known_src = Known::from_rows(seen.src_snaps);
+            let mut known_tgt = Known::from_rows(seen.tgt_snaps);
+            known_tgt.extend(Known::received(target, seen.src_snaps, None));
+            let (src, tgt, books) = tokio::try_join!(
+                listing::snapshots(ctx, source, &known_src),
+                listing::snapshots(ctx, target, &known_tgt),
+                zfs_util::bookmarks(ctx, source),
+            )?;
+            return Ok((None, src, tgt, books));
         }
         let both = [source, target];
         let (marks, mut promised_row) = tokio::join!(
@@ -232,7 +245,7 @@ pub(super) async fn finish_dataset(
     }
     // Pruning moved the target's mark; read after it, the list minus what was destroyed
     // holds, and the next run need not list the drive (sanoid prunes between most runs).
-    let pruned_marks = if doomed.is_empty() {
+    let pruned_marks = if doomed.is_empty() || ctx.snapshot_reads == SnapshotReads::Plain {
         None
     } else {
         Some(Marks::read(ctx, &[target]).await)

@@ -16,7 +16,7 @@ use coffer_api::{Details, ErrorKind, Notice, Problem, Stage};
 
 use super::pool::{self, Imported};
 use super::progress::now_secs;
-use super::{Ctx, JobCtl, JobResult, OpError, Output, Secret};
+use super::{Ctx, JobCtl, JobResult, OpError, Output, Secret, SnapshotReads};
 use crate::state::{BackupConfig, BackupState, DatasetPair};
 use crate::validate::{BackupId, DatasetName};
 
@@ -60,7 +60,8 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     // The first source's datasets are listed while the drive's pool is found, and when the
     // pool is imported and well, what planning reads too: checking the pool takes two
     // `zpool` processes, which under emulation cost as much as planning itself.
-    let read_ahead = state_if_pool_ready(ctx, cfg);
+    let read_ahead = state_if_pool_ready(ctx, cfg)
+        .filter(|_| ctx.snapshot_reads == SnapshotReads::Remembered);
     let first = cfg.datasets.first();
     let (imported, first_tree, prefetched) = tokio::join!(
         pool::ensure_imported(ctx, cfg),

@@ -5,7 +5,7 @@
 use super::listing::{self, Known, Marks};
 use super::replicate::Dataset;
 use crate::engine::ReplicationPlan;
-use crate::ops::{zfs_util, Ctx, OpError};
+use crate::ops::{zfs_util, Ctx, OpError, SnapshotReads};
 use crate::state::{BackupState, DatasetPair};
 use crate::validate::DatasetName;
 use crate::zfs::{Bookmark, DatasetInfo, Snapshot};
@@ -52,16 +52,18 @@ impl Reads {
                 && p.source == *ds.source
                 && p.target == *ds.target
         };
+        // Plain reads are fresh reads from the start.
+        let fresh = ds.ctx.snapshot_reads == SnapshotReads::Plain;
         Ok(match prefetched.filter(usable) {
             Some(p) => Self {
                 state: p.state,
                 prefetched: Some(p.gathered),
-                fresh: false,
+                fresh,
             },
             None => Self {
                 state: ds.ctx.store.state(ds.id.as_str())?,
                 prefetched: None,
-                fresh: false,
+                fresh,
             },
         })
     }
