@@ -1,5 +1,7 @@
 //! Benchmarks, not tests: Coffer against syncoid 2.1 and the bare `zfs send -w | zfs receive`
-//! pipe, on the same data in one guest boot. Run with `tests/vm/run --release bench`; the table
+//! pipe, on the same data in one guest boot. Coffer runs twice per round, with its remembered
+//! snapshot reads and with plain ones (a second drive and set), so the bench says what
+//! remembering saves. Run with `tests/vm/run --release bench`; the table
 //! lands in the artifacts as `bench.md` and is copied into docs/benchmarks.md by hand.
 
 use std::process::{Command, Stdio};
@@ -53,8 +55,24 @@ fn cold_source() {
 /// receive's data in the transaction groups after it returns, and frees a destroyed dataset's
 /// blocks in the background, and either would otherwise land on whichever method runs next.
 fn settle() {
-    run("zpool", &["sync", "rpool", "backup"]);
+    run("zpool", &["sync", "rpool", "backup", "plain"]);
     run("zpool", &["wait", "-t", "free", "backup"]);
+    run("zpool", &["wait", "-t", "free", "plain"]);
+}
+
+/// Starts the helper again with `reads` (`COFFER_SNAPSHOT_READS`) unless it already runs so;
+/// the restart and the first call happen before anything is timed.
+fn helper_reads(current: &mut &'static str, reads: &'static str) {
+    if *current == reads {
+        return;
+    }
+    run(
+        "systemctl",
+        &["set-environment", &format!("COFFER_SNAPSHOT_READS={reads}")],
+    );
+    run("systemctl", &["stop", "coffer-helper"]);
+    cofferctl(&["version"]).ok();
+    *current = reads;
 }
 
 fn syncoid(src: &str, dst: &str) {
@@ -83,6 +101,21 @@ fn snapshot_all(ds: &str, from: u32, count: u32, bytes: usize) -> String {
     last
 }
 
+/// A USB drive prepared by `cofferctl prepare` with a pool `pool` for the set backing up
+/// `ds`; with the set's id and the pool's guid.
+fn drive(serial: &str, pool: &str, ds: &str) -> (UsbDisk, String, String) {
+    let disk = UsbDisk::new(serial, 6144);
+    disk.plug();
+    let by_id = disk.by_id().to_str().expect("utf-8").to_string();
+    udisks::wait_for_drive(&by_id);
+    let prep = cofferctl(&["--yes", "prepare", &by_id, pool, "--dataset", ds])
+        .ok()
+        .json();
+    let field = |k: &str| prep["result"][k].as_str().expect(k).to_string();
+    let (id, guid) = (field("backup_id"), field("pool_guid"));
+    (disk, id, guid)
+}
+
 /// A `/proc/PID/status` field in KiB (`VmRSS`, `RssAnon`, `RssFile`).
 fn status_kib(pid: &str, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -95,27 +128,35 @@ fn status_kib(pid: &str, field: &str) -> u64 {
 
 /// Rounds per measure; single runs under TCG vary by ±10 %, so one round cannot tell 3 %,
 /// and the median of six still moved by 5 % between runs of the same code.
-/// A multiple of three: each method then runs first, second and third equally often.
-const ROUNDS: usize = 9;
+/// A multiple of four: each method then runs in each place of the order equally often.
+const ROUNDS: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Method {
     Bare,
     Syncoid,
     Coffer,
+    /// Coffer with `SnapshotReads::Plain`: every list read afresh.
+    CofferPlain,
 }
+
+const METHODS: [Method; 4] = [
+    Method::Bare,
+    Method::Syncoid,
+    Method::Coffer,
+    Method::CofferPlain,
+];
 
 /// Times of each method over the rounds of one measure.
 #[derive(Default)]
 struct Rounds(Vec<(Method, f64)>);
 
 impl Rounds {
-    /// Runs the three methods once, starting with a different one each round, so drift in
-    /// the guest (ARC, txg timing) does not always favour the same one.
+    /// Runs every method once, starting with a different one each round, so drift in the
+    /// guest (ARC, txg timing) does not always favour the same one.
     fn round(&mut self, round: usize, mut run: impl FnMut(Method) -> f64) {
-        let order = [Method::Bare, Method::Syncoid, Method::Coffer];
-        for i in 0..order.len() {
-            let m = order[(i + round) % order.len()];
+        for i in 0..METHODS.len() {
+            let m = METHODS[(i + round) % METHODS.len()];
             let t = run(m);
             self.0.push((m, t));
         }
@@ -133,13 +174,13 @@ impl Rounds {
         self.all(m).iter().sum()
     }
 
-    /// Coffer's time over the bare pipe's, round by round (the two ran minutes apart).
-    fn per_round_vs_bare(&self) -> Vec<f64> {
+    /// `m`'s time over the bare pipe's, round by round (the two ran minutes apart).
+    fn per_round_vs_bare(&self, m: Method) -> Vec<f64> {
         self.0
-            .chunks(3)
+            .chunks(METHODS.len())
             .filter_map(|round| {
                 let t = |m| round.iter().find(|(x, _)| *x == m).map(|(_, t)| *t);
-                Some(t(Method::Coffer)? / t(Method::Bare)?)
+                Some(t(m)? / t(Method::Bare)?)
             })
             .filter(|r| r.is_finite())
             .collect()
@@ -170,34 +211,38 @@ fn bench() {
     run("zfs", &["snapshot", &format!("{ds}@bench-0000")]);
     let last = snapshot_all(ds, 1, 99, 200 * 1024);
 
-    let disk = UsbDisk::new("COFFERBENCH", 6144);
-    disk.plug();
-    let by_id = disk.by_id().to_str().expect("utf-8").to_string();
-    udisks::wait_for_drive(&by_id);
-    let prep = cofferctl(&["--yes", "prepare", &by_id, "backup", "--dataset", ds])
-        .ok()
-        .json();
-    let id = prep["result"]["backup_id"]
-        .as_str()
-        .expect("id")
-        .to_string();
-    let guid = prep["result"]["pool_guid"]
-        .as_str()
-        .expect("guid")
-        .to_string();
-    // All three run with the drive's pool imported, so they do the same work; the helper
+    let (_disk, id, guid) = drive("COFFERBENCH", "backup", ds);
+    // The plain reads back up to a drive of their own, so neither set's remembered state
+    // sees the other's runs.
+    let (_plain_disk, plain_id, plain_guid) = drive("COFFERPLAIN", "plain", ds);
+    // Every method runs with its drive's pool imported, so they do the same work; the helper
     // leaves a pool it did not import imported.
     run("zpool", &["import", "-N", &guid]);
+    run("zpool", &["import", "-N", &plain_guid]);
 
     let mut rows = Vec::new();
-    let coffer_run = || {
-        cofferctl(&["backup", &id, "--no-power-off"]).ok();
+    let mut reads = "remembered";
+    let mut coffer_run = |m: Method| {
+        let (set, how) = match m {
+            Method::CofferPlain => (&plain_id, "plain"),
+            _ => (&id, "remembered"),
+        };
+        helper_reads(&mut reads, how);
+        settle();
+        time(|| {
+            cofferctl(&["backup", set, "--no-power-off"]).ok();
+        })
     };
 
     // Full replication, from scratch each round.
     let mut full = Rounds::default();
     for round in 0..ROUNDS {
-        for t in ["backup/bare", "backup/syncoid", "backup/bench"] {
+        for t in [
+            "backup/bare",
+            "backup/syncoid",
+            "backup/bench",
+            "plain/bench",
+        ] {
             let _ = Command::new("zfs").args(["destroy", "-r", t]).status();
         }
         full.round(round, |m| {
@@ -212,7 +257,7 @@ fn bench() {
                     );
                 }),
                 Method::Syncoid => time(|| syncoid(ds, "backup/syncoid")),
-                Method::Coffer => time(coffer_run),
+                m => coffer_run(m),
             }
         });
     }
@@ -241,7 +286,7 @@ fn bench() {
                     )
                 }),
                 Method::Syncoid => time(|| syncoid(ds, "backup/syncoid")),
-                Method::Coffer => time(coffer_run),
+                m => coffer_run(m),
             }
         });
         from = to;
@@ -256,7 +301,7 @@ fn bench() {
             match m {
                 Method::Bare => f64::NAN,
                 Method::Syncoid => time(|| syncoid(ds, "backup/syncoid")),
-                Method::Coffer => time(coffer_run),
+                m => coffer_run(m),
             }
         });
     }
@@ -264,6 +309,7 @@ fn bench() {
     // The whole job as a user runs it: the drive's pool is not imported, Coffer imports and
     // exports it. syncoid has no such step; the walkthrough does it by hand.
     run("zpool", &["export", "backup"]);
+    helper_reads(&mut reads, "remembered");
     let whole = time(|| {
         cofferctl(&["backup", &id, "--no-power-off"]).ok();
     });
@@ -283,29 +329,35 @@ fn bench() {
     );
 
     let mut md = format!(
-        "Medians of {ROUNDS} rounds; each round runs the three methods in a rotated order.\n\n\
-         | Measure | bare pipe (s) | syncoid 2.1 (s) | Coffer (s) | Coffer / bare | Coffer / syncoid |\n\
-         |---|---|---|---|---|---|\n"
+        "Medians of {ROUNDS} rounds; each round runs the four methods in a rotated order. \
+         \"plain\" is Coffer with `COFFER_SNAPSHOT_READS=plain`.\n\n\
+         | Measure | bare pipe (s) | syncoid 2.1 (s) | Coffer (s) | Coffer / bare | Coffer / syncoid \
+         | plain (s) | plain / bare | plain / syncoid |\n\
+         |---|---|---|---|---|---|---|---|---|\n"
     );
     for (name, r) in &rows {
-        let (bare, sync, coffer) = (
-            r.median(Method::Bare),
-            r.median(Method::Syncoid),
-            r.median(Method::Coffer),
-        );
-        let (vs_bare, bare) = if bare.is_nan() {
-            ("—".to_string(), "—".to_string())
+        let (bare, sync) = (r.median(Method::Bare), r.median(Method::Syncoid));
+        md.push_str(&format!("| {name} | "));
+        md.push_str(&if bare.is_nan() {
+            "—".to_string()
         } else {
-            (format!("{:.2}×", coffer / bare), format!("{bare:.2}"))
-        };
-        md.push_str(&format!(
-            "| {name} | {bare} | {sync:.2} | {coffer:.2} | {vs_bare} | {:.2}× |\n",
-            coffer / sync
-        ));
+            format!("{bare:.2}")
+        });
+        md.push_str(&format!(" | {sync:.2} |"));
+        for m in [Method::Coffer, Method::CofferPlain] {
+            let t = r.median(m);
+            let vs_bare = if bare.is_nan() {
+                "—".to_string()
+            } else {
+                format!("{:.2}×", t / bare)
+            };
+            md.push_str(&format!(" {t:.2} | {vs_bare} | {:.2}× |", t / sync));
+        }
+        md.push('\n');
     }
     md.push_str("\nEvery round (s):\n\n| Measure | Method | Rounds |\n|---|---|---|\n");
     for (name, r) in &rows {
-        for m in [Method::Bare, Method::Syncoid, Method::Coffer] {
+        for m in METHODS {
             let v = r.all(m);
             if v.iter().all(|x| x.is_nan()) {
                 continue;
@@ -314,18 +366,20 @@ fn bench() {
             md.push_str(&format!("| {name} | {m:?} | {} |\n", list.join(", ")));
         }
     }
-    md.push_str("\nCoffer against the bare pipe, other ways of reading the same rounds:\n\n");
+    md.push_str("\nAgainst the bare pipe, other ways of reading the same rounds:\n\n");
     for (name, r) in &rows {
-        let per_round = r.per_round_vs_bare();
-        if per_round.is_empty() {
-            continue;
+        for m in [Method::Coffer, Method::CofferPlain] {
+            let per_round = r.per_round_vs_bare(m);
+            if per_round.is_empty() {
+                continue;
+            }
+            let list: Vec<String> = per_round.iter().map(|x| format!("{x:.3}")).collect();
+            md.push_str(&format!(
+                "- {name}, {m:?}: total time {:.3}×; per round {}\n",
+                r.sum(m) / r.sum(Method::Bare),
+                list.join(", ")
+            ));
         }
-        let list: Vec<String> = per_round.iter().map(|x| format!("{x:.3}")).collect();
-        md.push_str(&format!(
-            "- {name}: total time {:.3}×; per round {}\n",
-            r.sum(Method::Coffer) / r.sum(Method::Bare),
-            list.join(", ")
-        ));
     }
     md.push_str(&format!(
         "\nNo-change backup as the whole job (import, plan, export): {whole:.2} s\n"
