@@ -1,4 +1,8 @@
 //! Browsing a snapshot's files with breadcrumbs and a name search, and restoring them.
+//!
+//! GIO lists a folder (`gtk::DirectoryList`) asynchronously, in batches, and the list view
+//! makes rows only for what is on screen, so a folder of 100,000 files shows its first rows
+//! at once and scrolls without a cap on what it lists.
 
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -11,14 +15,22 @@ use adw::subclass::prelude::*;
 use gettextrs::gettext;
 use gtk::gio;
 
+use super::file_row::FileRow;
 use super::{Browser, Location, SnapRef};
 use crate::i18n::{gettext_f, ngettext_f};
 use crate::restore::{self, Progress};
 use crate::{format, widgets};
 
-/// Enough for any folder a person browses; more only slows the list down.
-const MAX_ENTRIES: usize = 2000;
 const MAX_SEARCH_RESULTS: usize = 500;
+
+/// Where the name search is; the list shows it instead of the folder's state meanwhile.
+#[derive(Debug, Default)]
+pub enum SearchState {
+    #[default]
+    Done,
+    Running,
+    Failed(String),
+}
 
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -26,6 +38,7 @@ pub struct Entry {
     pub path: PathBuf,
     pub name: String,
     pub is_dir: bool,
+    pub is_symlink: bool,
     pub size: u64,
     pub mtime: i64,
 }
@@ -35,29 +48,11 @@ fn entry(root: &Path, rel: PathBuf) -> Option<Entry> {
     Some(Entry {
         name: rel.file_name()?.to_string_lossy().into_owned(),
         is_dir: meta.is_dir(),
+        is_symlink: meta.file_type().is_symlink(),
         size: meta.len(),
         mtime: meta.mtime(),
         path: rel,
     })
-}
-
-/// Folders first, then by name, as file managers do.
-fn sort(entries: &mut [Entry]) {
-    entries.sort_by(|a, b| {
-        b.is_dir
-            .cmp(&a.is_dir)
-            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-    });
-}
-
-pub fn list_dir(root: &Path, rel: &Path) -> std::io::Result<Vec<Entry>> {
-    let mut out: Vec<Entry> = fs::read_dir(root.join(rel))?
-        .flatten()
-        .take(MAX_ENTRIES)
-        .filter_map(|e| entry(root, rel.join(e.file_name())))
-        .collect();
-    sort(&mut out);
-    Ok(out)
 }
 
 /// Names containing `query` (case-insensitive) below `rel`, breadth first.
@@ -85,8 +80,68 @@ pub fn search(root: &Path, rel: &Path, query: &str) -> Vec<Entry> {
             }
         }
     }
-    sort(&mut found);
     found
+}
+
+/// A search result in the shape `gtk::DirectoryList` gives a folder's entries, so that one
+/// sorter and one row factory serve both.
+fn file_info(root: &Path, e: &Entry) -> gio::FileInfo {
+    let info = gio::FileInfo::new();
+    info.set_name(e.path.file_name().unwrap_or(e.path.as_os_str()));
+    info.set_display_name(&e.name);
+    info.set_file_type(if e.is_dir {
+        gio::FileType::Directory
+    } else if e.is_symlink {
+        gio::FileType::SymbolicLink
+    } else {
+        gio::FileType::Regular
+    });
+    info.set_is_symlink(e.is_symlink);
+    info.set_is_hidden(e.name.starts_with('.'));
+    info.set_size(i64::try_from(e.size).unwrap_or(i64::MAX));
+    if let Ok(t) = glib::DateTime::from_unix_local(e.mtime) {
+        info.set_modification_date_time(&t);
+    }
+    let (content_type, _) = gio::content_type_guess(Some(&e.name), None);
+    info.set_symbolic_icon(&gio::content_type_get_symbolic_icon(&content_type));
+    info.set_attribute_object(FILE_ATTRIBUTE, &gio::File::for_path(root.join(&e.path)));
+    info
+}
+
+/// The attribute where `gtk::DirectoryList` puts each entry's `gio::File`.
+const FILE_ATTRIBUTE: &str = "standard::file";
+
+/// A folder one can go into. The list follows symlinks to tell an entry's type, but a
+/// symlink in a backup may point anywhere on this computer, so it is never gone into: it
+/// is restored as the link it is.
+fn is_dir(info: &gio::FileInfo) -> bool {
+    info.file_type() == gio::FileType::Directory && !info.is_symlink()
+}
+
+fn info_of(value: Option<&glib::Value>) -> Option<gio::FileInfo> {
+    value.and_then(|v| v.get::<gio::FileInfo>().ok())
+}
+
+/// Folders first, then by name ignoring case, as file managers sort. Both sorters keep a
+/// key per entry, computed once, so a 100,000-entry folder sorts without calling back
+/// into Rust for each comparison.
+fn sorter() -> gtk::Sorter {
+    let folder = gtk::ClosureExpression::with_callback(&[] as &[gtk::Expression], |v| {
+        info_of(v.first()).is_some_and(|i| is_dir(&i))
+    });
+    let folders_first = gtk::NumericSorter::new(Some(folder));
+    folders_first.set_sort_order(gtk::SortType::Descending);
+    let name = gtk::ClosureExpression::with_callback(&[] as &[gtk::Expression], |v| {
+        info_of(v.first())
+            .map(|i| i.display_name().to_string())
+            .unwrap_or_default()
+    });
+    let by_name = gtk::StringSorter::new(Some(name));
+    by_name.set_ignore_case(true);
+    let sorter = gtk::MultiSorter::new();
+    sorter.append(folders_first);
+    sorter.append(by_name);
+    sorter.upcast()
 }
 
 impl Browser {
@@ -107,6 +162,211 @@ impl Browser {
                     }
                 }
             ));
+        imp.files_sorted.set_sorter(Some(&sorter()));
+        imp.files_view.set_factory(Some(&self.row_factory()));
+        imp.files_view.connect_activate(glib::clone!(
+            #[weak(rename_to = t)]
+            self,
+            move |view, position| {
+                let Some(info) = view
+                    .model()
+                    .and_then(|m| m.item(position))
+                    .and_downcast::<gio::FileInfo>()
+                else {
+                    return;
+                };
+                let Some(rel) = t.rel_path(&info) else { return };
+                if is_dir(&info) {
+                    t.cd(rel);
+                } else {
+                    let on = !t.imp().ticked.borrow().contains_key(&rel);
+                    t.set_ticked(rel, false, on);
+                }
+            }
+        ));
+        // GTK keeps the row at the top of the view in place when entries sort in above it,
+        // so while GIO lists a big folder the view would drift away from its first entries.
+        // The view has not been laid out anew when the model tells of new entries, so a value
+        // of 0 still says whether it was at the top before them; there it stays.
+        if let Some(model) = imp.files_view.model() {
+            model.connect_items_changed(glib::clone!(
+                #[weak(rename_to = view)]
+                imp.files_view,
+                move |_, _, _, added| {
+                    let at_top = view.vadjustment().is_some_and(|a| a.value() == 0.0);
+                    if added > 0 && at_top {
+                        let _ =
+                            view.activate_action("list.scroll-to-item", Some(&0u32.to_variant()));
+                    }
+                }
+            ));
+        }
+        let update = glib::clone!(
+            #[weak(rename_to = t)]
+            self,
+            move || t.update_files_state()
+        );
+        let u = update.clone();
+        imp.files_sorted
+            .connect_items_changed(move |_, _, _, _| u());
+        let u = update.clone();
+        imp.files_dir.connect_error_notify(move |_| u());
+        imp.files_dir.connect_loading_notify(move |_| update());
+        #[cfg(feature = "test-hooks")]
+        imp.files_dir.connect_loading_notify(glib::clone!(
+            #[weak(rename_to = t)]
+            self,
+            move |dir| {
+                if !dir.is_loading() {
+                    t.mark_elapsed(&t.imp().listed_after);
+                }
+            }
+        ));
+    }
+
+    /// Rows are made for what is on screen and rebound as the list scrolls.
+    fn row_factory(&self) -> gtk::SignalListItemFactory {
+        let factory = gtk::SignalListItemFactory::new();
+        factory.connect_setup(self.item_handler(|t, item| {
+            let row = FileRow::default();
+            // Weak: the check belongs to the row, and a strong reference would keep both.
+            let weak_row = row.downgrade();
+            row.check().connect_toggled(glib::clone!(
+                #[weak]
+                t,
+                move |check| {
+                    if let Some((path, is_dir)) = weak_row.upgrade().and_then(|r| r.bound()) {
+                        t.set_ticked(path, is_dir, check.is_active());
+                    }
+                }
+            ));
+            item.set_child(Some(&row));
+        }));
+        factory.connect_bind(self.item_handler(|t, item| {
+            let row = item.child().and_downcast::<FileRow>();
+            let info = item.item().and_downcast::<gio::FileInfo>();
+            if let (Some(row), Some(info)) = (row, info) {
+                t.bind_row(&row, &info);
+            }
+        }));
+        factory.connect_unbind(self.item_handler(|_, item| {
+            if let Some(row) = item.child().and_downcast::<FileRow>() {
+                row.clear();
+            }
+        }));
+        factory
+    }
+
+    /// A factory handler that holds the browser weakly: the factory lives in its list view.
+    fn item_handler(
+        &self,
+        f: impl Fn(&Browser, &gtk::ListItem) + 'static,
+    ) -> impl Fn(&gtk::SignalListItemFactory, &glib::Object) + 'static {
+        let weak = self.downgrade();
+        move |_, item| {
+            if let (Some(t), Some(item)) = (weak.upgrade(), item.downcast_ref::<gtk::ListItem>()) {
+                f(&t, item);
+            }
+        }
+    }
+
+    fn bind_row(&self, row: &FileRow, info: &gio::FileInfo) {
+        let Some(rel) = self.rel_path(info) else {
+            row.clear();
+            return;
+        };
+        let is_dir = is_dir(info);
+        let name = info.display_name();
+        let mut details = vec![];
+        if !is_dir {
+            details.push(format::size(u64::try_from(info.size()).unwrap_or(0)));
+        }
+        if let Some(t) = info.modification_date_time() {
+            details.push(gettext_f(
+                "modified {time}",
+                &[("time", &format::date_time(t.to_unix()))],
+            ));
+        }
+        if !self.imp().search_entry.text().is_empty() {
+            if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+                details.push(parent.display().to_string());
+            }
+        }
+        let icon = match info.symbolic_icon() {
+            _ if is_dir => gio::ThemedIcon::new("folder-symbolic").upcast(),
+            // A symlink to a folder has the folder's icon, but is not shown as one.
+            Some(icon) if info.file_type() != gio::FileType::Directory => icon,
+            _ => gio::ThemedIcon::new("text-x-generic-symbolic").upcast(),
+        };
+        let ticked = self.imp().ticked.borrow().contains_key(&rel);
+        row.show(
+            (rel, is_dir),
+            &name,
+            &details.join(" · "),
+            &icon,
+            info.is_hidden(),
+        );
+        widgets::label_for_a11y(
+            &row.check(),
+            &gettext_f("Select {name}", &[("name", &name)]),
+        );
+        row.check().set_active(ticked);
+        #[cfg(feature = "test-hooks")]
+        self.mark_elapsed(&self.imp().first_rows_after);
+    }
+
+    /// The entry's path relative to the snapshot root.
+    fn rel_path(&self, info: &gio::FileInfo) -> Option<PathBuf> {
+        let file = info
+            .attribute_object(FILE_ATTRIBUTE)
+            .and_downcast::<gio::File>()?;
+        let root = self.root()?;
+        file.path()?.strip_prefix(&root).ok().map(Path::to_path_buf)
+    }
+
+    /// Which page the file list shows: the rows as soon as there are any, with a spinner
+    /// below while GIO lists the rest.
+    fn update_files_state(&self) {
+        let imp = self.imp();
+        let n = imp.files_sorted.n_items();
+        let searching = !imp.search_entry.text().is_empty();
+        let (loading, error) = if searching {
+            match &*imp.search_state.borrow() {
+                SearchState::Done => (false, None),
+                SearchState::Running => (true, None),
+                SearchState::Failed(message) => (false, Some(message.clone())),
+            }
+        } else {
+            (
+                imp.files_dir.is_loading(),
+                imp.files_dir.error().map(|e| e.to_string()),
+            )
+        };
+        imp.files_spinner.set_visible(loading && n > 0);
+        let page = if let Some(message) = error {
+            imp.files_error_page
+                .set_title(&gettext("This folder cannot be read"));
+            imp.files_error_page
+                .set_description(Some(&glib::markup_escape_text(&message)));
+            "error"
+        } else if n > 0 {
+            "list"
+        } else if loading {
+            "loading"
+        } else {
+            imp.files_empty_page.set_icon_name(Some(if searching {
+                "edit-find-symbolic"
+            } else {
+                "folder-symbolic"
+            }));
+            imp.files_empty_page.set_title(&if searching {
+                gettext("No matching files")
+            } else {
+                gettext("This folder is empty")
+            });
+            "empty"
+        };
+        imp.files_stack.set_visible_child_name(page);
     }
 
     pub(super) fn open_snapshot(&self, location: Location, snap: SnapRef) {
@@ -139,108 +399,94 @@ impl Browser {
         let Some(root) = self.root() else { return };
         let cwd = imp.cwd.borrow().clone();
         self.fill_breadcrumbs(&cwd);
+        imp.ticked.borrow_mut().clear();
+        for row in self.rows() {
+            row.check().set_active(false);
+        }
+        self.update_selection();
         let query = imp.search_entry.text().to_string();
         if query.is_empty() {
-            let entries = list_dir(&root, &cwd);
-            self.show_entries(entries.map_err(|e| e.to_string()), false);
+            imp.search_generation.set(imp.search_generation.get() + 1);
+            imp.search_state.replace(SearchState::Done);
+            let dir = gio::File::for_path(root.join(&cwd));
+            // An unchanged folder keeps its listing: snapshots never change.
+            if !imp.files_dir.file().is_some_and(|f| f.equal(&dir)) {
+                self.mark_opened();
+                imp.files_dir.set_file(Some(&dir));
+            }
+            imp.files_sorted.set_model(Some(&*imp.files_dir));
+            self.update_files_state();
             return;
         }
         // Searching a big tree takes a while: do it off the main thread.
         let generation = imp.search_generation.get() + 1;
         imp.search_generation.set(generation);
+        imp.search_state.replace(SearchState::Running);
+        imp.files_sorted
+            .set_model(Some(&gio::ListStore::new::<gio::FileInfo>()));
+        self.update_files_state();
         let this = self.clone();
         crate::spawn::spawn(async move {
-            let found = gio::spawn_blocking(move || search(&root, &cwd, &query)).await;
-            if this.imp().search_generation.get() == generation {
-                this.show_entries(found.map_err(|_| gettext("The search failed.")), true);
+            let found = gio::spawn_blocking({
+                let root = root.clone();
+                move || search(&root, &cwd, &query)
+            })
+            .await;
+            let imp = this.imp();
+            if imp.search_generation.get() != generation {
+                return Ok(());
             }
+            let store = gio::ListStore::new::<gio::FileInfo>();
+            match found {
+                Ok(found) => {
+                    let infos: Vec<gio::FileInfo> =
+                        found.iter().map(|e| file_info(&root, e)).collect();
+                    store.extend_from_slice(&infos);
+                    imp.search_state.replace(SearchState::Done);
+                }
+                Err(_) => {
+                    imp.search_state
+                        .replace(SearchState::Failed(gettext("The search failed.")));
+                }
+            }
+            imp.files_sorted.set_model(Some(&store));
+            this.update_files_state();
             Ok(())
         });
     }
 
-    fn show_entries(&self, entries: Result<Vec<Entry>, String>, searching: bool) {
-        let imp = self.imp();
-        widgets::clear_list(&imp.files_list);
-        imp.entries.borrow_mut().clear();
-        let entries = match entries {
-            Ok(e) => e,
-            Err(message) => {
-                let row = adw::ActionRow::builder()
-                    .title(gettext("This folder cannot be read"))
-                    .subtitle(glib::markup_escape_text(&message))
-                    .build();
-                imp.files_list.append(&row);
-                self.update_selection();
-                return;
+    /// The rows the list view has made now: those on screen and a few around them.
+    fn rows(&self) -> Vec<FileRow> {
+        let mut rows = vec![];
+        let mut child = self.imp().files_view.first_child();
+        while let Some(c) = child {
+            if let Some(row) = c.first_child().and_downcast::<FileRow>() {
+                rows.push(row);
             }
-        };
-        if entries.is_empty() {
-            let row = adw::ActionRow::builder()
-                .title(if searching {
-                    gettext("No matching files")
-                } else {
-                    gettext("This folder is empty")
-                })
-                .build();
-            imp.files_list.append(&row);
+            child = c.next_sibling();
         }
-        for e in entries {
-            imp.files_list.append(&self.entry_row(&e, searching));
-        }
-        self.update_selection();
+        rows
     }
 
-    fn entry_row(&self, e: &Entry, searching: bool) -> adw::ActionRow {
-        let mut details = vec![];
-        if !e.is_dir {
-            details.push(format::size(e.size));
+    /// Ticks or unticks an entry, and the check of its row if it has one now.
+    fn set_ticked(&self, rel: PathBuf, is_dir: bool, on: bool) {
+        let changed = {
+            let mut ticked = self.imp().ticked.borrow_mut();
+            if on {
+                ticked.insert(rel.clone(), is_dir).is_none()
+            } else {
+                ticked.remove(&rel).is_some()
+            }
+        };
+        if !changed {
+            return;
         }
-        details.push(gettext_f(
-            "modified {time}",
-            &[("time", &format::date_time(e.mtime))],
-        ));
-        if searching {
-            if let Some(parent) = e.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                details.push(parent.display().to_string());
+        for row in self.rows() {
+            if row.bound().is_some_and(|b| b.0 == rel) {
+                row.check().set_active(on);
             }
         }
-        let row = adw::ActionRow::builder()
-            .title(glib::markup_escape_text(&e.name))
-            .subtitle(glib::markup_escape_text(&details.join(" · ")))
-            .activatable(true)
-            .build();
-        let check = gtk::CheckButton::new();
-        check.set_valign(gtk::Align::Center);
-        widgets::label_for_a11y(&check, &gettext_f("Select {name}", &[("name", &e.name)]));
-        check.connect_toggled(glib::clone!(
-            #[weak(rename_to = t)]
-            self,
-            move |_| t.update_selection()
-        ));
-        row.add_prefix(&check);
-        let icon = gtk::Image::from_icon_name(if e.is_dir {
-            "folder-symbolic"
-        } else {
-            "text-x-generic-symbolic"
-        });
-        row.add_prefix(&icon);
-        if e.is_dir {
-            row.add_suffix(&gtk::Image::from_icon_name("go-next-symbolic"));
-            let path = e.path.clone();
-            row.connect_activated(glib::clone!(
-                #[weak(rename_to = t)]
-                self,
-                move |_| t.cd(path.clone())
-            ));
-        } else {
-            let c = check.clone();
-            row.connect_activated(move |_| c.set_active(!c.is_active()));
-        }
-        self.imp()
-            .entries
-            .borrow_mut()
-            .push((e.path.clone(), e.is_dir, check));
-        row
+        self.update_selection();
     }
 
     fn fill_breadcrumbs(&self, cwd: &Path) {
@@ -279,23 +525,74 @@ impl Browser {
         }
     }
 
-    fn selected(&self) -> Vec<(PathBuf, bool)> {
+    pub(super) fn selected(&self) -> Vec<(PathBuf, bool)> {
         self.imp()
-            .entries
+            .ticked
             .borrow()
             .iter()
-            .filter(|e| e.2.is_active())
-            .map(|e| (e.0.clone(), e.1))
+            .map(|(path, is_dir)| (path.clone(), *is_dir))
             .collect()
     }
 
     /// Ticks the entry named `name` (the UI tests' `select=`).
     #[cfg(feature = "test-hooks")]
     pub(super) fn select(&self, name: &str) {
-        for (path, _, check) in self.imp().entries.borrow().iter() {
-            if path.file_name().is_some_and(|n| n == name) {
-                check.set_active(true);
+        let model = &self.imp().files_sorted;
+        let found = (0..model.n_items())
+            .filter_map(|i| model.item(i).and_downcast::<gio::FileInfo>())
+            .find(|info| info.name() == Path::new(name));
+        if let Some(info) = found {
+            if let Some(rel) = self.rel_path(&info) {
+                self.set_ticked(rel, is_dir(&info), true);
             }
+        }
+    }
+
+    /// Prints what the file list shows, for the UI tests to read from the app's log.
+    #[cfg(feature = "test-hooks")]
+    pub(super) fn report(&self) {
+        let imp = self.imp();
+        let view = imp.files_view.get();
+        let height = view.height() as f32;
+        let mut shown: Vec<(f32, String)> = self
+            .rows()
+            .into_iter()
+            .filter(|r| r.bound().is_some() && r.is_mapped())
+            .filter_map(|r| {
+                let b = r.compute_bounds(&view)?;
+                (b.y() + b.height() > 0.0 && b.y() < height).then(|| (b.y(), r.title().into()))
+            })
+            .collect();
+        shown.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let ms = |d: Option<Duration>| d.map_or("-".into(), |d| d.as_millis().to_string());
+        let names: Vec<String> = shown.into_iter().map(|r| r.1).collect();
+        eprintln!(
+            "coffer-test: browser items={} loading={} state={} first-rows-ms={} listed-ms={} rows={}",
+            imp.files_sorted.n_items(),
+            imp.files_dir.is_loading(),
+            imp.files_stack.visible_child_name().unwrap_or_default(),
+            ms(imp.first_rows_after.get()),
+            ms(imp.listed_after.get()),
+            names.join("|"),
+        );
+    }
+
+    /// Starts the clock for the UI tests' first-rows time.
+    fn mark_opened(&self) {
+        #[cfg(feature = "test-hooks")]
+        {
+            let imp = self.imp();
+            imp.opened_at.set(Some(std::time::Instant::now()));
+            imp.first_rows_after.set(None);
+            imp.listed_after.set(None);
+        }
+    }
+
+    /// Keeps the time since `mark_opened` in `slot`, the first time only.
+    #[cfg(feature = "test-hooks")]
+    fn mark_elapsed(&self, slot: &std::cell::Cell<Option<Duration>>) {
+        if slot.get().is_none() {
+            slot.set(self.imp().opened_at.get().map(|t| t.elapsed()));
         }
     }
 
@@ -430,17 +727,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lists_folders_first_and_searches() -> std::io::Result<()> {
+    fn searches_and_describes_results_as_gio_would() -> std::io::Result<()> {
         let tmp = tempfile::tempdir()?;
-        fs::create_dir_all(tmp.path().join("b/deep"))?;
+        fs::create_dir_all(tmp.path().join("b/deep/Reports"))?;
         fs::write(tmp.path().join("a.txt"), "x")?;
         fs::write(tmp.path().join("b/deep/Report.txt"), "x")?;
-        let l = list_dir(tmp.path(), Path::new(""))?;
-        assert_eq!(l[0].name, "b");
-        assert!(l[0].is_dir);
-        let found = search(tmp.path(), Path::new(""), "report");
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].path, PathBuf::from("b/deep/Report.txt"));
+        std::os::unix::fs::symlink("/", tmp.path().join("b/report-link"))?;
+        let mut found = search(tmp.path(), Path::new(""), "report");
+        found.sort_by(|a, b| a.path.cmp(&b.path));
+        let paths: Vec<&Path> = found.iter().map(|e| e.path.as_path()).collect();
+        assert_eq!(
+            paths,
+            ["b/deep/Report.txt", "b/deep/Reports", "b/report-link"].map(Path::new)
+        );
+        let infos: Vec<gio::FileInfo> = found.iter().map(|e| file_info(tmp.path(), e)).collect();
+        assert_eq!(
+            infos.iter().map(is_dir).collect::<Vec<_>>(),
+            [false, true, false]
+        );
+        let file = infos[0]
+            .attribute_object(FILE_ATTRIBUTE)
+            .and_downcast::<gio::File>()
+            .and_then(|f| f.path());
+        assert_eq!(file, Some(tmp.path().join("b/deep/Report.txt")));
+        assert_eq!(infos[0].display_name(), "Report.txt");
+        assert_eq!(infos[0].size(), 1);
         Ok(())
     }
 }

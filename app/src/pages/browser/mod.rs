@@ -2,12 +2,14 @@
 //! the drive, browsing and restoring files, file history, diffs, and locking again.
 
 mod diff;
+mod file_row;
 mod files;
 mod snapshots;
 mod unlock;
 mod versions;
 
 use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use adw::prelude::*;
@@ -76,7 +78,19 @@ mod imp {
         #[template_child]
         pub breadcrumbs: TemplateChild<gtk::Box>,
         #[template_child]
-        pub files_list: TemplateChild<gtk::ListBox>,
+        pub files_stack: TemplateChild<gtk::Stack>,
+        #[template_child]
+        pub files_view: TemplateChild<gtk::ListView>,
+        #[template_child]
+        pub files_sorted: TemplateChild<gtk::SortListModel>,
+        #[template_child]
+        pub files_dir: TemplateChild<gtk::DirectoryList>,
+        #[template_child]
+        pub files_empty_page: TemplateChild<adw::StatusPage>,
+        #[template_child]
+        pub files_error_page: TemplateChild<adw::StatusPage>,
+        #[template_child]
+        pub files_spinner: TemplateChild<gtk::Spinner>,
         #[template_child]
         pub selection_label: TemplateChild<gtk::Label>,
         #[template_child]
@@ -103,8 +117,9 @@ mod imp {
         /// The snapshot being browsed and the folder inside it (relative).
         pub current: RefCell<Option<(Location, SnapRef)>>,
         pub cwd: RefCell<PathBuf>,
-        /// Shown entries: (path relative to the snapshot root, is a folder, check button).
-        pub entries: RefCell<Vec<(PathBuf, bool, gtk::CheckButton)>>,
+        /// Ticked entries: path relative to the snapshot root, and whether it is a folder.
+        /// Kept here rather than in the rows, which the list view recycles as it scrolls.
+        pub ticked: RefCell<BTreeMap<PathBuf, bool>>,
         /// Snapshots ticked for comparison: (on drive, name, check button).
         pub compare: RefCell<Vec<(bool, String, gtk::CheckButton)>>,
         pub busy: Cell<bool>,
@@ -112,6 +127,15 @@ mod imp {
         pub mounts: RefCell<Vec<(String, String)>>,
         /// Bumped on each search so a slow, outdated search drops its results.
         pub search_generation: Cell<u64>,
+        pub search_state: RefCell<files::SearchState>,
+        /// When the shown folder was asked for, and how long until its first rows were bound
+        /// and until it was fully listed (the UI tests' `report`).
+        #[cfg(feature = "test-hooks")]
+        pub opened_at: Cell<Option<std::time::Instant>>,
+        #[cfg(feature = "test-hooks")]
+        pub first_rows_after: Cell<Option<std::time::Duration>>,
+        #[cfg(feature = "test-hooks")]
+        pub listed_after: Cell<Option<std::time::Duration>>,
     }
 
     #[glib::object_subclass]
@@ -354,6 +378,12 @@ impl Browser {
             }
             "cd" => self.cd(PathBuf::from(arg)),
             "select" => self.select(arg),
+            "report" => self.report(),
+            "scroll-end" => {
+                if let Some(adj) = self.imp().files_view.vadjustment() {
+                    adj.set_value(adj.upper() - adj.page_size());
+                }
+            }
             "history" => self.show_history(),
             "search" => {
                 self.imp().search_button.set_active(true);

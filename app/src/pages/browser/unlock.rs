@@ -107,6 +107,11 @@ impl Browser {
             return;
         }
         imp.lock_button.set_sensitive(false);
+        // A big folder still being listed holds the drive's file system open: stop that so
+        // that it can be unmounted.
+        if imp.current.borrow().as_ref().is_some_and(|c| c.0.on_drive) {
+            imp.files_dir.set_file(None::<&gtk::gio::File>);
+        }
         let this = self.clone();
         crate::spawn::spawn(async move {
             let outcome = async {

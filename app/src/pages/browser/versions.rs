@@ -16,12 +16,11 @@ impl Browser {
         let Some((location, _)) = imp.current.borrow().clone() else {
             return;
         };
-        let selected: Vec<PathBuf> = imp
-            .entries
-            .borrow()
-            .iter()
-            .filter(|e| e.2.is_active() && !e.1)
-            .map(|e| e.0.clone())
+        let selected: Vec<PathBuf> = self
+            .selected()
+            .into_iter()
+            .filter(|e| !e.1)
+            .map(|e| e.0)
             .collect();
         let [rel] = selected.as_slice() else { return };
         let snapshots: Vec<(String, i64, PathBuf)> = location
