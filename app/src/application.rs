@@ -21,7 +21,7 @@ mod imp {
 
     #[derive(Default)]
     pub struct Application {
-        pub model: Rc<Model>,
+        pub model: Model,
         /// Connected on first use (`client::get`).
         pub client: RefCell<Option<Rc<Client>>>,
         /// Paths of the jobs this process started and follows itself.
@@ -93,7 +93,7 @@ impl Application {
             .expect("the Coffer application is running")
     }
 
-    pub fn model(&self) -> Rc<Model> {
+    pub fn model(&self) -> Model {
         self.imp().model.clone()
     }
 

@@ -1,81 +1,240 @@
 //! What the app knows about backups, sources and drives, shared by the window, the pages and
-//! the monitor. Everything lives on the main thread.
+//! the monitor: a GObject, so widgets bind to its properties and list store instead of each
+//! page copying what it shows. Everything lives on the main thread.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::sync::OnceLock;
 
 use coffer_api::udisks::DriveInfo;
 use coffer_api::{BackupSet, Source};
+use gtk::glib::subclass::Signal;
+use gtk::prelude::*;
+use gtk::subclass::prelude::*;
+use gtk::{gio, glib};
 
 use crate::client::{self, Failure};
 
-/// Called with the drive list (before, after) on every change.
-type DriveListener = Rc<dyn Fn(&[DriveInfo], &[DriveInfo])>;
+mod item {
+    use super::*;
 
-#[derive(Default)]
-pub struct Model {
-    pub backups: RefCell<Vec<BackupSet>>,
-    pub sources: RefCell<Vec<Source>>,
-    pub drives: RefCell<Vec<DriveInfo>>,
-    /// (userland, kernel module, known-bug warnings).
-    pub zfs_version: RefCell<Option<(String, String, Vec<String>)>>,
-    /// The backup set the main view shows.
-    pub selected: RefCell<String>,
-    pub load_failure: RefCell<Option<Failure>>,
-    pub loaded: Cell<bool>,
-    listeners: RefCell<Vec<Rc<dyn Fn()>>>,
-    drive_listeners: RefCell<Vec<DriveListener>>,
+    #[derive(Default, glib::Properties)]
+    #[properties(wrapper_type = super::BackupItem)]
+    pub struct BackupItem {
+        #[property(get)]
+        pub id: RefCell<String>,
+        #[property(get)]
+        pub label: RefCell<String>,
+        pub set: RefCell<BackupSet>,
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for BackupItem {
+        const NAME: &'static str = "CofferBackupItem";
+        type Type = super::BackupItem;
+    }
+
+    #[glib::derived_properties]
+    impl ObjectImpl for BackupItem {}
+}
+
+glib::wrapper! {
+    /// One backup set in the model's list store.
+    pub struct BackupItem(ObjectSubclass<item::BackupItem>);
+}
+
+impl BackupItem {
+    fn new(set: BackupSet) -> Self {
+        let item: Self = glib::Object::new();
+        item.update(set);
+        item
+    }
+
+    /// Takes the set's latest state; a changed label is notified, so bound widgets follow.
+    fn update(&self, set: BackupSet) {
+        let imp = self.imp();
+        imp.id.replace(set.id.clone());
+        if *imp.label.borrow() != set.label {
+            imp.label.replace(set.label.clone());
+            self.notify_label();
+        }
+        imp.set.replace(set);
+    }
+
+    pub fn set(&self) -> BackupSet {
+        self.imp().set.borrow().clone()
+    }
+}
+
+mod imp {
+    use super::*;
+
+    #[derive(glib::Properties)]
+    #[properties(wrapper_type = super::Model)]
+    pub struct Model {
+        /// The backup sets, as [`BackupItem`]s, in the helper's order.
+        #[property(get)]
+        pub backups: gio::ListStore,
+        /// The id of the backup set the main view shows.
+        #[property(get, set = Self::set_selected)]
+        pub selected: RefCell<String>,
+        /// The first load from the helper has ended, well or not.
+        #[property(get)]
+        pub loaded: Cell<bool>,
+        pub sources: RefCell<Vec<Source>>,
+        pub drives: RefCell<Vec<DriveInfo>>,
+        /// The drive list before its last change, for `drives-changed` handlers.
+        pub drives_before: RefCell<Vec<DriveInfo>>,
+        /// (userland, kernel module, known-bug warnings).
+        pub zfs_version: RefCell<Option<(String, String, Vec<String>)>>,
+        pub load_failure: RefCell<Option<Failure>>,
+    }
+
+    impl Default for Model {
+        fn default() -> Self {
+            Self {
+                backups: gio::ListStore::new::<BackupItem>(),
+                selected: RefCell::default(),
+                loaded: Cell::default(),
+                sources: RefCell::default(),
+                drives: RefCell::default(),
+                drives_before: RefCell::default(),
+                zfs_version: RefCell::default(),
+                load_failure: RefCell::default(),
+            }
+        }
+    }
+
+    impl Model {
+        fn set_selected(&self, id: String) {
+            if *self.selected.borrow() != id {
+                self.selected.replace(id);
+                self.obj().emit_by_name::<()>("changed", &[]);
+            }
+        }
+    }
+
+    #[glib::object_subclass]
+    impl ObjectSubclass for Model {
+        const NAME: &'static str = "CofferModel";
+        type Type = super::Model;
+    }
+
+    #[glib::derived_properties]
+    impl ObjectImpl for Model {
+        fn signals() -> &'static [Signal] {
+            static SIGNALS: OnceLock<Vec<Signal>> = OnceLock::new();
+            SIGNALS.get_or_init(|| {
+                vec![
+                    // Anything the pages show may have changed.
+                    Signal::builder("changed").build(),
+                    // The drive list changed; `drives_before` holds the one it replaced.
+                    Signal::builder("drives-changed").build(),
+                ]
+            })
+        }
+    }
+}
+
+glib::wrapper! {
+    pub struct Model(ObjectSubclass<imp::Model>);
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        glib::Object::new()
+    }
 }
 
 /// The model, owned by the application.
-pub fn get() -> Rc<Model> {
+pub fn get() -> Model {
     crate::application::Application::get().model()
 }
 
 impl Model {
     pub fn connect_changed(&self, f: impl Fn() + 'static) {
-        self.listeners.borrow_mut().push(Rc::new(f));
+        self.connect_local("changed", false, move |_| {
+            f();
+            None
+        });
     }
 
     /// Called with (before, after) whenever the drive list changes.
     pub fn connect_drives_changed(&self, f: impl Fn(&[DriveInfo], &[DriveInfo]) + 'static) {
-        self.drive_listeners.borrow_mut().push(Rc::new(f));
+        self.connect_local("drives-changed", false, move |args| {
+            let model = args.first()?.get::<Model>().ok()?;
+            let imp = model.imp();
+            // Copies: a handler may change the drive list again.
+            let (before, after) = (imp.drives_before.borrow().clone(), model.drives());
+            f(&before, &after);
+            None
+        });
     }
 
     pub fn changed(&self) {
-        // Clone first: a listener may register another listener.
-        let listeners: Vec<_> = self.listeners.borrow().clone();
-        for l in listeners {
-            l();
-        }
+        self.emit_by_name::<()>("changed", &[]);
     }
 
     pub fn set_drives(&self, drives: Vec<DriveInfo>) {
-        let before = self.drives.replace(drives);
-        let after = self.drives.borrow().clone();
-        let listeners: Vec<_> = self.drive_listeners.borrow().clone();
-        for l in listeners {
-            l(&before, &after);
-        }
+        let imp = self.imp();
+        let before = imp.drives.replace(drives);
+        imp.drives_before.replace(before);
+        self.emit_by_name::<()>("drives-changed", &[]);
         self.changed();
+    }
+
+    pub fn drives(&self) -> Vec<DriveInfo> {
+        self.imp().drives.borrow().clone()
+    }
+
+    pub fn sources(&self) -> Vec<Source> {
+        self.imp().sources.borrow().clone()
+    }
+
+    pub fn zfs_warnings(&self) -> Vec<String> {
+        self.imp()
+            .zfs_version
+            .borrow()
+            .as_ref()
+            .map(|z| z.2.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn load_failure(&self) -> Option<Failure> {
+        self.imp().load_failure.borrow().clone()
+    }
+
+    /// The backup sets, in the helper's order.
+    pub fn backup_sets(&self) -> Vec<BackupSet> {
+        self.items().iter().map(BackupItem::set).collect()
+    }
+
+    fn items(&self) -> Vec<BackupItem> {
+        self.backups()
+            .iter::<BackupItem>()
+            .filter_map(Result::ok)
+            .collect()
     }
 
     /// Re-reads everything from the helper.
     pub async fn refresh(&self) {
+        let imp = self.imp();
         match load().await {
             Ok((backups, sources, zfs)) => {
-                let selected = self.selected.borrow().clone();
+                let mut selected = self.selected();
                 if !backups.iter().any(|b| b.id == selected) {
                     let plugged = backups
                         .iter()
                         .find(|b| self.drive_for(b).is_some())
                         .or(backups.first());
-                    *self.selected.borrow_mut() = plugged.map(|b| b.id.clone()).unwrap_or_default();
+                    selected = plugged.map(|b| b.id.clone()).unwrap_or_default();
                 }
-                *self.backups.borrow_mut() = backups;
-                *self.sources.borrow_mut() = sources;
-                *self.zfs_version.borrow_mut() = zfs;
-                *self.load_failure.borrow_mut() = None;
+                self.set_backups(backups);
+                *imp.sources.borrow_mut() = sources;
+                *imp.zfs_version.borrow_mut() = zfs;
+                *imp.load_failure.borrow_mut() = None;
+                self.set_selected(selected);
+                // Replacing the store may have moved a bound selection; say where it is.
+                self.notify_selected();
             }
             Err(f) => {
                 // The pages show the failure; the log keeps the details for bug reports.
@@ -83,25 +242,55 @@ impl Model {
                     "coffer: cannot load from the helper: {} {}",
                     f.kind, f.message
                 );
-                *self.load_failure.borrow_mut() = Some(f);
+                *imp.load_failure.borrow_mut() = Some(f);
             }
         }
-        self.loaded.set(true);
+        if !imp.loaded.replace(true) {
+            self.notify_loaded();
+        }
         self.changed();
     }
 
+    /// Updates the store's items in place while the same sets come in the same order, so
+    /// rows bound to them keep their state (an expanded row, a focused entry); anything else
+    /// replaces them.
+    fn set_backups(&self, backups: Vec<BackupSet>) {
+        let items = self.items();
+        let same =
+            items.len() == backups.len() && items.iter().zip(&backups).all(|(i, b)| i.id() == b.id);
+        if same {
+            for (item, set) in items.iter().zip(backups) {
+                item.update(set);
+            }
+            return;
+        }
+        let fresh: Vec<BackupItem> = backups.into_iter().map(BackupItem::new).collect();
+        let store = self.backups();
+        store.splice(0, store.n_items(), &fresh);
+    }
+
     pub fn current(&self) -> Option<BackupSet> {
-        let id = self.selected.borrow().clone();
-        self.backup(&id)
+        self.backup(&self.selected())
     }
 
     pub fn backup(&self, id: &str) -> Option<BackupSet> {
-        self.backups.borrow().iter().find(|b| b.id == id).cloned()
+        self.items()
+            .into_iter()
+            .find(|i| i.id() == id)
+            .map(|i| i.set())
+    }
+
+    /// The position of set `id` in [`Model::backups`].
+    pub fn position(&self, id: &str) -> Option<u32> {
+        self.items()
+            .iter()
+            .position(|i| i.id() == id)
+            .and_then(|p| u32::try_from(p).ok())
     }
 
     /// The set's own drive, when plugged in (drives::find_for_set).
     pub fn drive_for(&self, set: &BackupSet) -> Option<DriveInfo> {
-        crate::drives::find_for_set(&self.drives.borrow(), set).cloned()
+        crate::drives::find_for_set(&self.imp().drives.borrow(), set).cloned()
     }
 }
 

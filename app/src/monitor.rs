@@ -45,7 +45,7 @@ fn has_visible_window(app: &gio::Application) -> bool {
 
 fn drives_changed(app: &gio::Application, before: &[DriveInfo], after: &[DriveInfo]) {
     let model = model::get();
-    for set in model.backups.borrow().iter() {
+    for set in &model.backup_sets() {
         // Only the set's own drive counts: a stick with a copied guid starts nothing.
         let was = crate::drives::find_for_set(before, set).is_some();
         let is = crate::drives::find_for_set(after, set).is_some();

@@ -112,18 +112,18 @@ impl Window {
     /// Picks the page that fits the model, unless the user is somewhere on purpose.
     fn model_changed(&self) {
         let m = model::get();
-        if !m.loaded.get() {
+        if !m.loaded() {
             return;
         }
         let imp = self.imp();
         let current = imp.stack.visible_child_name().unwrap_or_default();
-        if let Some(f) = m.load_failure.borrow().as_ref() {
+        if let Some(f) = m.load_failure() {
             imp.error_page.set_title(&f.title());
             imp.error_page.set_description(Some(&f.message));
             imp.stack.set_visible_child_name("error");
             return;
         }
-        let empty = m.backups.borrow().is_empty();
+        let empty = m.backups().n_items() == 0;
         match current.as_str() {
             "loading" | "error" => {
                 let page = if empty { "onboarding" } else { "overview" };

@@ -65,8 +65,7 @@ impl Browser {
         let this = self.clone();
         crate::spawn::spawn(async move {
             let origin = model::get()
-                .sources
-                .borrow()
+                .sources()
                 .iter()
                 .find(|s| s.name == source)
                 .map(|s| PathBuf::from(&s.mountpoint))

@@ -27,7 +27,7 @@ impl super::Onboarding {
             .collect();
         let mut checks = vec![];
         let mut rows = vec![];
-        for src in model::get().sources.borrow().iter() {
+        for src in &model::get().sources() {
             let unencrypted = src.encryption.is_empty() || src.encryption == "off";
             let mut parts = vec![if unencrypted {
                 gettext("Not encrypted: will be encrypted on the drive")
@@ -108,7 +108,7 @@ impl super::Onboarding {
             .into_iter()
             .find(|d| d.1.is_active())
             .map(|d| d.0.object);
-        let candidates = drives::candidates(&model::get().drives.borrow());
+        let candidates = drives::candidates(&model::get().drives());
         imp.no_drives.set_visible(candidates.is_empty());
         imp.drives_group.set_visible(!candidates.is_empty());
         let mut checks: Vec<(DriveInfo, gtk::CheckButton)> = vec![];

@@ -246,7 +246,7 @@ impl Onboarding {
     }
 
     fn adoptable_drive(&self) -> Option<DriveInfo> {
-        drives::candidates(&model::get().drives.borrow())
+        drives::candidates(&model::get().drives())
             .into_iter()
             .find(|d| d.zfs_pool().is_some())
     }

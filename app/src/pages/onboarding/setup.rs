@@ -119,7 +119,7 @@ impl super::Onboarding {
                 .await?;
                 let id = made.backup_id;
                 model::get().refresh().await;
-                *model::get().selected.borrow_mut() = id.clone();
+                model::get().set_selected(id.clone());
                 this.show_progress_step(&gettext("Backing Up for the First Time"));
                 let opts = BackUpOptions {
                     passphrase: passphrase.clone(),
@@ -167,8 +167,7 @@ impl super::Onboarding {
         if datasets.is_empty() {
             // From the welcome page: offer every dataset; the helper matches the drive's.
             datasets = model::get()
-                .sources
-                .borrow()
+                .sources()
                 .iter()
                 .map(|s| s.name.clone())
                 .collect();
@@ -193,7 +192,7 @@ impl super::Onboarding {
             .await;
             match outcome {
                 Ok((_, adopted)) => {
-                    *model::get().selected.borrow_mut() = adopted.backup_id;
+                    model::get().set_selected(adopted.backup_id);
                     this.show_done(
                         true,
                         &gettext("Existing Backup Added"),

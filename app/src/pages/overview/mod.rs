@@ -84,8 +84,6 @@ mod imp {
         pub safe_to_unplug: Cell<bool>,
         pub warning_rows: RefCell<Vec<adw::ActionRow>>,
         pub result_rows: RefCell<Vec<adw::ActionRow>>,
-        /// Ids of the sets in `set_dropdown`, in order.
-        pub dropdown_ids: RefCell<Vec<String>>,
     }
 
     #[glib::object_subclass]
@@ -142,26 +140,37 @@ impl Overview {
 impl Overview {
     fn setup(&self) {
         let imp = self.imp();
-        imp.set_dropdown.connect_selected_notify(glib::clone!(
-            #[weak(rename_to = this)]
-            self,
-            move |dd| {
-                let id = this
-                    .imp()
-                    .dropdown_ids
-                    .borrow()
-                    .get(dd.selected() as usize)
-                    .cloned();
-                if let Some(id) = id {
-                    if *model::get().selected.borrow() != id {
-                        *model::get().selected.borrow_mut() = id;
-                        model::get().changed();
-                    }
-                }
-            }
-        ));
+        let m = model::get();
+        // The dropdown shows the model's sets by label, and its selection is the model's
+        // selected set: picking another drive there switches the whole view.
+        let dropdown = &imp.set_dropdown;
+        dropdown.set_model(Some(&m.backups()));
+        dropdown.set_expression(Some(gtk::PropertyExpression::new(
+            model::BackupItem::static_type(),
+            None::<&gtk::Expression>,
+            "label",
+        )));
+        m.bind_property("selected", &**dropdown, "selected")
+            .transform_to(|b, id: String| {
+                let m = b.source()?.downcast::<model::Model>().ok()?;
+                m.position(&id)
+            })
+            .transform_from(|b, position: u32| {
+                let m = b.source()?.downcast::<model::Model>().ok()?;
+                let item = m.backups().item(position)?;
+                Some(item.downcast::<model::BackupItem>().ok()?.id())
+            })
+            .bidirectional()
+            .sync_create()
+            .build();
+        // Several drives in rotation: only then is there a choice to make.
+        m.backups()
+            .bind_property("n-items", &**dropdown, "visible")
+            .transform_to(|_, n: u32| Some(n > 1))
+            .sync_create()
+            .build();
         let weak = self.downgrade();
-        model::get().connect_changed(move || {
+        m.connect_changed(move || {
             if let Some(this) = weak.upgrade() {
                 this.refresh();
             }
@@ -191,7 +200,7 @@ impl Overview {
             return;
         };
         // With several drives the dropdown names the set; the subtitle would repeat it.
-        let several = m.backups.borrow().len() > 1;
+        let several = m.backups().n_items() > 1;
         imp.window_title
             .set_subtitle(if several { "" } else { set.label.as_str() });
         let drive = m.drive_for(&set);
@@ -283,23 +292,8 @@ impl Overview {
     }
 
     fn refresh_dropdown(&self) {
-        let imp = self.imp();
-        let m = model::get();
-        let backups = m.backups.borrow();
-        let ids: Vec<String> = backups.iter().map(|b| b.id.clone()).collect();
-        if *imp.dropdown_ids.borrow() != ids {
-            let labels: Vec<&str> = backups.iter().map(|b| b.label.as_str()).collect();
-            *imp.dropdown_ids.borrow_mut() = ids.clone();
-            imp.set_dropdown
-                .set_model(Some(&gtk::StringList::new(&labels)));
-        }
-        let selected = m.selected.borrow().clone();
-        if let Some(pos) = ids.iter().position(|i| *i == selected) {
-            imp.set_dropdown.set_selected(pos as u32);
-        }
-        // Several drives in rotation: let the user pick which one this view shows.
-        imp.set_dropdown.set_visible(ids.len() > 1);
-        imp.set_dropdown.set_sensitive(!self.is_running());
+        // A running job belongs to the set shown; switching away would hide it.
+        self.imp().set_dropdown.set_sensitive(!self.is_running());
     }
 
     fn refresh_warnings(&self, set: &BackupSet) {
@@ -308,13 +302,7 @@ impl Overview {
         for row in imp.warning_rows.take() {
             imp.warnings_group.remove(&row);
         }
-        let zfs = m
-            .zfs_version
-            .borrow()
-            .as_ref()
-            .map(|z| z.2.clone())
-            .unwrap_or_default();
-        let list = warnings::warnings(set, &m.sources.borrow(), &zfs, format::now());
+        let list = warnings::warnings(set, &m.sources(), &m.zfs_warnings(), format::now());
         imp.warnings_group.set_visible(!list.is_empty());
         let mut rows = vec![];
         for w in list {
@@ -334,7 +322,7 @@ impl Overview {
     fn selected_id(&self, id: Option<String>) -> Option<String> {
         let m = model::get();
         if let Some(id) = id {
-            *m.selected.borrow_mut() = id;
+            m.set_selected(id);
         }
         m.current().map(|s| s.id)
     }
@@ -352,6 +340,21 @@ impl Overview {
                 glib::timeout_add_local_once(std::time::Duration::from_millis(300), move || {
                     adj.set_value(adj.upper() - adj.page_size());
                 });
+            }
+            "report" => {
+                let imp = self.imp();
+                eprintln!(
+                    "coffer-test: overview set={} title={} drives={}",
+                    model::get().selected(),
+                    imp.status_title.label(),
+                    imp.set_dropdown.is_visible(),
+                );
+            }
+            // Picks a drive in the header's dropdown, as the user would.
+            c if c.starts_with("select=") => {
+                if let Ok(position) = c["select=".len()..].parse::<u32>() {
+                    self.imp().set_dropdown.set_selected(position);
+                }
             }
             "click=back-up" => self.imp().back_up_button.emit_clicked(),
             "click=scrub" => self.imp().scrub_button.emit_clicked(),
