@@ -91,16 +91,19 @@ pub async fn response(dialog: &adw::MessageDialog) -> String {
     .await
 }
 
-thread_local! {
-    static PASSPHRASE_DIALOG: std::cell::RefCell<glib::WeakRef<adw::MessageDialog>> =
-        std::cell::RefCell::new(glib::WeakRef::new());
-}
+/// The widget name of the passphrase dialog, by which a UI test finds it.
+const PASSPHRASE_DIALOG: &str = "coffer-passphrase";
 
 /// Closes an open passphrase dialog (its caller sees a cancel), so a UI test can answer it.
 #[cfg(feature = "test-hooks")]
 pub fn close_passphrase_dialog() {
-    if let Some(d) = PASSPHRASE_DIALOG.with(|w| w.borrow().upgrade()) {
-        gtk::prelude::GtkWindowExt::close(&d);
+    use gtk::prelude::*;
+    for w in gtk::Window::list_toplevels() {
+        if w.widget_name() == PASSPHRASE_DIALOG {
+            if let Some(d) = w.downcast_ref::<gtk::Window>() {
+                d.close();
+            }
+        }
     }
 }
 
@@ -135,7 +138,7 @@ pub async fn ask_passphrase(
     d.set_default_response(Some("ok"));
     d.set_close_response("cancel");
     entry.grab_focus();
-    PASSPHRASE_DIALOG.with(|w| w.borrow().set(Some(&d)));
+    d.set_widget_name(PASSPHRASE_DIALOG);
     // Read the entry while the dialog still exists (it is disposed after the response), and
     // clear it: nothing keeps the passphrase, and a cancelled one is wiped too.
     let text = std::rc::Rc::new(std::cell::RefCell::new(Passphrase::default()));
