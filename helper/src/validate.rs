@@ -157,6 +157,18 @@ macro_rules! string_newtype {
             }
         }
 
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = ValidationError;
             fn from_str(s: &str) -> Result<Self> {

@@ -10,7 +10,7 @@ use coffer_api::results::DriveResult;
 use coffer_api::Stage;
 
 use super::{drive_layout, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output};
-use crate::state::DatasetPair;
+use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::{BackupId, DatasetName, DiskById, MountPath, PoolName};
 use crate::zfs::list::{parse_snapshots, SNAPSHOT_COLUMNS};
 use crate::zfs::pool::{parse_importable, Importable, BY_ID_DIR};
@@ -208,24 +208,29 @@ async fn match_and_record(
     let existing = ctx.store.backups()?;
     let previous_id = zfs_util::get(ctx, &root, zfs_prop::BACKUP_ID)
         .await?
-        .filter(|id| BackupId::parse(id).is_ok());
+        .and_then(|id| BackupId::parse(&id).ok());
     // A set that already knows this pool (adopting again) keeps its id. The drive's stamp is
     // the drive's word: it names the set only when no other pool's set has that id, so a drive
     // can never take over someone else's set (its holds, polkit rules, automatic backups).
-    let guid_s = guid.to_string();
-    let id = existing
+    let known = existing
         .iter()
-        .find(|b| b.pool_guid == guid_s)
+        .find(|b| b.pool_guid == Some(guid))
         .map(|b| b.id.clone())
         .or_else(|| {
-            previous_id.filter(|p| !existing.iter().any(|b| b.id == *p && b.pool_guid != guid_s))
-        })
-        .unwrap_or_else(drive_layout::new_backup_id);
+            previous_id.filter(|p| {
+                !existing
+                    .iter()
+                    .any(|b| b.id == *p && b.pool_guid != Some(guid))
+            })
+        });
+    let id = match known {
+        Some(id) => id,
+        None => drive_layout::new_backup_id()?,
+    };
     let mut cfg = existing
         .into_iter()
         .find(|b| b.id == id)
-        .unwrap_or_default();
-    cfg.id = id.clone();
+        .unwrap_or_else(|| BackupConfig::new(id.clone()));
     if !req.label.is_empty() {
         cfg.label = req.label.clone();
     } else if cfg.label.is_empty() {
@@ -236,8 +241,8 @@ async fn match_and_record(
             .filter(|l| crate::validate::validate_property_value(l).is_ok())
             .unwrap_or_else(|| pool.to_string());
     }
-    cfg.pool_name = pool.to_string();
-    cfg.pool_guid = guid.to_string();
+    cfg.pool_name = Some(pool.clone());
+    cfg.pool_guid = Some(guid);
     cfg.drive_serial = req.drive_serial.clone();
     cfg.drive_by_id = req.disk.to_string();
     let unmatched: Vec<DatasetName> = req
@@ -251,7 +256,7 @@ async fn match_and_record(
     let matched = cfg.datasets.len();
     drive_layout::stamp(ctx, &root, &cfg).await?;
     ctx.store.upsert_backup(cfg)?;
-    Ok((id, matched))
+    Ok((id.to_string(), matched))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use coffer_api::Problem;
 use crate::ops::progress::now_usec;
 use crate::ops::{zfs_util, Ctx, OpError, Secret};
 use crate::state::{BackupConfig, DatasetPair};
-use crate::validate::DatasetName;
+use crate::validate::{BackupId, DatasetName};
 use crate::zfs::{Cmd, DatasetInfo};
 
 /// The format of what Coffer writes on a drive; bumped on incompatible changes.
@@ -18,8 +18,8 @@ pub const DRIVE_FORMAT: &str = "1";
 pub const ENCRYPTED_CONTAINER: &str = "coffer-encrypted";
 
 /// A fresh backup id: `b-` and a hex timestamp, unique on one machine.
-pub fn new_backup_id() -> String {
-    format!("b-{:x}", now_usec())
+pub fn new_backup_id() -> Result<BackupId, OpError> {
+    Ok(BackupId::parse(&format!("b-{:x}", now_usec()))?)
 }
 
 /// Writes the set's stamp on the pool's root dataset: its id and the drive format (which
@@ -116,13 +116,13 @@ pub async fn assign_targets(
             continue;
         }
         // A set without a drive yet gets its targets when the drive is prepared.
-        if cfg.pool_name.is_empty() {
+        let Some(pool) = &cfg.pool_name else {
             out.push(DatasetPair {
                 source: source.clone(),
                 target: None,
             });
             continue;
-        }
+        };
         let encrypted = match zfs_util::dataset(ctx, source).await? {
             Some(i) => i.is_encrypted(),
             None => {
@@ -138,9 +138,9 @@ pub async fn assign_targets(
             .next()
             .unwrap_or(source.as_str());
         let parent = if encrypted {
-            cfg.pool_name.clone()
+            pool.to_string()
         } else {
-            format!("{}/{ENCRYPTED_CONTAINER}", cfg.pool_name)
+            format!("{pool}/{ENCRYPTED_CONTAINER}")
         };
         let mut name = format!("{parent}/{last}");
         if out

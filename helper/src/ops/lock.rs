@@ -5,18 +5,18 @@ use coffer_api::{Notice, Problem, Stage};
 
 use super::{mounts, pool, zfs_util, Ctx, JobCtl, JobResult, OpError, Output};
 use crate::state::BackupConfig;
-use crate::validate::{BackupId, DatasetName, PoolName};
+use crate::validate::DatasetName;
 use crate::zfs::list::KeyStatus;
 use crate::zfs::manage::unload_key;
 use crate::zfs::Cmd;
 
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResult, OpError> {
-    let pool = PoolName::parse(&cfg.pool_name)?;
-    let id = BackupId::parse(&cfg.id)?;
+    let pool = super::pool::pool_of(cfg)?.clone();
+    let id = cfg.id.clone();
     let imported = zfs_util::pools(ctx)
         .await?
         .into_iter()
-        .any(|p| p.name == pool.as_str() && p.guid.to_string() == cfg.pool_guid);
+        .any(|p| p.name == pool.as_str() && cfg.pool_guid == Some(p.guid));
     let mut warnings = Vec::new();
     if imported {
         ctl.stage(Stage::Unmounting, pool.as_str());
@@ -61,8 +61,8 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
         ctl.stage(Stage::Exporting, pool.as_str());
         pool::release(ctx, cfg, &pool).await?;
     }
-    let before = ctx.store.state(&cfg.id)?;
-    ctx.store.update_state(&cfg.id, |s| {
+    let before = ctx.store.state(cfg.id.as_str())?;
+    ctx.store.update_state(cfg.id.as_str(), |s| {
         s.mounts.clear();
         s.unlocked_by = None;
         s.unlocked_in_session = false;

@@ -7,7 +7,7 @@ use coffer_api::names::zfs_prop;
 
 use super::{zfs_util, Ctx, OpError};
 use crate::state::BackupConfig;
-use crate::validate::{BackupId, DatasetName, MountPath, PoolName};
+use crate::validate::{DatasetName, MountPath, PoolName};
 use crate::zfs::pool::{
     parse_importable, zpool_export, zpool_import, ImportPool, Importable, BY_ID_DIR,
 };
@@ -21,8 +21,17 @@ pub struct Imported {
 }
 
 fn pool_guid(cfg: &BackupConfig) -> Result<u64, OpError> {
-    cfg.pool_guid.parse().map_err(|_| {
+    cfg.pool_guid.ok_or_else(|| {
         OpError::from(Problem::NoPoolGuid {
+            backup: cfg.id.to_string(),
+        })
+    })
+}
+
+/// The set's pool; a set still without a drive has none.
+pub fn pool_of(cfg: &BackupConfig) -> Result<&PoolName, OpError> {
+    cfg.pool_name.as_ref().ok_or_else(|| {
+        OpError::from(Problem::NoDriveYet {
             backup: cfg.id.to_string(),
         })
     })
@@ -34,10 +43,9 @@ fn pool_guid(cfg: &BackupConfig) -> Result<u64, OpError> {
 /// other disk, or without the set's stamp (guids are public and `zpool reguid -g` copies one
 /// onto any stick).
 pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, OpError> {
-    let pool = PoolName::parse(&cfg.pool_name)?;
+    let pool = pool_of(cfg)?.clone();
     let guid = pool_guid(cfg)?;
-    let id = BackupId::parse(&cfg.id)?;
-    let altroot = super::mounts::altroot(ctx, &id)?;
+    let altroot = super::mounts::altroot(ctx, &cfg.id)?;
     let pools = zfs_util::pools(ctx).await?;
     if let Some(p) = pools.iter().find(|p| p.guid == guid) {
         if p.name != pool.as_str() {
@@ -49,7 +57,7 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
         }
         // A drive yanked mid-job and plugged back in keeps its pool imported with the old,
         // dead device open; `zpool clear` reopens it (zed would, where it runs).
-        let yanked = ctx.store.state(&cfg.id)?.last_backup_result == "DriveRemoved";
+        let yanked = ctx.store.state(cfg.id.as_str())?.last_backup_result == "DriveRemoved";
         if yanked || (!p.is_online() && p.health != "DEGRADED") {
             recover(ctx, &pool, &p.health).await?;
         }
@@ -57,7 +65,7 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
         check_stamp(ctx, cfg, &pool).await?;
         // A helper that was killed or crashed leaves its import behind; the pool is still ours
         // to export, unless it is unlocked for restoring right now.
-        let state = ctx.store.state(&cfg.id)?;
+        let state = ctx.store.state(cfg.id.as_str())?;
         return Ok(Imported {
             pool,
             by_us: state.helper_imported && state.mounts.is_empty(),
@@ -95,7 +103,7 @@ pub async fn ensure_imported(ctx: &Ctx, cfg: &BackupConfig) -> Result<Imported, 
     }
     import(ctx, guid, &altroot, &on_disk).await?;
     ctx.store
-        .update_state(&cfg.id, |s| s.helper_imported = true)?;
+        .update_state(cfg.id.as_str(), |s| s.helper_imported = true)?;
     if let Err(e) = check_stamp(ctx, cfg, &pool).await {
         release(ctx, cfg, &pool).await?;
         return Err(e);
@@ -273,7 +281,7 @@ pub async fn import(
 pub async fn release(ctx: &Ctx, cfg: &BackupConfig, pool: &PoolName) -> Result<(), OpError> {
     export(ctx, pool).await?;
     ctx.store
-        .update_state(&cfg.id, |s| s.helper_imported = false)?;
+        .update_state(cfg.id.as_str(), |s| s.helper_imported = false)?;
     Ok(())
 }
 

@@ -203,25 +203,25 @@ async fn label_and_record(
     disk: &DiskById,
 ) -> Result<(String, String), OpError> {
     let root = DatasetName::from(req.pool.clone());
-    let guid = zfs_util::pool_get(ctx, &req.pool, "guid")
+    let guid: u64 = zfs_util::pool_get(ctx, &req.pool, "guid")
         .await?
+        .and_then(|g| g.parse().ok())
         .ok_or_else(|| OpError::bug("the new pool has no guid"))?;
-    let id = drive_layout::new_backup_id();
+    let id = drive_layout::new_backup_id()?;
     if let Some(pass) = &req.passphrase {
         ctl.set_detail("creating the encrypted container");
         drive_layout::create_encrypted_container(ctx, &root, pass).await?;
     }
     let mut cfg = BackupConfig {
-        id: id.clone(),
         label: req.label.clone(),
-        pool_name: req.pool.to_string(),
-        pool_guid: guid.clone(),
+        pool_name: Some(req.pool.clone()),
+        pool_guid: Some(guid),
         drive_serial: req.drive_serial.clone(),
         drive_by_id: disk.to_string(),
-        ..Default::default()
+        ..BackupConfig::new(id.clone())
     };
     cfg.datasets = drive_layout::assign_targets(ctx, &cfg, &req.datasets).await?;
     drive_layout::stamp(ctx, &root, &cfg).await?;
     ctx.store.upsert_backup(cfg)?;
-    Ok((id, guid))
+    Ok((id.to_string(), guid.to_string()))
 }

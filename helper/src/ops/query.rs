@@ -35,7 +35,7 @@ pub async fn list_sources(ctx: &Ctx) -> Result<Vec<Source>, OpError> {
         .store
         .backups()?
         .into_iter()
-        .map(|b| b.pool_name)
+        .filter_map(|b| b.pool_name.map(String::from))
         .collect();
     let ds_out = zfs_util::run(
         ctx,
@@ -109,15 +109,15 @@ pub async fn list_backups(ctx: &Ctx) -> Result<Vec<BackupSet>, OpError> {
     let pools = zfs_util::pools(ctx).await.unwrap_or_default();
     let mut out = Vec::new();
     for b in ctx.store.backups()? {
-        let st = ctx.store.state(&b.id)?;
+        let st = ctx.store.state(b.id.as_str())?;
         let imported = pools
             .iter()
-            .any(|p| p.name == b.pool_name && p.guid.to_string() == b.pool_guid);
+            .any(|p| b.pool_label() == p.name && b.pool_guid == Some(p.guid));
         out.push(BackupSet {
-            id: b.id,
+            id: b.id.to_string(),
+            pool_name: b.pool_label().to_string(),
             label: b.label,
-            pool_name: b.pool_name,
-            pool_guid: b.pool_guid,
+            pool_guid: b.pool_guid.map(|g| g.to_string()).unwrap_or_default(),
             drive_serial: b.drive_serial,
             drive_by_id: b.drive_by_id,
             datasets: b
@@ -168,7 +168,7 @@ pub async fn list_snapshots(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<ApiSnapsh
     }
     for b in ctx.store.backups()? {
         if b.datasets.iter().any(|d| d.target.as_ref() == Some(ds)) {
-            let st = ctx.store.state(&b.id)?;
+            let st = ctx.store.state(b.id.as_str())?;
             return Ok(st
                 .snapshots
                 .get(ds.as_str())

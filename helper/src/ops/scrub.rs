@@ -19,14 +19,14 @@ use crate::zfs::pool_status::{parse_zpool_status, DataErrors, PoolStatus, ScanSt
 const POLL: Duration = Duration::from_secs(2);
 
 pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResult, OpError> {
-    ctl.stage(Stage::Importing, &cfg.pool_name);
+    ctl.stage(Stage::Importing, cfg.pool_label());
     let imported = pool::ensure_imported(ctx, cfg).await?;
     let outcome = scrub(ctx, ctl, &imported.pool).await;
     let drive_gone = outcome
         .as_ref()
         .is_err_and(|e| e.is(ErrorKind::DriveRemoved));
     if imported.by_us && !drive_gone {
-        ctl.stage(Stage::Exporting, &cfg.pool_name);
+        ctl.stage(Stage::Exporting, cfg.pool_label());
         ctl.set_cancelable(false);
         let exported = pool::release(ctx, cfg, &imported.pool).await;
         if outcome.is_ok() {
@@ -40,7 +40,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, cfg: &BackupConfig) -> Result<JobResul
         Ok(_) => "errors".to_string(),
         Err(e) => e.name().to_string(),
     };
-    ctx.store.update_state(&cfg.id, |s| {
+    ctx.store.update_state(cfg.id.as_str(), |s| {
         s.last_scrub = now;
         s.last_scrub_result = name;
         s.last_scrub_errors = errors;

@@ -15,7 +15,7 @@ use super::mounts::{self, MountOutcome};
 use super::pool;
 use super::{zfs_util, Ctx, JobCtl, JobResult, OpError, Output, Secret};
 use crate::state::BackupConfig;
-use crate::validate::{BackupId, DatasetName, PoolName};
+use crate::validate::DatasetName;
 use crate::zfs::list::{KeyStatus, Mountpoint};
 use crate::zfs::manage::{check_key, load_key};
 use crate::zfs::DatasetInfo;
@@ -31,12 +31,12 @@ pub async fn run(
     passphrase: Secret,
     uid: u32,
 ) -> Result<JobResult, OpError> {
-    let id = BackupId::parse(&cfg.id)?;
-    ctl.stage(Stage::Importing, &cfg.pool_name);
+    let id = cfg.id.clone();
+    ctl.stage(Stage::Importing, cfg.pool_label());
     let imported = pool::ensure_imported(ctx, cfg).await?;
     let base = mounts::prepare_unlock_dir(ctx, uid, &id)?;
 
-    let state = ctx.store.state(&cfg.id)?;
+    let state = ctx.store.state(cfg.id.as_str())?;
     if !state.mounts.is_empty() {
         return still_open(ctx, &state, uid);
     }
@@ -78,7 +78,7 @@ pub async fn run(
     };
     let recorded = mounted.clone();
     let in_session = ctx.host.user_has_session(uid);
-    ctx.store.update_state(&cfg.id, |s| {
+    ctx.store.update_state(cfg.id.as_str(), |s| {
         s.mounts = recorded;
         s.unlocked_by = Some(uid);
         s.unlocked_in_session = in_session;
@@ -144,7 +144,7 @@ async fn clean_up(
                 .with("force", &f.details())
             })?;
         ctx.store
-            .update_state(&cfg.id, |s| s.helper_imported = false)?;
+            .update_state(cfg.id.as_str(), |s| s.helper_imported = false)?;
         return Ok(());
     }
     if imported.by_us {
@@ -174,8 +174,8 @@ async fn load_and_mount(
             })
         })
         .collect::<Result<_, _>>()?;
-    let pool = PoolName::parse(&cfg.pool_name)?;
-    ctl.stage(Stage::LoadingKey, &cfg.pool_name);
+    let pool = super::pool::pool_of(cfg)?.clone();
+    ctl.stage(Stage::LoadingKey, cfg.pool_label());
     let mut infos: Vec<(DatasetName, DatasetInfo)> = Vec::new();
     for (t, pair) in targets.iter().zip(&cfg.datasets) {
         if t.pool() != pool.as_str() {
@@ -228,7 +228,7 @@ async fn load_and_mount(
         }
     }
 
-    ctl.stage(Stage::Mounting, &cfg.pool_name);
+    ctl.stage(Stage::Mounting, cfg.pool_label());
     // Parents before children, so a child's directory is looked for in its mounted parent.
     let mut order: Vec<&(DatasetName, DatasetInfo)> = infos
         .iter()
@@ -363,7 +363,7 @@ async fn check_snapshots(
     target: &DatasetName,
     source: &str,
 ) -> Result<(), OpError> {
-    let state = ctx.store.state(&cfg.id)?;
+    let state = ctx.store.state(cfg.id.as_str())?;
     let recorded = state.snapshots.get(target.as_str());
     let on_drive = zfs_util::snapshot_index(ctx, target)
         .await?

@@ -64,14 +64,14 @@ pub async fn watch(service: Arc<Service>, conn: Connection) {
         };
         let now = Instant::now();
         for cfg in sets {
-            let Ok(state) = service.ctx.store.state(&cfg.id) else {
+            let Ok(state) = service.ctx.store.state(cfg.id.as_str()) else {
                 continue;
             };
             if state.mounts.is_empty() {
-                seen.remove(&cfg.id);
+                seen.remove(cfg.id.as_str());
                 continue;
             }
-            let s = seen.entry(cfg.id.clone()).or_default();
+            let s = seen.entry(cfg.id.to_string()).or_default();
             if s.unlocked_at != state.unlocked_at {
                 *s = Seen {
                     unlocked_at: state.unlocked_at,
@@ -104,7 +104,9 @@ async fn lock(
     conn: &Connection,
     cfg: BackupConfig,
 ) -> Result<(), coffer_api::Error> {
-    let lock = service.jobs.lock(vec![format!("pool:{}", cfg.pool_name)])?;
+    let lock = service
+        .jobs
+        .lock(vec![format!("pool:{}", cfg.pool_label())])?;
     let ctx = service.ctx.clone();
     start_job(
         service,
@@ -112,7 +114,7 @@ async fn lock(
         JobSpec {
             operation: coffer_api::Operation::Lock,
             action: action::UNLOCK,
-            backup_id: cfg.id.clone(),
+            backup_id: cfg.id.to_string(),
             // The helper's own decision, not a caller's.
             started_by_uid: 0,
             lock,
@@ -133,7 +135,7 @@ pub fn anything_unlocked(service: &Service) -> bool {
         service
             .ctx
             .store
-            .state(&b.id)
+            .state(b.id.as_str())
             .is_ok_and(|s| !s.mounts.is_empty())
     })
 }
@@ -156,7 +158,7 @@ mod tests {
 
     #[test]
     fn locks_on_logout_and_after_idle_time_only() {
-        let cfg = BackupConfig::default();
+        let cfg = BackupConfig::without_drive("b1");
         let min = Duration::from_secs(60);
         let logged_in = |_| true;
         let logged_out = |_| false;
@@ -173,7 +175,7 @@ mod tests {
         );
         let never = BackupConfig {
             auto_lock_minutes: 0,
-            ..Default::default()
+            ..BackupConfig::without_drive("b1")
         };
         assert_eq!(due(&never, &unlocked(false), logged_in, 1000 * min), None);
         assert_eq!(

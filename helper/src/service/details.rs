@@ -11,8 +11,8 @@ pub fn backup_details(b: &BackupConfig) -> Vec<(&'static str, String)> {
         b.drive_serial.clone()
     };
     vec![
-        ("backup_id", b.id.clone()),
-        ("pool", b.pool_name.clone()),
+        ("backup_id", b.id.to_string()),
+        ("pool", b.pool_label().to_string()),
         ("drive", b.drive_by_id.clone()),
         ("serial", serial),
     ]

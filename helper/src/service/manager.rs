@@ -320,7 +320,7 @@ impl Manager {
             .service
             .ctx
             .store
-            .state(&b.id)
+            .state(b.id.as_str())
             .map_err(|e| Error::from(crate::ops::OpError::from(e)))?;
         Ok(state
             .history
@@ -616,10 +616,7 @@ impl Manager {
         )
         .await?;
         let mut b = if backup_id.is_empty() {
-            BackupConfig {
-                id: ops::drive_layout::new_backup_id(),
-                ..Default::default()
-            }
+            BackupConfig::new(ops::drive_layout::new_backup_id().map_err(Error::from)?)
         } else {
             self.backup(backup_id)?
         };
@@ -655,7 +652,7 @@ impl Manager {
             .store
             .upsert_backup(b.clone())
             .map_err(|e| Error::from(crate::ops::OpError::from(e)))?;
-        Ok(b.id)
+        Ok(b.id.to_string())
     }
 
     /// Forgets a backup set (the drive itself is not touched).
@@ -676,22 +673,21 @@ impl Manager {
         let _lock = self
             .service
             .jobs
-            .lock(vec![format!("pool:{}", b.pool_name)])?;
+            .lock(vec![format!("pool:{}", b.pool_label())])?;
         // The set's holds would keep sanoid from ever pruning those snapshots.
-        if let Ok(id) = crate::validate::BackupId::parse(&b.id) {
-            let ctx = self.service.ctx.clone();
-            if let Err(e) = self
-                .service
-                .run_op(async move { ops::backup::unprotect_all(&ctx, &id).await })
-                .await
-            {
-                tracing::warn!(backup = %b.id, error = %e, "cannot release the set's holds");
-            }
+        let ctx = self.service.ctx.clone();
+        let id = b.id.clone();
+        if let Err(e) = self
+            .service
+            .run_op(async move { ops::backup::unprotect_all(&ctx, &id).await })
+            .await
+        {
+            tracing::warn!(backup = %b.id, error = %e, "cannot release the set's holds");
         }
         self.service
             .ctx
             .store
-            .remove_backup(&b.id)
+            .remove_backup(b.id.as_str())
             .map_err(|e| Error::from(crate::ops::OpError::from(e)))?;
         Ok(())
     }
@@ -741,9 +737,9 @@ impl Manager {
         job: PoolJob,
         op: impl FnOnce(ops::Ctx, Arc<ops::JobCtl>) -> super::jobs::OpFuture + Send + 'static,
     ) -> Result<OwnedObjectPath, Error> {
-        if b.pool_name.is_empty() {
+        if b.pool_name.is_none() {
             return Err(Problem::NoDriveYet {
-                backup: b.id.clone(),
+                backup: b.id.to_string(),
             }
             .into());
         }
@@ -751,7 +747,7 @@ impl Manager {
         let lock = self
             .service
             .jobs
-            .lock(vec![format!("pool:{}", b.pool_name)])?;
+            .lock(vec![format!("pool:{}", b.pool_label())])?;
         let ctx = self.service.ctx.clone();
         let op: PoolOp = Box::new(op);
         start_job(
@@ -760,7 +756,7 @@ impl Manager {
             JobSpec {
                 operation: job.operation,
                 action: job.action,
-                backup_id: b.id.clone(),
+                backup_id: b.id.to_string(),
                 started_by_uid: uid,
                 lock,
                 cancelable: job.cancelable,

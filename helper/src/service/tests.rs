@@ -189,14 +189,11 @@ fn seed_backup(h: &Harness) {
         .ctx
         .store
         .upsert_backup(BackupConfig {
-            id: "b1".into(),
             label: "Home".into(),
-            pool_name: "backup".into(),
-            pool_guid: "123".into(),
             drive_serial: "SERIAL1".into(),
             drive_by_id: FAKE_DISK.into(),
             datasets: vec![DatasetPair::new("rpool/home", "backup/home")],
-            ..Default::default()
+            ..BackupConfig::on_pool("b1", "backup", 123)
         })
         .unwrap();
     super::testing::drive_is_the_sets(&h.runner);
@@ -750,7 +747,7 @@ async fn prepare_drive_runs_the_walkthrough_steps_in_order() {
         .any(|a| a.starts_with("io.github.coffer:backup-id=")));
     let backups = h.service.ctx.store.backups().unwrap();
     assert_eq!(backups.len(), 1);
-    assert_eq!(backups[0].pool_guid, "987654321");
+    assert_eq!(backups[0].pool_guid, Some(987_654_321));
 }
 
 /// polkitd's CheckAuthorization, as a D-Bus object on the private bus, so that the real

@@ -58,12 +58,9 @@ fn seed(h: &Harness) {
         .ctx
         .store
         .upsert_backup(BackupConfig {
-            id: "b1".into(),
-            pool_name: "backup".into(),
-            pool_guid: "123".into(),
             drive_by_id: FAKE_DISK.into(),
             datasets: vec![DatasetPair::new("rpool/home", "backup/home")],
-            ..Default::default()
+            ..BackupConfig::on_pool("b1", "backup", 123)
         })
         .unwrap();
     drive_is_the_sets(&h.runner);
@@ -578,7 +575,7 @@ async fn adopting_a_walkthrough_drive_matches_targets_by_guid() {
         .any(|a| a.starts_with("io.github.coffer:backup-id=b-")));
     let backups = h.service.ctx.store.backups().unwrap();
     assert_eq!(backups.len(), 1);
-    assert_eq!(backups[0].pool_guid, "4242");
+    assert_eq!(backups[0].pool_guid, Some(4242));
     assert_eq!(
         backups[0].datasets,
         vec![DatasetPair::new("rpool/nixos/home", "backup/eds")]
@@ -594,11 +591,8 @@ async fn a_drive_stamped_with_another_pools_set_gets_a_set_of_its_own() {
         .ctx
         .store
         .upsert_backup(BackupConfig {
-            id: "b-theirs".into(),
-            pool_name: "other".into(),
-            pool_guid: "999".into(),
             auto_backup: true,
-            ..Default::default()
+            ..BackupConfig::on_pool("b-theirs", "other", 999)
         })
         .unwrap();
     let r = &h.runner;
@@ -624,8 +618,8 @@ async fn a_drive_stamped_with_another_pools_set_gets_a_set_of_its_own() {
     assert!(ok, "{err}: {msg}");
     let backups = h.service.ctx.store.backups().unwrap();
     let theirs = backups.iter().find(|b| b.id == "b-theirs").unwrap();
-    assert_eq!(theirs.pool_guid, "999", "the other set is untouched");
-    let adopted = backups.iter().find(|b| b.pool_guid == "4242").unwrap();
+    assert_eq!(theirs.pool_guid, Some(999), "the other set is untouched");
+    let adopted = backups.iter().find(|b| b.pool_guid == Some(4242)).unwrap();
     assert_ne!(adopted.id, "b-theirs");
     assert_eq!(
         adopted.label, "backup",

@@ -210,10 +210,8 @@ mod tests {
     fn round_trip_and_remove() {
         let (s, d) = store("rt");
         let b = BackupConfig {
-            id: "b1".into(),
-            pool_name: "backup".into(),
             datasets: vec![DatasetPair::new("rpool/home", "backup/home")],
-            ..Default::default()
+            ..BackupConfig::on_pool("b1", "backup", 123)
         };
         s.upsert_backup(b.clone()).unwrap();
         s.update_state("b1", |st| {
@@ -238,7 +236,7 @@ mod tests {
         std::fs::create_dir_all(d.join("etc")).unwrap();
         std::fs::write(d.join("etc/backups.json"), b"{ half").unwrap();
         assert!(matches!(s.backups(), Err(StoreError::Corrupt { .. })));
-        assert!(s.upsert_backup(BackupConfig::default()).is_err());
+        assert!(s.upsert_backup(BackupConfig::without_drive("b1")).is_err());
         assert_eq!(
             std::fs::read(d.join("etc/backups.json")).unwrap(),
             b"{ half"
@@ -254,20 +252,12 @@ mod tests {
     fn the_configuration_is_written_for_root_alone() {
         let (s, d) = store("mode");
         let config = d.join("etc/backups.json");
-        s.upsert_backup(BackupConfig {
-            id: "b1".into(),
-            ..Default::default()
-        })
-        .unwrap();
+        s.upsert_backup(BackupConfig::without_drive("b1")).unwrap();
         assert_eq!(mode_of(&config), 0o600);
 
         // A file an earlier version wrote 0644 is 0600 after the next write of either kind.
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
-        s.upsert_backup(BackupConfig {
-            id: "b2".into(),
-            ..Default::default()
-        })
-        .unwrap();
+        s.upsert_backup(BackupConfig::without_drive("b2")).unwrap();
         assert_eq!(mode_of(&config), 0o600);
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(s.remove_backup("b2").unwrap());

@@ -55,13 +55,13 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
         }
         .into());
     }
-    let id = BackupId::parse(&cfg.id)?;
-    ctl.stage(Stage::Importing, &cfg.pool_name);
+    let id = cfg.id.clone();
+    ctl.stage(Stage::Importing, cfg.pool_label());
     // The first source's datasets are listed while the drive's pool is found, and when the
     // pool is imported and well, what planning reads too: checking the pool takes two
     // `zpool` processes, which under emulation cost as much as planning itself.
-    let read_ahead = state_if_pool_ready(ctx, cfg)
-        .filter(|_| ctx.snapshot_reads == SnapshotReads::Remembered);
+    let read_ahead =
+        state_if_pool_ready(ctx, cfg).filter(|_| ctx.snapshot_reads == SnapshotReads::Remembered);
     let first = cfg.datasets.first();
     let (imported, first_tree, prefetched) = tokio::join!(
         pool::ensure_imported(ctx, cfg),
@@ -92,7 +92,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
         .as_ref()
         .is_err_and(|e| e.is(ErrorKind::DriveRemoved));
     if imported.by_us && req.export && !drive_gone {
-        ctl.stage(Stage::Exporting, &cfg.pool_name);
+        ctl.stage(Stage::Exporting, cfg.pool_label());
         ctl.set_cancelable(false);
         if let Err(e) = pool::release(ctx, cfg, &imported.pool).await {
             tracing::warn!(error = %e, "export after backup failed");
@@ -105,7 +105,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
         Err(e) => (e.name().to_string(), e.to_string(), e.details()),
     };
     let bytes = totals.done;
-    ctx.store.update_state(&cfg.id, |s| {
+    ctx.store.update_state(cfg.id.as_str(), |s| {
         s.last_backup = now;
         s.last_backup_result = result_name;
         s.last_backup_message = message;
@@ -140,15 +140,15 @@ type Tree = Vec<(DatasetName, DatasetName, crate::zfs::DatasetInfo)>;
 /// read before the pool has been checked. A pool whose drive was pulled can block any read
 /// of it, so anything doubtful (`None`) waits for the check (which recovers such a pool first).
 fn state_if_pool_ready(ctx: &Ctx, cfg: &crate::state::BackupConfig) -> Option<BackupState> {
-    let pool = crate::validate::PoolName::parse(&cfg.pool_name).ok()?;
-    if ctx.host.pool_state(&pool).as_deref() != Some("ONLINE") {
+    let pool = cfg.pool_name.as_ref()?;
+    if ctx.host.pool_state(pool).as_deref() != Some("ONLINE") {
         return None;
     }
     if !cfg.drive_by_id.is_empty() && !ctx.host.exists(std::path::Path::new(&cfg.drive_by_id)) {
         return None;
     }
     ctx.store
-        .state(&cfg.id)
+        .state(cfg.id.as_str())
         .ok()
         .filter(|s| s.last_backup_result != "DriveRemoved")
 }

@@ -672,12 +672,11 @@ pub(super) async fn run_stream(
 
 /// Whether the drive of the backup set with this pool guid has left `/dev/disk/by-id`.
 fn drive_gone(ctx: &Ctx, guid: u64) -> bool {
-    let guid = guid.to_string();
     ctx.store
         .backups()
         .unwrap_or_default()
         .into_iter()
-        .find(|b| b.pool_guid == guid && !b.drive_by_id.is_empty())
+        .find(|b| b.pool_guid == Some(guid) && !b.drive_by_id.is_empty())
         .is_some_and(|b| !ctx.host.exists(std::path::Path::new(&b.drive_by_id)))
 }
 
@@ -701,7 +700,7 @@ async fn watch_pool(ctx: &Ctx, pool: &str) -> String {
         .backups()
         .unwrap_or_default()
         .into_iter()
-        .find(|b| b.pool_name == pool && !b.drive_by_id.is_empty())
+        .find(|b| b.pool_label() == pool && !b.drive_by_id.is_empty())
         .map(|b| std::path::PathBuf::from(b.drive_by_id));
     loop {
         tokio::time::sleep(WATCH_INTERVAL).await;
