@@ -46,6 +46,41 @@ pub fn label_for_a11y(w: &impl IsA<gtk::Widget>, label: &str) {
     }
 }
 
+/// Gives the first descendant of type `T` under `root` that `pick` accepts an accessible
+/// label: for parts that libadwaita 1.2 builds without a name, such as AdwPasswordEntryRow's
+/// show-text button (an icon, announced as "GtkImage") or AdwPreferencesWindow's search entry.
+pub fn label_descendant<T: IsA<gtk::Widget>>(
+    root: &impl IsA<gtk::Widget>,
+    pick: impl Fn(&T) -> bool,
+    label: &str,
+) {
+    fn find<T: IsA<gtk::Widget>>(w: &gtk::Widget, pick: &dyn Fn(&T) -> bool) -> Option<T> {
+        let mut child = w.first_child();
+        while let Some(c) = child {
+            if let Some(t) = c.downcast_ref::<T>().filter(|t| pick(t)) {
+                return Some(t.clone());
+            }
+            if let Some(t) = find::<T>(&c, pick) {
+                return Some(t);
+            }
+            child = c.next_sibling();
+        }
+        None
+    }
+    if let Some(t) = find::<T>(root.upcast_ref(), &pick) {
+        label_for_a11y(&t, label);
+    }
+}
+
+/// Names AdwPreferencesWindow's search entry, which libadwaita 1.2 leaves nameless.
+pub fn label_search_entry(window: &impl IsA<gtk::Widget>) {
+    label_descendant::<gtk::SearchEntry>(
+        window,
+        |_| true,
+        &gettextrs::gettext("Search Preferences"),
+    );
+}
+
 /// The window of a widget, for dialogs.
 pub fn window_of(w: &impl IsA<gtk::Widget>) -> Option<gtk::Window> {
     w.root().and_then(|r| r.downcast::<gtk::Window>().ok())

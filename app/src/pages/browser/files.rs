@@ -247,6 +247,11 @@ impl Browser {
             let info = item.item().and_downcast::<gio::FileInfo>();
             if let (Some(row), Some(info)) = (row, info) {
                 t.bind_row(&row, &info);
+                // The list item widget around the row is what a screen reader lands on, and
+                // GTK 4.8 gives it no name of its own (GtkListItem's accessible-label is 4.12).
+                if let Some(item_widget) = row.parent() {
+                    widgets::label_for_a11y(&item_widget, &info.display_name());
+                }
             }
         }));
         factory.connect_unbind(self.item_handler(|_, item| {

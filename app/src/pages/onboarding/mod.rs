@@ -12,7 +12,7 @@ use coffer_api::udisks::DriveInfo;
 use gettextrs::gettext;
 use gtk::{glib, CompositeTemplate};
 
-use crate::{drives, model};
+use crate::{drives, model, widgets};
 
 /// Unencrypted datasets get a container passphrase; ask for a reasonable one.
 const MIN_PASSPHRASE: usize = 8;
@@ -161,6 +161,17 @@ impl Onboarding {
 
 impl Onboarding {
     fn setup(&self) {
+        for row in [
+            &*self.imp().passphrase_row,
+            &*self.imp().passphrase_confirm_row,
+        ] {
+            // The show-text button (view-reveal/view-conceal), not the row's apply button.
+            widgets::label_descendant::<gtk::Button>(
+                row,
+                |b| b.icon_name().is_some_and(|i| i.starts_with("view-")),
+                &gettext("Show Passphrase"),
+            );
+        }
         // The helper may answer after the user opened a step: refill it when the data lands.
         let weak = self.downgrade();
         model::get().connect_changed(move || {

@@ -69,6 +69,8 @@ impl super::Overview {
         imp.result_icon
             .add_css_class(if ok { "success" } else { "error" });
         imp.result_row.set_title(&glib::markup_escape_text(title));
+        // libadwaita 1.2 names only the expander's inner header row, not its own row.
+        crate::widgets::label_for_a11y(&*imp.result_row, title);
         imp.result_row
             .set_subtitle(&glib::markup_escape_text(summary));
         let mut rows = vec![];

@@ -79,5 +79,6 @@ pub fn show(parent: &crate::window::Window) {
     let prefs: Preferences = glib::Object::builder()
         .property("transient-for", parent)
         .build();
+    crate::widgets::label_search_entry(&prefs);
     prefs.present();
 }

@@ -149,6 +149,14 @@ impl SetRow {
             .transform_to(|_, label: String| Some(glib::markup_escape_text(&label).to_string()))
             .sync_create()
             .build();
+        // libadwaita 1.2 names only the expander's inner header row, not its own row.
+        widgets::label_for_a11y(self, &item.property::<String>("label"));
+        let weak = self.downgrade();
+        item.connect_notify_local(Some("label"), move |item, _| {
+            if let Some(row) = weak.upgrade() {
+                widgets::label_for_a11y(&row, &item.property::<String>("label"));
+            }
+        });
         ExpanderRowExt::set_subtitle(
             self,
             &glib::markup_escape_text(&if set.drive_serial.is_empty() {
