@@ -65,9 +65,9 @@ pub struct Ctx {
 ///
 /// `Plain` lists both sides afresh for every dataset and after every stream: the reference
 /// behaviour, simple by construction. `Remembered` reuses the last run's rows while OpenZFS's
-/// `snapshots_changed` says a list did not change, reads the first dataset while the drive's
-/// pool is checked, and reads new rows beside the streams. Tests run scenarios both ways and
-/// must see the same outcome; the bench measures what remembering saves.
+/// `snapshots_changed` says a list did not change, and takes a mounted source's names from
+/// its `.zfs/snapshot` directory. Tests run scenarios both ways and must see the same
+/// outcome; the bench measures what remembering saves.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SnapshotReads {
     #[default]

@@ -80,16 +80,6 @@ pub async fn snapshot_rows(
     ds: &DatasetName,
     names: &[&str],
 ) -> Result<Vec<Snapshot>, OpError> {
-    snapshot_rows_at(ctx, ds, names, false).await
-}
-
-/// [`snapshot_rows`], read at the lowest CPU priority when `background`.
-pub async fn snapshot_rows_at(
-    ctx: &Ctx,
-    ds: &DatasetName,
-    names: &[&str],
-    background: bool,
-) -> Result<Vec<Snapshot>, OpError> {
     let mut rows = Vec::with_capacity(names.len());
     // Bounded argv; a batch costs one process start.
     for batch in names.chunks(128) {
@@ -97,10 +87,7 @@ pub async fn snapshot_rows_at(
             .iter()
             .map(|n| ds.snapshot(n))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut cmd = list_snapshot_rows(&snaps);
-        if background {
-            cmd = cmd.in_background();
-        }
+        let cmd = list_snapshot_rows(&snaps);
         let out = run_unchecked(ctx, &cmd).await?;
         let err = out.stderr_text();
         let only_gone = err

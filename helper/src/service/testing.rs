@@ -49,8 +49,6 @@ pub fn fail(stderr: &str) -> CmdOutput {
 pub struct FakeRunner {
     pub rules: Mutex<Vec<Rule>>,
     pub log: Mutex<Vec<Vec<String>>>,
-    /// The argv of every command run in the background (`Cmd::in_background`).
-    pub background: Mutex<Vec<Vec<String>>>,
     /// Every command's start (`true`) and end, in the order they happened.
     pub events: Mutex<Vec<(bool, Vec<String>)>>,
     /// Dataset → the snapshot rows its last listing served.
@@ -110,15 +108,6 @@ impl FakeRunner {
             .iter()
             .position(|(s, a)| *s == start && tokens.iter().all(|t| a.iter().any(|x| x == t)))
     }
-
-    /// Whether a command with all of `tokens` ran in the background.
-    pub fn background_ran(&self, tokens: &[&str]) -> bool {
-        self.background
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|a| tokens.iter().all(|t| a.iter().any(|x| x == t)))
-    }
 }
 
 fn argv(cmd: &Cmd) -> Vec<String> {
@@ -133,9 +122,6 @@ impl Runner for FakeRunner {
             let argv = argv(cmd);
             self.log.lock().unwrap().push(argv.clone());
             self.events.lock().unwrap().push((true, argv.clone()));
-            if cmd.background {
-                self.background.lock().unwrap().push(argv.clone());
-            }
             if let Some(out) = self.snapshot_rows(&argv) {
                 self.events.lock().unwrap().push((false, argv.clone()));
                 return Ok(out);

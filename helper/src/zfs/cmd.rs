@@ -7,7 +7,6 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::os::unix::process::CommandExt;
 use std::pin::Pin;
 use std::process::Stdio;
 
@@ -23,8 +22,6 @@ pub const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin:/run/current-system/s
 pub struct Cmd {
     pub program: &'static str,
     pub args: Vec<OsString>,
-    /// Runs at the lowest CPU priority ([`Cmd::in_background`]).
-    pub background: bool,
 }
 
 impl Cmd {
@@ -32,15 +29,7 @@ impl Cmd {
         Self {
             program,
             args: Vec::new(),
-            background: false,
         }
-    }
-
-    /// For reads beside a stream: at nice 19 their kernel work (opening snapshots) only
-    /// takes CPU the stream leaves idle, where at the same priority it slowed the stream.
-    pub fn in_background(mut self) -> Self {
-        self.background = true;
-        self
     }
 
     pub fn zfs() -> Self {
@@ -81,24 +70,12 @@ impl Cmd {
 
     /// A `std` command with a cleared environment: only `PATH` and `LC_ALL=C` (stable,
     /// untranslated output for the parsers). Stdio is left to the caller.
-    #[allow(unsafe_code)] // a C call with no safe wrapper here; see the SAFETY comment
     pub fn to_std_command(&self) -> std::process::Command {
         let mut c = std::process::Command::new(self.program);
         c.env_clear()
             .env("PATH", SAFE_PATH)
             .env("LC_ALL", "C")
             .args(&self.args);
-        if self.background {
-            // SAFETY: the closure only makes setpriority(2), which is async-signal-safe and
-            // touches no memory of the parent.
-            unsafe {
-                c.pre_exec(|| {
-                    // Best effort: a refused priority only leaves the default.
-                    let _ = rustix::process::setpriority_process(None, 19);
-                    Ok(())
-                });
-            }
-        }
         c
     }
 
@@ -384,20 +361,6 @@ impl Runner for SystemRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The `nice` field (the 19th) of the child's own `/proc/self/stat`.
-    fn niceness_of(c: Cmd) -> i64 {
-        let out = c.arg("/proc/self/stat").to_std_command().output().unwrap();
-        let stat = String::from_utf8_lossy(&out.stdout).to_string();
-        // Fields after the command name, which is in parentheses; nice is field 19.
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        rest.split(' ').nth(16).unwrap().parse().unwrap()
-    }
-
-    #[test]
-    fn a_background_command_runs_at_the_lowest_priority() {
-        assert_eq!(niceness_of(Cmd::new("cat").in_background()), 19);
-    }
 
     #[test]
     fn std_command_has_minimal_env() {

@@ -110,18 +110,13 @@ pub(super) async fn finish_dataset(
         let (src, tgt, books) = tokio::try_join!(
             // The source usually did not change while sending; its list is read again only
             // if it did.
-            async {
-                listing::snapshots_unless_unchanged(
-                    ctx,
-                    source,
-                    &known_src,
-                    &marks,
-                    planned_mark.as_ref(),
-                    false,
-                )
-                .await
-                .map(|(rows, _)| rows)
-            },
+            listing::snapshots_unless_unchanged(
+                ctx,
+                source,
+                &known_src,
+                &marks,
+                planned_mark.as_ref(),
+            ),
             async {
                 match (seen.received, &promised) {
                     (Some(received), Some(p)) => {

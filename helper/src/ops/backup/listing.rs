@@ -145,33 +145,21 @@ impl Marks {
     }
 }
 
-/// A dataset's rows, and the names of new snapshots whose rows were left to read later
-/// ([`read_deferred`]): only a source's, and only while its newest snapshot is known.
-pub(super) type Listed = (Vec<Snapshot>, Vec<String>);
-
-/// [`snapshots`], or the remembered rows alone when the marks say nothing changed. With
-/// `defer_new`, a mounted dataset's new snapshots other than the newest are not read yet.
+/// [`snapshots`], or the remembered rows alone when the marks say nothing changed.
 pub(super) async fn snapshots_unless_unchanged(
     ctx: &Ctx,
     ds: &DatasetName,
     known: &Known,
     marks: &Marks,
     stored: Option<&ListMark>,
-    defer_new: bool,
-) -> Result<Listed, OpError> {
+) -> Result<Vec<Snapshot>, OpError> {
     if !known.is_empty() && marks.unchanged(ds, stored) {
-        return Ok((known.rows(), Vec::new()));
+        return Ok(known.rows());
     }
-    let newest = marks
-        .state
-        .newest
-        .get(ds.as_str())
-        .filter(|_| defer_new)
-        .map(String::as_str);
-    if let Some(listed) = from_snapshot_dir(ctx, ds, known, newest).await? {
+    if let Some(listed) = from_snapshot_dir(ctx, ds, known).await? {
         return Ok(listed);
     }
-    Ok((snapshots(ctx, ds, known).await?, Vec::new()))
+    snapshots(ctx, ds, known).await
 }
 
 /// The list of a mounted dataset from its `.zfs/snapshot` directory and the remembered rows.
@@ -181,16 +169,11 @@ pub(super) async fn snapshots_unless_unchanged(
 /// read; remembered rows stand for the rest, so the rows a decision rests on are read fresh
 /// as with unchanged marks ([`confirm`], the pruning's re-read). `None` when the dataset is
 /// not mounted, nothing is remembered, or a name cannot go on an argv.
-///
-/// When `newest` (the dataset's `prevsnap`) is among the new names, only its row is read:
-/// a plan needs the newest snapshot and the base, and the others are read while the
-/// stream runs (under emulation, reading 100 rows costs about half a second).
 async fn from_snapshot_dir(
     ctx: &Ctx,
     ds: &DatasetName,
     known: &Known,
-    newest: Option<&str>,
-) -> Result<Option<Listed>, OpError> {
+) -> Result<Option<Vec<Snapshot>>, OpError> {
     // A row from the other side of a stream has another pool's createtxg.
     if known.is_empty() || known.0.values().any(|(_, foreign)| *foreign) {
         return Ok(None);
@@ -209,23 +192,7 @@ async fn from_snapshot_dir(
         .map(String::as_str)
         .filter(|n| !known.0.contains_key(*n))
         .collect();
-    // Deferred names must be readable later: every one goes on an argv.
-    let defer = newest
-        .filter(|n| new.len() > 1 && new.contains(n) && new.iter().all(|x| ds.snapshot(x).is_ok()));
-    let (now, deferred): (Vec<&str>, Vec<String>) = match defer {
-        Some(n) => (
-            vec![n],
-            new.iter()
-                .filter(|x| **x != n)
-                .map(|x| x.to_string())
-                .collect(),
-        ),
-        None => (new, Vec::new()),
-    };
-    if !deferred.is_empty() {
-        tracing::debug!(%ds, deferred = deferred.len(), "reading the other new rows while sending");
-    }
-    let Some(fresh) = read_rows(ctx, ds, &now, false).await? else {
+    let Some(fresh) = read_rows(ctx, ds, &new).await? else {
         return Ok(None);
     };
     let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
@@ -237,7 +204,7 @@ async fn from_snapshot_dir(
         .chain(fresh)
         .collect();
     rows.sort_by_key(|s| s.createtxg);
-    Ok(Some((rows, deferred)))
+    Ok(Some(rows))
 }
 
 /// Rows of the snapshots `names` of `ds`, by one process per CPU: opening each snapshot is
@@ -246,14 +213,13 @@ async fn read_rows(
     ctx: &Ctx,
     ds: &DatasetName,
     names: &[&str],
-    background: bool,
 ) -> Result<Option<Vec<Snapshot>>, OpError> {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_process = names.len().div_ceil(cpus).max(16);
     let reads = futures_util::future::join_all(
         names
             .chunks(per_process)
-            .map(|names| zfs_util::snapshot_rows_at(ctx, ds, names, background)),
+            .map(|names| zfs_util::snapshot_rows(ctx, ds, names)),
     )
     .await;
     let mut fresh = Vec::with_capacity(names.len());
@@ -265,59 +231,6 @@ async fn read_rows(
         }
     }
     Ok(Some(fresh))
-}
-
-/// Whether a plan made without the deferred rows is the plan the whole list would give, a
-/// send that reads them while it runs: the target's newest snapshot is among the rows read,
-/// so it is the common base and no deferred snapshot sits on the target after it (that one
-/// would be the newest), and the source's newest is not on the target, so there is a send.
-pub(super) fn deferral_holds(src_snaps: &[Snapshot], tgt_snaps: &[Snapshot]) -> bool {
-    let (Some(t), Some(s)) = (
-        tgt_snaps.iter().max_by_key(|s| s.createtxg),
-        src_snaps.iter().max_by_key(|s| s.createtxg),
-    ) else {
-        return false;
-    };
-    src_snaps.iter().any(|x| x.guid == t.guid) && tgt_snaps.iter().all(|x| x.guid != s.guid)
-}
-
-/// Reads the deferred rows into `rows`, up to its newest snapshot: one taken after the
-/// plan's newest was not planned, and the next run reads it as new. Anything unreadable
-/// lists the dataset instead, so every row the pruning decides by is there. Beside the
-/// streams the reads run in the background ([`crate::zfs::Cmd::in_background`]).
-pub(super) async fn read_deferred(
-    ctx: &Ctx,
-    ds: &DatasetName,
-    rows: &mut Vec<Snapshot>,
-    deferred: &[String],
-    beside_streams: bool,
-) -> Result<(), OpError> {
-    if deferred.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<&str> = deferred.iter().map(String::as_str).collect();
-    let newest = rows.iter().map(|s| s.createtxg).max().unwrap_or(0);
-    match read_rows(ctx, ds, &names, beside_streams).await? {
-        Some(fresh) => {
-            rows.extend(fresh.into_iter().filter(|s| s.createtxg <= newest));
-            rows.sort_by_key(|s| s.createtxg);
-            Ok(())
-        }
-        None => list_up_to(ctx, ds, rows, newest).await,
-    }
-}
-
-/// Lists `ds` afresh into `rows`, up to the createtxg `newest`.
-pub(super) async fn list_up_to(
-    ctx: &Ctx,
-    ds: &DatasetName,
-    rows: &mut Vec<Snapshot>,
-    newest: u64,
-) -> Result<(), OpError> {
-    let mut listed = snapshots(ctx, ds, &Known::from_rows(rows)).await?;
-    listed.retain(|s| s.createtxg <= newest);
-    *rows = listed;
-    Ok(())
 }
 
 /// What the streams delivered to a target, as [`after_receive`] needs it.
@@ -631,26 +544,6 @@ mod tests {
             ),
             Some(stored(100, 200, "b"))
         );
-    }
-
-    #[test]
-    fn rows_are_deferred_only_for_a_send_from_the_targets_newest() {
-        let src = [
-            row("rpool/home", "b", 12, 200),
-            row("rpool/home", "d", 14, 400),
-        ];
-        let tgt = |rows: &[(&str, u64, u64)]| -> Vec<Snapshot> {
-            rows.iter()
-                .map(|(n, g, t)| row("backup/home", n, *g, *t))
-                .collect()
-        };
-        assert!(deferral_holds(&src, &tgt(&[("a", 11, 5), ("b", 12, 6)])));
-        // The target went on past the base with a snapshot the rows read do not have
-        // (say `c`, received before a run was killed): the whole list must plan.
-        assert!(!deferral_holds(&src, &tgt(&[("b", 12, 6), ("c", 13, 7)])));
-        // Already there: no send, and pruning would miss the deferred rows.
-        assert!(!deferral_holds(&src, &tgt(&[("b", 12, 6), ("d", 14, 8)])));
-        assert!(!deferral_holds(&src, &[]));
     }
 
     #[test]

@@ -16,8 +16,8 @@ use coffer_api::{Details, ErrorKind, Notice, Problem, Stage};
 
 use super::pool::{self, Imported};
 use super::progress::now_secs;
-use super::{Ctx, JobCtl, JobResult, OpError, Output, Secret, SnapshotReads};
-use crate::state::{BackupConfig, BackupState, DatasetPair};
+use super::{Ctx, JobCtl, JobResult, OpError, Output, Secret};
+use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::{BackupId, DatasetName};
 
 use super::drive_layout::with_descendants;
@@ -57,34 +57,18 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     }
     let id = cfg.id.clone();
     ctl.stage(Stage::Importing, cfg.pool_label());
-    // The first source's datasets are listed while the drive's pool is found, and when the
-    // pool is imported and well, what planning reads too: checking the pool takes two
-    // `zpool` processes, which under emulation cost as much as planning itself.
-    let read_ahead =
-        state_if_pool_ready(ctx, cfg).filter(|_| ctx.snapshot_reads == SnapshotReads::Remembered);
+    // The first source's datasets are listed while the drive's pool is found: the source
+    // is local, so reading it cannot wait on a drive that was pulled.
     let first = cfg.datasets.first();
-    let (imported, first_tree, prefetched) = tokio::join!(
-        pool::ensure_imported(ctx, cfg),
-        async {
-            match first {
-                Some(pair) => Some(tree_of(ctx, pair).await),
-                None => None,
-            }
-        },
-        async {
-            match (first, read_ahead) {
-                (Some(pair), Some(state)) => planning_reads::prefetch(ctx, state, pair).await,
-                _ => None,
-            }
+    let (imported, first_tree) = tokio::join!(pool::ensure_imported(ctx, cfg), async {
+        match first {
+            Some(pair) => Some(tree_of(ctx, pair).await),
+            None => None,
         }
-    );
+    });
     let imported = imported?;
     let mut totals = Totals::default();
-    let first = FirstDataset {
-        tree: first_tree,
-        prefetched,
-    };
-    let outcome = back_up_all(ctx, ctl, &req, &id, &imported, first, &mut totals).await;
+    let outcome = back_up_all(ctx, ctl, &req, &id, &imported, first_tree, &mut totals).await;
 
     let mut export_error = None;
     // Exporting a pool whose drive is gone would hang; the next run exports it instead.
@@ -136,29 +120,6 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
 /// A source and its descendants, each with its place on the drive (drive_layout::with_descendants).
 type Tree = Vec<(DatasetName, DatasetName, crate::zfs::DatasetInfo)>;
 
-/// The set's state, when its pool is imported, healthy and on its drive, so the drive can be
-/// read before the pool has been checked. A pool whose drive was pulled can block any read
-/// of it, so anything doubtful (`None`) waits for the check (which recovers such a pool first).
-fn state_if_pool_ready(ctx: &Ctx, cfg: &crate::state::BackupConfig) -> Option<BackupState> {
-    let pool = cfg.pool_name.as_ref()?;
-    if ctx.host.pool_state(pool).as_deref() != Some("ONLINE") {
-        return None;
-    }
-    if !cfg.drive_by_id.is_empty() && !ctx.host.exists(std::path::Path::new(&cfg.drive_by_id)) {
-        return None;
-    }
-    ctx.store
-        .state(cfg.id.as_str())
-        .ok()
-        .filter(|s| s.last_backup_result != "DriveRemoved")
-}
-
-/// What was read about the first dataset of the set while its pool was checked.
-struct FirstDataset {
-    tree: Option<Result<Tree, OpError>>,
-    prefetched: Option<planning_reads::Prefetched>,
-}
-
 async fn tree_of(ctx: &Ctx, pair: &DatasetPair) -> Result<Tree, OpError> {
     with_descendants(ctx, &pair.source, &target_of(pair)?).await
 }
@@ -169,7 +130,7 @@ async fn back_up_all(
     req: &BackupRequest,
     id: &BackupId,
     imported: &Imported,
-    mut first: FirstDataset,
+    mut first_tree: Option<Result<Tree, OpError>>,
     totals: &mut Totals,
 ) -> Result<(), OpError> {
     // One dataset's refusal (say, a modified target) does not keep the others from being
@@ -191,7 +152,7 @@ async fn back_up_all(
             }
             // The dataset and its descendants, parents first (a child needs its parent on
             // the drive), each to the same place under the target.
-            let tree = match first.tree.take() {
+            let tree = match first_tree.take() {
                 Some(tree) => tree?,
                 None => with_descendants(ctx, &source, &target).await?,
             };
@@ -200,7 +161,6 @@ async fn back_up_all(
                 if ctl.is_cancelled() {
                     return Err(cancelled());
                 }
-                let prefetched = first.prefetched.take();
                 let dataset = Dataset {
                     ctx,
                     ctl,
@@ -210,7 +170,7 @@ async fn back_up_all(
                     target: &tgt,
                     raw: src_info.is_encrypted(),
                 };
-                match replicate(&dataset, prefetched, totals).await {
+                match replicate(&dataset, totals).await {
                     // A child nobody snapshots yet is not an error of the backup.
                     Err(e) if e.is(ErrorKind::NoSnapshots) && src != source => {
                         totals.warnings.push(

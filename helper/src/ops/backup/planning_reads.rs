@@ -1,12 +1,11 @@
 //! What a plan rests on, read in one go: the marks, both sides' snapshots, the source's
-//! bookmarks and the target's resume token. The first dataset's reads can start while the
-//! drive's pool is still being checked ([`prefetch`]).
+//! bookmarks and the target's resume token.
 
 use super::listing::{self, Known, Marks};
 use super::replicate::Dataset;
 use crate::engine::ReplicationPlan;
 use crate::ops::{zfs_util, Ctx, OpError, SnapshotReads};
-use crate::state::{BackupState, DatasetPair};
+use crate::state::BackupState;
 use crate::validate::DatasetName;
 use crate::zfs::{Bookmark, DatasetInfo, Snapshot};
 
@@ -16,68 +15,32 @@ pub(super) struct Gathered {
     /// The source's rows came partly from memory and the plan's rows need confirming.
     pub src_remembered: bool,
     pub tgt_remembered: bool,
-    pub src_listed: listing::Listed,
+    pub src_snaps: Vec<Snapshot>,
     pub src_books: Vec<Bookmark>,
     pub tgt_info: Option<DatasetInfo>,
     pub token: Option<String>,
     pub tgt_snaps: Vec<Snapshot>,
 }
 
-/// Planning's reads for the first dataset, made while the drive's pool is still being
-/// checked (see [`super::run`]); replicating uses them only if they still hold.
-pub(super) struct Prefetched {
-    pub source: DatasetName,
-    pub target: DatasetName,
-    pub state: BackupState,
-    pub gathered: Result<Gathered, OpError>,
-}
-
-/// Where planning's reads come from: what was read while the pool was checked, if it still
-/// holds, then the rows remembered from the last run, then fresh rows once a remembered one
-/// proved stale.
+/// Where planning's reads come from: the rows remembered from the last run, then fresh rows
+/// once a remembered one proved stale.
 pub(super) struct Reads {
     state: BackupState,
-    prefetched: Option<Result<Gathered, OpError>>,
     /// Set once a remembered row proved stale: everything is read anew.
     pub fresh: bool,
 }
 
 impl Reads {
-    pub fn new(ds: &Dataset<'_>, prefetched: Option<Prefetched>) -> Result<Self, OpError> {
-        // What was read while the drive's pool was checked holds only if nothing changed the
-        // source since: no snapshot was taken and no parent was made for the target.
-        let usable = |p: &Prefetched| {
-            ds.raw
-                && ds.req.config.snapshot_max_age_hours == 0
-                && p.source == *ds.source
-                && p.target == *ds.target
-        };
-        // Plain reads are fresh reads from the start.
-        let fresh = ds.ctx.snapshot_reads == SnapshotReads::Plain;
-        Ok(match prefetched.filter(usable) {
-            Some(p) => Self {
-                state: p.state,
-                prefetched: Some(p.gathered),
-                fresh,
-            },
-            None => Self {
-                state: ds.ctx.store.state(ds.id.as_str())?,
-                prefetched: None,
-                fresh,
-            },
+    pub fn new(ds: &Dataset<'_>) -> Result<Self, OpError> {
+        Ok(Self {
+            state: ds.ctx.store.state(ds.id.as_str())?,
+            // Plain reads are fresh reads from the start.
+            fresh: ds.ctx.snapshot_reads == SnapshotReads::Plain,
         })
     }
 
-    pub async fn gather(&mut self, ds: &Dataset<'_>) -> Result<Gathered, OpError> {
-        match self.prefetched.take() {
-            Some(Ok(g)) => Ok(g),
-            Some(Err(e)) => {
-                // Read before the pool was known to be fine; reading again decides.
-                tracing::debug!(source = %ds.source, error = %e, "reading ahead failed; reading again");
-                gather(ds.ctx, &self.state, ds.source, ds.target, self.fresh).await
-            }
-            None => gather(ds.ctx, &self.state, ds.source, ds.target, self.fresh).await,
-        }
+    pub async fn gather(&self, ds: &Dataset<'_>) -> Result<Gathered, OpError> {
+        gather(ds.ctx, &self.state, ds.source, ds.target, self.fresh).await
     }
 
     /// Whether the remembered rows the plan rests on still hold; fresh rows always do.
@@ -102,26 +65,9 @@ impl Reads {
     }
 }
 
-/// Reads ahead for `pair` with the set's `state` as it was when the job started.
-pub(super) async fn prefetch(
-    ctx: &Ctx,
-    state: BackupState,
-    pair: &DatasetPair,
-) -> Option<Prefetched> {
-    let source = pair.source.clone();
-    let target = pair.target.clone()?;
-    let gathered = gather(ctx, &state, &source, &target, false).await;
-    Some(Prefetched {
-        source,
-        target,
-        state,
-        gathered,
-    })
-}
-
 /// Reads what a plan rests on. Rows from the last run save reading every snapshot's
 /// properties again, unless `fresh` asks for everything anew.
-pub(super) async fn gather(
+async fn gather(
     ctx: &Ctx,
     state: &BackupState,
     source: &DatasetName,
@@ -154,29 +100,23 @@ pub(super) async fn gather(
         let src_remembered = !known_src.is_empty();
         let tgt_remembered =
             !known_tgt.is_empty() && marks.unchanged(target, state.list_marks.get(target.as_str()));
-        let (src_listed, tgt_snaps) = tokio::try_join!(
+        let (src_snaps, tgt_snaps) = tokio::try_join!(
             listing::snapshots_unless_unchanged(
                 ctx,
                 source,
                 &known_src,
                 &marks,
                 state.list_marks.get(source.as_str()),
-                true,
             ),
-            async {
-                listing::snapshots_unless_unchanged(
-                    ctx,
-                    target,
-                    &known_tgt,
-                    &marks,
-                    state.list_marks.get(target.as_str()),
-                    false,
-                )
-                .await
-                .map(|(rows, _)| rows)
-            },
+            listing::snapshots_unless_unchanged(
+                ctx,
+                target,
+                &known_tgt,
+                &marks,
+                state.list_marks.get(target.as_str()),
+            ),
         )?;
-        Ok::<_, OpError>((marks, src_remembered, tgt_remembered, src_listed, tgt_snaps))
+        Ok::<_, OpError>((marks, src_remembered, tgt_remembered, src_snaps, tgt_snaps))
     };
     let target_row = async {
         let info = zfs_util::dataset(ctx, target).await?;
@@ -190,7 +130,7 @@ pub(super) async fn gather(
         Ok::<_, OpError>((info, token))
     };
     let (
-        (marks, src_remembered, tgt_remembered, src_listed, tgt_snaps),
+        (marks, src_remembered, tgt_remembered, src_snaps, tgt_snaps),
         src_books,
         (tgt_info, token),
     ) = tokio::try_join!(lists, zfs_util::bookmarks(ctx, source), target_row)?;
@@ -198,7 +138,7 @@ pub(super) async fn gather(
         marks,
         src_remembered,
         tgt_remembered,
-        src_listed,
+        src_snaps,
         src_books,
         tgt_info,
         token,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::encryption::ensure_encrypted_parent;
 use super::finish::{finish_dataset, on_create, Seen};
 use super::listing::{self, Marks};
-use super::planning_reads::{Prefetched, Reads};
+use super::planning_reads::Reads;
 use super::protection::{self, protect_ahead, Ahead};
 use super::snapshot::snapshot_if_stale;
 use super::{cancelled, BackupRequest, Totals};
@@ -42,14 +42,10 @@ pub(super) struct Dataset<'a> {
 
 /// Replicates one dataset in zrepl's order: prepare the target, plan by guid (resuming an
 /// interrupted receive first), check that the target was not modified, send, finish.
-pub(super) async fn replicate(
-    ds: &Dataset<'_>,
-    prefetched: Option<Prefetched>,
-    totals: &mut Totals,
-) -> Result<(), OpError> {
+pub(super) async fn replicate(ds: &Dataset<'_>, totals: &mut Totals) -> Result<(), OpError> {
     ds.ctl.stage(Stage::Planning, ds.source.as_str());
     prepare(ds).await?;
-    let mut planned = plan(ds, prefetched, totals).await?;
+    let mut planned = plan(ds, totals).await?;
     let sent = match &planned.plan {
         ReplicationPlan::Send { base, steps } => {
             if let Some(base) = base {
@@ -93,29 +89,10 @@ async fn prepare(ds: &Dataset<'_>) -> Result<(), OpError> {
 /// Both sides' snapshots as planning read them.
 struct Rows {
     src_snaps: Vec<Snapshot>,
-    /// New source snapshots whose rows are read while the streams run
-    /// ([`listing::read_deferred`]).
-    deferred: Vec<String>,
     src_books: Vec<Bookmark>,
     tgt_snaps: Vec<Snapshot>,
     /// The marks the lists were read after.
     marks: Marks,
-}
-
-impl Rows {
-    /// Reads the deferred rows now, for a decision that needs every row.
-    async fn complete(&mut self, ds: &Dataset<'_>) -> Result<(), OpError> {
-        listing::read_deferred(
-            ds.ctx,
-            ds.source,
-            &mut self.src_snaps,
-            &self.deferred,
-            false,
-        )
-        .await?;
-        self.deferred.clear();
-        Ok(())
-    }
 }
 
 /// A plan that holds, with the rows it rests on.
@@ -130,28 +107,19 @@ struct Planned {
 
 /// Plans by guid until the plan holds: after resuming or discarding an interrupted receive,
 /// after a confirmed rollback, and from fresh rows when remembered ones were stale.
-async fn plan(
-    ds: &Dataset<'_>,
-    prefetched: Option<Prefetched>,
-    totals: &mut Totals,
-) -> Result<Planned, OpError> {
-    let mut reads = Reads::new(ds, prefetched)?;
+async fn plan(ds: &Dataset<'_>, totals: &mut Totals) -> Result<Planned, OpError> {
+    let mut reads = Reads::new(ds)?;
     let mut resumed = false;
     let mut tried_resume = false;
     let mut rolled_back = false;
     loop {
         let g = reads.gather(ds).await?;
-        let (src_snaps, deferred) = g.src_listed;
-        let mut rows = Rows {
-            src_snaps,
-            deferred,
+        let rows = Rows {
+            src_snaps: g.src_snaps,
             src_books: g.src_books,
             tgt_snaps: g.tgt_snaps,
             marks: g.marks,
         };
-        if !listing::deferral_holds(&rows.src_snaps, &rows.tgt_snaps) {
-            rows.complete(ds).await?;
-        }
         let state = if g.tgt_info.is_some() || g.token.is_some() {
             TargetState::Present {
                 snapshots: &rows.tgt_snaps,
@@ -189,7 +157,6 @@ async fn plan(
                 }
                 tried_resume = true;
                 // The token is checked against the source's snapshots by guid.
-                rows.complete(ds).await?;
                 resumed = resume(ds, &rows, &token, totals).await?;
             }
             plan => {
@@ -226,7 +193,7 @@ struct Sent {
 }
 
 /// Sends the plan's streams. The newest snapshot is bookmarked and held while it streams
-/// (protection), and the rows left out of planning are read beside the streams.
+/// (protection), and the sizes planning left out are read beside the streams.
 async fn send(
     ds: &Dataset<'_>,
     rows: &mut Rows,
@@ -272,24 +239,13 @@ async fn send(
         .swap(0, std::sync::atomic::Ordering::Relaxed);
     streams?;
     match details {
-        Ok(detailed) => rows.src_snaps = detailed,
+        Ok(Some(detailed)) => rows.src_snaps = detailed,
+        Ok(None) => {}
         // Only progress and the remembered sizes miss them; finishing reads again.
-        Err(e) if rows.deferred.is_empty() => {
+        Err(e) => {
             tracing::warn!(source = %ds.source, error = %e, "reading snapshot sizes failed")
         }
-        // Pruning decides by the source's guids, so every row must be there.
-        Err(e) => {
-            tracing::warn!(source = %ds.source, error = %e, "reading new snapshots failed");
-            let newest = rows
-                .src_snaps
-                .iter()
-                .map(|s| s.createtxg)
-                .max()
-                .unwrap_or(0);
-            listing::list_up_to(ds.ctx, ds.source, &mut rows.src_snaps, newest).await?;
-        }
     }
-    rows.deferred.clear();
     totals.snapshots_sent += count_new(&rows.src_snaps, &rows.tgt_snaps) as u32;
     Ok(Sent {
         received: Some(received_names(steps, &rows.src_snaps, &rows.src_books)),
@@ -297,24 +253,20 @@ async fn send(
     })
 }
 
-/// The source's rows with the deferred ones and every size, read while the streams already
-/// run: under emulation that read costs about as much as a second listing. What they add to
-/// the estimate goes into `late`.
+/// The source's rows with every size, for rows listed without them, read while the streams
+/// already run: under emulation that read costs about as much as a second listing. What
+/// they add to the estimate goes into `late`. `None` when every row has its sizes.
 async fn details_beside_streams(
     ds: &Dataset<'_>,
     rows: &Rows,
     steps: &[Step],
     late: std::sync::Arc<std::sync::atomic::AtomicU64>,
-) -> Result<Vec<Snapshot>, OpError> {
+) -> Result<Option<Vec<Snapshot>>, OpError> {
+    if !rows.src_snaps.iter().any(listing::lacks_details) {
+        return Ok(None);
+    }
     let mut detailed = rows.src_snaps.clone();
-    listing::read_deferred(ds.ctx, ds.source, &mut detailed, &rows.deferred, true).await?;
-    let lacking = detailed.iter().any(listing::lacks_details);
-    if !lacking && rows.deferred.is_empty() {
-        return Ok(detailed);
-    }
-    if lacking {
-        listing::fill_details(ds.ctx, ds.source, &mut detailed).await?;
-    }
+    listing::fill_details(ds.ctx, ds.source, &mut detailed).await?;
     let size = |snaps: &[Snapshot]| -> u64 {
         steps
             .iter()
@@ -325,7 +277,7 @@ async fn details_beside_streams(
         size(&detailed).saturating_sub(size(&rows.src_snaps)),
         std::sync::atomic::Ordering::Relaxed,
     );
-    Ok(detailed)
+    Ok(Some(detailed))
 }
 
 fn count_new(src: &[Snapshot], tgt: &[Snapshot]) -> usize {
