@@ -4,6 +4,14 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+/// This crate's directory, read when the test runs: CI reuses test binaries built in another
+/// checkout (its shared target cache), and `env!` would point there.
+fn crate_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+}
+
 /// po/de.po compiled into a locale directory for COFFER_LOCALEDIR.
 fn catalogue() -> PathBuf {
     let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("locale");
@@ -13,7 +21,7 @@ fn catalogue() -> PathBuf {
         .arg("-c")
         .arg("-o")
         .arg(dir.join("coffer.mo"))
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../po/de.po"))
+        .arg(crate_dir().join("../po/de.po"))
         .status()
         .expect("msgfmt (gettext, see tests/setup-host) runs");
     assert!(status.success(), "msgfmt failed on po/de.po");

@@ -1,7 +1,7 @@
 //! Parsers against output captured from real OpenZFS in the VM test bed
 //! (`tests/vm/run capture_fixtures`; `captured/<version>/commands.txt` names each command).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use coffer_helper::zfs::diff::{parse_diff, ChangeKind};
 use coffer_helper::zfs::errors::classify_stderr;
@@ -16,8 +16,16 @@ use coffer_helper::zfs::send::parse_send_estimate;
 use coffer_helper::zfs::version::parse_zfs_version;
 use coffer_helper::zfs::KnownFailure;
 
+/// This crate's directory, read when the test runs: CI reuses test binaries built in another
+/// checkout (its shared target cache), and `env!` would point there.
+fn crate_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+}
+
 fn captured(version: &str, name: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+    let p = crate_dir()
         .join("tests/fixtures/captured")
         .join(version)
         .join(name);

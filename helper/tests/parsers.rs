@@ -20,10 +20,18 @@ use coffer_helper::zfs::props::{find, parse_get, PropertySource};
 use coffer_helper::zfs::send::{parse_send_estimate, SendProgressTracker};
 use coffer_helper::zfs::version::{parse_zfs_version, WARN_ENCRYPTED_NON_RAW_SEND};
 
+/// This crate's directory, read when the test runs: CI reuses test binaries built in another
+/// checkout (its shared target cache), and `env!` would point there.
+fn crate_dir() -> PathBuf {
+    PathBuf::from(
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR"),
+    )
+}
+
 const SERIES: [&str; 4] = ["2.1", "2.2", "2.3", "2.4"];
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    crate_dir().join("tests/fixtures")
 }
 
 fn fixture(series: &str, name: &str) -> String {
