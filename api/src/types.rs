@@ -29,6 +29,9 @@ pub struct Source {
     pub mountpoint: String,
 }
 
+/// Unencrypted sources are received under this encrypted dataset of the drive's pool.
+pub const ENCRYPTED_CONTAINER: &str = "coffer-encrypted";
+
 /// A configured backup: which datasets go to which drive, and how the last runs went.
 #[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]
 #[zbus(signature = "dict")]
@@ -65,6 +68,17 @@ pub struct BackupSet {
     pub imported: bool,
     /// (dataset, mount path) while unlocked for restore.
     pub mounts: Vec<(String, String)>,
+    /// A backup needs the passphrase of the drive's encrypted container (`passphrase` in
+    /// BackUpOptions): a source is not encrypted and the container's key is not loaded.
+    /// Clients ask for it before starting the job; BackUp refuses without it.
+    pub needs_passphrase: bool,
+}
+
+impl BackupSet {
+    /// The drive's encrypted container, which `needs_passphrase` is about.
+    pub fn container(&self) -> String {
+        format!("{}/{ENCRYPTED_CONTAINER}", self.pool_name)
+    }
 }
 
 /// One snapshot (`ListSnapshots`), `(s dataset, s name, t guid, t createtxg, x creation,

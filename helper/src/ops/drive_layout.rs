@@ -14,8 +14,7 @@ use crate::zfs::{Cmd, DatasetInfo};
 
 /// The format of what Coffer writes on a drive; bumped on incompatible changes.
 pub const DRIVE_FORMAT: &str = "1";
-/// Unencrypted sources are received under this encrypted dataset of the pool.
-pub const ENCRYPTED_CONTAINER: &str = "coffer-encrypted";
+pub use coffer_api::types::ENCRYPTED_CONTAINER;
 
 /// A fresh backup id: `b-` and a hex timestamp, unique on one machine.
 pub fn new_backup_id() -> Result<BackupId, OpError> {

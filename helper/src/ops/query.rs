@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use coffer_api::types::{BackupSet, DiffEntry, Snapshot as ApiSnapshot, Source};
 
+use super::backup::needs_container_passphrase;
 use super::{zfs_util, Ctx, OpError};
 use crate::validate::{DatasetName, SnapshotName};
 use crate::zfs::cmd::OutputCap;
@@ -109,6 +110,14 @@ pub async fn list_backups(ctx: &Ctx) -> Result<Vec<BackupSet>, OpError> {
     let pools = zfs_util::pools(ctx).await.unwrap_or_default();
     let mut out = Vec::new();
     for b in ctx.store.backups()? {
+        let needs_passphrase = match needs_container_passphrase(ctx, &b).await {
+            Ok(n) => n,
+            // The job still asks when it finds out.
+            Err(e) => {
+                tracing::warn!(backup = %b.id, error = %e, "cannot tell whether a passphrase is needed");
+                false
+            }
+        };
         let st = ctx.store.state(b.id.as_str())?;
         let imported = pools
             .iter()
@@ -143,6 +152,7 @@ pub async fn list_backups(ctx: &Ctx) -> Result<Vec<BackupSet>, OpError> {
             last_scrub_repaired: st.last_scrub_repaired,
             imported,
             mounts: if imported { st.mounts } else { Vec::new() },
+            needs_passphrase,
         });
     }
     Ok(out)

@@ -164,6 +164,24 @@ pub async fn datasets_under(ctx: &Ctx, ds: &DatasetName) -> Result<Vec<DatasetIn
     Ok(parse_datasets(&out.stdout_text())?)
 }
 
+/// Every filesystem and volume under each of `roots` that exists; a missing root is left out.
+pub async fn existing_under(ctx: &Ctx, roots: &[DatasetName]) -> Result<Vec<DatasetInfo>, OpError> {
+    if roots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cmd = list_datasets(roots, true);
+    let out = run_unchecked(ctx, &cmd).await?;
+    // zfs names each missing root on stderr, exits 1 and still lists the others.
+    let only_gone = out
+        .stderr_text()
+        .lines()
+        .all(|l| l.trim().is_empty() || l.contains("does not exist"));
+    if !out.success() && !only_gone {
+        return Err(failed(out, &cmd));
+    }
+    Ok(parse_datasets(&out.stdout_text())?)
+}
+
 fn prop(name: &str) -> Result<PropertyName, OpError> {
     PropertyName::parse(name).map_err(|e| OpError::bug(format!("property {name}: {e}")))
 }

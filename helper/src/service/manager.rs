@@ -501,6 +501,23 @@ impl Manager {
         let b = self
             .authorized_backup(conn, &header, action::BACK_UP, backup_id)
             .await?;
+        if options.passphrase.is_none() {
+            // Refused here rather than by a failed job, so every client can ask and call
+            // again; a doubt leaves the question to the job.
+            let (ctx, cfg) = (self.service.read_ctx.clone(), b.clone());
+            let needed = self
+                .service
+                .run_op(async move { ops::backup::needs_container_passphrase(&ctx, &cfg).await })
+                .await;
+            if let Ok(true) = needed {
+                let container = b
+                    .pool_name
+                    .as_ref()
+                    .map(|p| format!("{p}/{}", ops::drive_layout::ENCRYPTED_CONTAINER))
+                    .unwrap_or_else(|| ops::drive_layout::ENCRYPTED_CONTAINER.to_string());
+                return Err(Problem::ContainerNeedsPassphrase { container }.into());
+            }
+        }
         let req = ops::backup::BackupRequest {
             passphrase: options.passphrase.map(Secret::from_passphrase),
             rollback: options.rollback.unwrap_or(false),

@@ -1072,3 +1072,83 @@ async fn the_sources_own_resume_token_is_resumed_raw(reads: SnapshotReads) {
     assert_eq!(streams[0].0, ["zfs", "send", "-w", "-t", TOKEN]);
     assert_eq!(streams[0].1, ["zfs", "receive", "-s", "-u", "backup/home"]);
 }
+
+const PLAIN_ROW: &str = "rpool/data\tfilesystem\toff\t-\t-\tnone\t-\toff\t/data\ton\t1000\t5000\n";
+
+/// Set `b2` backs up the unencrypted `rpool/data` into the drive's encrypted container.
+fn seed_unencrypted(h: &Harness) {
+    h.service
+        .ctx
+        .store
+        .upsert_backup(BackupConfig {
+            drive_by_id: FAKE_DISK.into(),
+            datasets: vec![DatasetPair::new(
+                "rpool/data",
+                "backup/coffer-encrypted/data",
+            )],
+            ..BackupConfig::on_pool("b2", "backup", 123)
+        })
+        .unwrap();
+    h.runner.on(
+        &["zfs", "list", "filesystem,volume", "rpool/data"],
+        PLAIN_ROW,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unencrypted_source_asks_for_the_passphrase_before_a_job_starts() {
+    let h = Harness::start("needs-passphrase").await;
+    h.allow(true);
+    seed(&h);
+    seed_unencrypted(&h);
+    h.runner
+        .on(&["zfs", "list", "filesystem,volume", "rpool/home"], SRC_ROW);
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let sets = proxy.list_backups().await.unwrap();
+    let needs = |id: &str| sets.iter().find(|s| s.id == id).unwrap().needs_passphrase;
+    assert!(needs("b2"));
+    assert!(!needs("b1"), "an encrypted source is sent raw");
+    let r = proxy.back_up("b2", &Default::default()).await;
+    assert!(
+        matches!(&r, Err(e) if e.kind() == coffer_api::ErrorKind::NeedsPassphrase),
+        "{r:?}"
+    );
+    // Refused before anything touched the drive.
+    assert!(h.runner.ran(&["zpool", "import"]).is_empty());
+    assert!(h.runner.ran(&["zfs", "load-key"]).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loaded_container_key_on_the_sets_own_pool_needs_no_passphrase() {
+    let h = Harness::start("key-loaded").await;
+    h.allow(true);
+    seed_unencrypted(&h);
+    h.host
+        .pool_states
+        .lock()
+        .unwrap()
+        .insert("backup".into(), "ONLINE".into());
+    let r = &h.runner;
+    r.on(
+        &["zpool", "get", "guid", "backup"],
+        "backup\tguid\t123\t-\n",
+    );
+    r.on(
+        &["zfs", "list", "filesystem,volume", "backup/coffer-encrypted"],
+        "backup/coffer-encrypted\tfilesystem\taes-256-gcm\tbackup/coffer-encrypted\tavailable\tpassphrase\t-\toff\tnone\toff\t1000\t5000\n",
+    );
+    let proxy = HelperProxy::new(&h.client).await.unwrap();
+    let sets = proxy.list_backups().await.unwrap();
+    assert!(!sets[0].needs_passphrase);
+    // Another pool under the same name says nothing about this set's container.
+    r.rules
+        .lock()
+        .unwrap()
+        .retain(|x| x.tokens != ["zpool", "get", "guid", "backup"]);
+    r.on(
+        &["zpool", "get", "guid", "backup"],
+        "backup\tguid\t999\t-\n",
+    );
+    let sets = proxy.list_backups().await.unwrap();
+    assert!(sets[0].needs_passphrase);
+}

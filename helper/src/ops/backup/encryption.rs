@@ -2,8 +2,9 @@
 
 use crate::ops::drive_layout::{create_encrypted_container, ENCRYPTED_CONTAINER};
 use crate::ops::{zfs_util, Ctx, OpError, Secret};
+use crate::state::BackupConfig;
 use crate::validate::DatasetName;
-use crate::zfs::list::KeyStatus;
+use crate::zfs::list::{DatasetInfo, KeyStatus};
 use crate::zfs::manage::load_key;
 use coffer_api::Problem;
 
@@ -53,4 +54,33 @@ pub(super) async fn ensure_encrypted_parent(
         zfs_util::run_with_secret(ctx, &load_key(&root), pass).await?;
     }
     Ok(())
+}
+
+/// Whether a backup of `cfg` needs the passphrase of the drive's encrypted container, so
+/// clients can ask before the job starts: some source, or a dataset below one, is not
+/// encrypted (it is stored inside the container), and the container's key is not loaded
+/// on the set's own pool right now. A source that is gone needs nothing.
+pub async fn needs_container_passphrase(ctx: &Ctx, cfg: &BackupConfig) -> Result<bool, OpError> {
+    let sources: Vec<DatasetName> = cfg.datasets.iter().map(|d| d.source.clone()).collect();
+    let rows = zfs_util::existing_under(ctx, &sources).await?;
+    if rows.iter().all(DatasetInfo::is_encrypted) {
+        return Ok(false);
+    }
+    let Some(pool) = cfg.pool_name.as_ref() else {
+        return Ok(true);
+    };
+    // Only the set's own pool counts: another pool of the same name may be imported.
+    let ours = ctx.host.pool_state(pool).is_some()
+        && zfs_util::pool_get(ctx, pool, "guid")
+            .await?
+            .and_then(|g| g.parse::<u64>().ok())
+            == cfg.pool_guid;
+    if !ours {
+        return Ok(true);
+    }
+    let container = DatasetName::parse(pool.as_str())?.child(ENCRYPTED_CONTAINER)?;
+    Ok(!matches!(
+        zfs_util::dataset(ctx, &container).await?,
+        Some(c) if c.key_status == KeyStatus::Available
+    ))
 }

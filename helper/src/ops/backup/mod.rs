@@ -21,6 +21,7 @@ use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::{BackupId, DatasetName};
 
 use super::drive_layout::with_descendants;
+pub use encryption::needs_container_passphrase;
 pub use protection::unprotect_all;
 use replicate::{replicate, Dataset};
 
