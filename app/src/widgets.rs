@@ -142,11 +142,13 @@ pub fn close_passphrase_dialog() {
     }
 }
 
-/// Asks for a passphrase. None when cancelled.
+/// Asks for a passphrase; `confirm` labels the button that goes on with it. None when
+/// cancelled.
 pub async fn ask_passphrase(
     parent: &impl IsA<gtk::Widget>,
     heading: &str,
     body: &str,
+    confirm: &str,
     error: Option<&str>,
 ) -> Option<Passphrase> {
     use adw::prelude::*;
@@ -168,7 +170,7 @@ pub async fn ask_passphrase(
     }
     d.set_extra_child(Some(&content));
     d.add_response("cancel", &gettext("_Cancel"));
-    d.add_response("ok", &gettext("_Unlock"));
+    d.add_response("ok", confirm);
     d.set_response_appearance("ok", adw::ResponseAppearance::Suggested);
     d.set_default_response(Some("ok"));
     d.set_close_response("cancel");

@@ -218,9 +218,21 @@ impl Helper {
         backup_id: &str,
         options: BackUpOptions,
     ) -> Result<OwnedObjectPath, Error> {
+        // What the UI tests check: whether the app had asked for a passphrase before calling.
+        println!(
+            "call back-up {backup_id} passphrase={}",
+            options.passphrase.is_some()
+        );
         {
             let mut s = self.state.lock().await;
-            s.backup_mut(backup_id)?;
+            let set = s.backup_mut(backup_id)?;
+            // As the real helper: refused before a job starts.
+            if set.needs_passphrase && options.passphrase.is_none() {
+                return Err(Problem::ContainerNeedsPassphrase {
+                    container: set.container(),
+                }
+                .into());
+            }
             check_plugged(&s)?;
             claim(&mut s)?;
         }

@@ -41,6 +41,14 @@ impl State {
             // Two drives in rotation; the second one is at the office, not plugged in.
             "rotation" => (vec![configured_set(root), office_set()], true, true),
             "unplugged" => (vec![configured_set(root)], false, true),
+            // A backup needs the drive container's passphrase (an unencrypted source).
+            "unencrypted" => {
+                let set = BackupSet {
+                    needs_passphrase: true,
+                    ..configured_set(root)
+                };
+                (vec![set], true, true)
+            }
             other => return Err(format!("unknown scenario {other}")),
         };
         let history = backups

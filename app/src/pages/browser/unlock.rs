@@ -45,6 +45,7 @@ impl Browser {
                             &this,
                             &gettext("Unlock Backup Drive"),
                             &gettext_f("Enter the passphrase of “{label}”. It is used once and not stored.", &[("label", &set.label)]),
+                            &gettext("_Unlock"),
                             error.as_deref(),
                         )
                         .await;

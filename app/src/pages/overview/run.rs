@@ -76,6 +76,22 @@ impl super::Overview {
         crate::spawn::spawn(async move {
             let started = glib::monotonic_time();
             let mut options = BackUpOptions::default();
+            // A set with an unencrypted source needs the drive container's passphrase: asked
+            // before the job starts, not after a failed one.
+            if let Some(set) = model::get().backup(&id).filter(|s| s.needs_passphrase) {
+                let why = Failure::from(coffer_api::Error::from(
+                    coffer_api::Problem::ContainerNeedsPassphrase {
+                        container: set.container(),
+                    },
+                ));
+                match ask_back_up_passphrase(&this, &why.message).await {
+                    Some(p) => options.passphrase = Some(p),
+                    None => {
+                        this.end();
+                        return Ok(());
+                    }
+                }
+            }
             let outcome = loop {
                 let attempt = async {
                     let path = operations::start_back_up(&id, &options).await?;
@@ -85,14 +101,7 @@ impl super::Overview {
                 .await;
                 match attempt {
                     Err(f) if f.is(ErrorKind::NeedsPassphrase) && options.passphrase.is_none() => {
-                        let p = widgets::ask_passphrase(
-                            &this,
-                            &gettext("Passphrase Needed"),
-                            &f.message,
-                            None,
-                        )
-                        .await;
-                        match p {
+                        match ask_back_up_passphrase(&this, &f.message).await {
                             Some(p) => options.passphrase = Some(p),
                             None => break Err(f),
                         }
@@ -270,4 +279,13 @@ impl super::Overview {
         self.imp().cancel_button.set_sensitive(false);
         crate::spawn::spawn(async move { operations::cancel(&path).await });
     }
+}
+
+/// The passphrase a backup needs, with `why` as the question.
+async fn ask_back_up_passphrase(
+    parent: &super::Overview,
+    why: &str,
+) -> Option<coffer_api::Passphrase> {
+    let heading = gettext("Passphrase Needed");
+    widgets::ask_passphrase(parent, &heading, why, &gettext("_Back Up"), None).await
 }
