@@ -54,16 +54,21 @@ const TGT_SNAPS_AB: &str =
 const MISSING: &str = "cannot open 'backup/home': dataset does not exist\n";
 
 fn seed(h: &Harness) {
+    seed_set(h, "b1", DatasetPair::new("rpool/home", "backup/home"));
+    drive_is_the_sets(&h.runner);
+}
+
+/// Set `id` backs up `pair` to the fake drive's pool `backup`.
+fn seed_set(h: &Harness, id: &str, pair: DatasetPair) {
     h.service
         .ctx
         .store
         .upsert_backup(BackupConfig {
             drive_by_id: FAKE_DISK.into(),
-            datasets: vec![DatasetPair::new("rpool/home", "backup/home")],
-            ..BackupConfig::on_pool("b1", "backup", 123)
+            datasets: vec![pair],
+            ..BackupConfig::on_pool(id, "backup", 123)
         })
         .unwrap();
-    drive_is_the_sets(&h.runner);
 }
 
 fn imported(h: &Harness) {
@@ -1077,18 +1082,8 @@ const PLAIN_ROW: &str = "rpool/data\tfilesystem\toff\t-\t-\tnone\t-\toff\t/data\
 
 /// Set `b2` backs up the unencrypted `rpool/data` into the drive's encrypted container.
 fn seed_unencrypted(h: &Harness) {
-    h.service
-        .ctx
-        .store
-        .upsert_backup(BackupConfig {
-            drive_by_id: FAKE_DISK.into(),
-            datasets: vec![DatasetPair::new(
-                "rpool/data",
-                "backup/coffer-encrypted/data",
-            )],
-            ..BackupConfig::on_pool("b2", "backup", 123)
-        })
-        .unwrap();
+    let pair = DatasetPair::new("rpool/data", "backup/coffer-encrypted/data");
+    seed_set(h, "b2", pair);
     h.runner.on(
         &["zfs", "list", "filesystem,volume", "rpool/data"],
         PLAIN_ROW,
