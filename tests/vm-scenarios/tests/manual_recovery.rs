@@ -1,0 +1,221 @@
+//! docs/recovery.md's commands, run as written: the data of a Coffer drive comes back with
+//! `zpool` and `zfs` alone, byte for byte, and the drive then takes the restored datasets'
+//! next backup incrementally.
+
+use coffer_vm_tests::helper::{self, cofferctl, cofferctl_input};
+use coffer_vm_tests::scenario::{imported, sha256_tree, Drive};
+use coffer_vm_tests::source::{write_files, SourcePool, PASSPHRASE};
+use coffer_vm_tests::{require_guest, run, run_with_input};
+
+/// The page, as it is in the repository: the test runs what a reader would copy.
+const RECOVERY_MD: &str = include_str!("../../../docs/recovery.md");
+
+/// The passphrase of the drive's encrypted container (for the unencrypted source).
+const CONTAINER: &str = "container passphrase for media";
+
+/// The page's shell blocks, in order: the names, import, read files, restore an encrypted
+/// copy, restore an unencrypted one, export.
+fn blocks() -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in RECOVERY_MD.lines() {
+        match (&mut current, line.trim_end()) {
+            (None, "```sh") => current = Some(String::new()),
+            (Some(b), "```") => {
+                out.push(std::mem::take(b));
+                current = None;
+            }
+            (Some(b), l) => {
+                b.push_str(l);
+                b.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    assert_eq!(
+        out.len(),
+        6,
+        "docs/recovery.md's steps changed: update this test"
+    );
+    out
+}
+
+/// Runs one of the page's blocks with the names set as a reader would set them, and `input`
+/// for the passphrases `zfs load-key` reads.
+fn step(block: &str, names: &[(&str, &str)], input: &str) -> String {
+    let vars: String = names.iter().map(|(k, v)| format!("{k}='{v}'\n")).collect();
+    let script = format!("set -euo pipefail\n{vars}{block}");
+    eprintln!("--- docs/recovery.md step:\n{script}");
+    run_with_input("bash", &["-c", &script], input).stdout
+}
+
+fn snapshots(ds: &str) -> Vec<String> {
+    run(
+        "zfs",
+        &[
+            "list",
+            "-H",
+            "-t",
+            "snapshot",
+            "-o",
+            "name",
+            "-s",
+            "createtxg",
+            "-d",
+            "1",
+            ds,
+        ],
+    )
+    .stdout
+    .lines()
+    .filter_map(|l| l.split_once('@').map(|(_, s)| s.to_string()))
+    .collect()
+}
+
+/// Every file of every snapshot of `original` (mounted at `from`) equals the restored one's
+/// (mounted at `to`).
+fn same_bytes(original: &str, from: &str, to: &str) {
+    let snaps = snapshots(original);
+    assert!(!snaps.is_empty(), "{original} has snapshots");
+    for s in &snaps {
+        assert_eq!(
+            sha256_tree(&format!("{from}/.zfs/snapshot/{s}")),
+            sha256_tree(&format!("{to}/.zfs/snapshot/{s}")),
+            "files of {original}@{s} differ after the manual restore"
+        );
+    }
+}
+
+fn get(ds: &str, prop: &str) -> String {
+    run("zfs", &["get", "-H", "-o", "value", prop, ds])
+        .stdout
+        .trim()
+        .to_string()
+}
+
+#[test]
+#[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
+fn the_recovery_pages_commands_give_the_same_bytes() {
+    require_guest();
+    helper::install();
+    let steps = blocks();
+    // An encrypted tree (a parent with a child that inherits its key) and an unencrypted
+    // dataset, with three snapshots each.
+    let src = SourcePool::create("rpool", 1024);
+    let home = src.encrypted_dataset("nixos/home", "/srv/home");
+    let docs = src.child_dataset(&home, "docs");
+    run(
+        "zfs",
+        &["create", "-o", "mountpoint=/srv/media", "rpool/media"],
+    );
+    for i in 0..3u64 {
+        write_files("/srv/home", 4, 256 * 1024, 10 + i);
+        write_files("/srv/home/docs", 3, 64 * 1024, 20 + i);
+        write_files("/srv/media", 3, 128 * 1024, 30 + i);
+        let name = format!("snap-{i}");
+        run("zfs", &["snapshot", "-r", &format!("{home}@{name}")]);
+        run("zfs", &["snapshot", &format!("rpool/media@{name}")]);
+    }
+    let drive = Drive::prepare("COFFERMANUAL", 2048, &[&home, "rpool/media"]);
+    cofferctl_input(
+        &["backup", &drive.id, "--no-power-off", "--passphrase-stdin"],
+        &format!("{CONTAINER}\n"),
+    )
+    .ok();
+    let copy = drive.target_of(&home);
+    let media_copy = drive.target_of("rpool/media");
+    assert_eq!(copy, "backup/home");
+    assert_eq!(media_copy, "backup/coffer-encrypted/media");
+    // Where the restored datasets go: an unencrypted parent of this machine's pool.
+    run(
+        "zfs",
+        &["create", "-o", "mountpoint=/srv/restored", "rpool/restored"],
+    );
+
+    let names = [
+        ("POOL", "backup"),
+        ("COPY", "home"),
+        ("LOCAL", "rpool/restored/home"),
+    ];
+    let pass = format!("{PASSPHRASE}\n{PASSPHRASE}\n");
+    step(&steps[0], &names, "");
+    let listed = step(&steps[1], &names, "");
+    assert!(
+        listed.contains("io.github.coffer:format"),
+        "the stamp is readable:\n{listed}"
+    );
+    let readonly = run("zpool", &["get", "-H", "-o", "value", "readonly", "backup"]).stdout;
+    assert_eq!(readonly.trim(), "on", "imported read-only");
+    let read = step(&steps[2], &names, &pass);
+    for i in 0..3 {
+        assert!(
+            read.contains(&format!("snap-{i}")),
+            "snap-{i} is listed:\n{read}"
+        );
+    }
+    step(&steps[3], &names, &pass);
+    same_bytes(&home, "/srv/home", "/srv/restored/home");
+    same_bytes(&docs, "/srv/home/docs", "/srv/restored/home/docs");
+    // Still encrypted with its own key, which the original passphrase unlocked; writable.
+    assert_eq!(
+        get("rpool/restored/home", "encryptionroot"),
+        "rpool/restored/home"
+    );
+    assert_eq!(get("rpool/restored/home", "keystatus"), "available");
+    assert_eq!(get("rpool/restored/home", "readonly"), "off");
+
+    let media = [
+        ("POOL", "backup"),
+        ("COPY", "media"),
+        ("LOCAL", "rpool/restored/media"),
+    ];
+    step(&steps[4], &media, &format!("{CONTAINER}\n"));
+    same_bytes("rpool/media", "/srv/media", "/srv/restored/media");
+    assert_eq!(
+        get("rpool/restored/media", "encryption"),
+        "off",
+        "as its source was"
+    );
+    step(&steps[5], &names, "");
+    assert!(!imported("backup"), "the drive's pool is exported");
+
+    // The page's promise: with the originals gone, the drive adopts the restored datasets
+    // and their next backup is incremental (the snapshots share their guids).
+    cofferctl(&["--yes", "forget", &drive.id]).ok();
+    run("zfs", &["destroy", "-r", &home]);
+    run("zfs", &["destroy", "-r", "rpool/media"]);
+    let adopted = cofferctl(&[
+        "adopt",
+        &drive.by_id,
+        "--dataset",
+        "rpool/restored/home",
+        "--dataset",
+        "rpool/restored/media",
+    ])
+    .ok()
+    .json();
+    let id = adopted["result"]["backup_id"]
+        .as_str()
+        .expect("backup id")
+        .to_string();
+    write_files("/srv/restored/home", 1, 64 * 1024, 99);
+    run("zfs", &["snapshot", "-r", "rpool/restored/home@snap-3"]);
+    run("zfs", &["snapshot", "rpool/restored/media@snap-3"]);
+    let backed = cofferctl_input(
+        &["backup", &id, "--no-power-off", "--passphrase-stdin"],
+        &format!("{CONTAINER}\n"),
+    )
+    .ok()
+    .json();
+    let bytes = backed["result"]["bytes"].as_u64().expect("bytes");
+    let total: u64 = get("rpool/restored", "used").parse().expect("used");
+    assert!(
+        bytes * 100 < total,
+        "the backup after the restore is incremental: {bytes} bytes sent of {total}"
+    );
+    assert_eq!(
+        backed["result"]["snapshots_sent"].as_u64(),
+        Some(3),
+        "one new snapshot each for home, docs and media"
+    );
+}
