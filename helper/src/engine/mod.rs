@@ -17,8 +17,8 @@ pub use commands::{step_commands, CommandError, StreamCommands, StreamSettings};
 pub use hierarchy::{plan_relink, Relink, TreeNode};
 pub use modified::{target_change, ModifiedInput, TargetChange};
 pub use plan::{
-    find_common_base, plan_replication, BaseRef, CommonBase, PlanError, ReplicationPlan, SnapRef,
-    Step, TargetState,
+    find_common_base, plan_replication, step_size, txg_of, BaseRef, CommonBase, PlanError,
+    ReplicationPlan, SnapRef, Step, TargetState,
 };
 pub use prune::{prune_commands, prune_set};
 pub use resume::{check_resume_token, TokenRefusal};

@@ -153,6 +153,38 @@ pub fn find_common_base(
     })
 }
 
+/// The createtxg of the snapshot or bookmark with this guid.
+pub fn txg_of(guid: u64, snaps: &[Snapshot], books: &[Bookmark]) -> Option<u64> {
+    snaps
+        .iter()
+        .map(|s| (s.guid, s.createtxg))
+        .chain(books.iter().map(|b| (b.guid, b.createtxg)))
+        .find(|(g, _)| *g == guid)
+        .map(|(_, t)| t)
+}
+
+/// A stream's expected size from the snapshots' `referenced` and `written`, for progress:
+/// a dry-run `zfs send -n` would read the whole range once more before sending it.
+pub fn step_size(step: &Step, snaps: &[Snapshot], books: &[Bookmark]) -> u64 {
+    match step {
+        Step::Full { snapshot } => snaps
+            .iter()
+            .find(|s| s.guid == snapshot.guid)
+            .map_or(0, |s| s.referenced),
+        Step::Incremental { from, to, .. } => {
+            let txg = |guid| txg_of(guid, snaps, books);
+            let (Some(lo), Some(hi)) = (txg(from.guid()), txg(to.guid)) else {
+                return 0;
+            };
+            snaps
+                .iter()
+                .filter(|s| s.createtxg > lo && s.createtxg <= hi)
+                .map(|s| s.written)
+                .sum()
+        }
+    }
+}
+
 /// Plans one run. Pure: the caller lists both sides first.
 pub fn plan_replication(
     source_snapshots: &[Snapshot],

@@ -16,6 +16,22 @@ use crate::zfs::{Cmd, DatasetInfo};
 pub const DRIVE_FORMAT: &str = "1";
 pub use coffer_api::types::ENCRYPTED_CONTAINER;
 
+/// Walkthrough §5.1–5.2 (read-only, visible snapshots), and what keeps the drive's copy from
+/// ever being mounted, run or shared by anything but Unlock: `canmount=noauto` (nothing mounts
+/// it on import, and setting it never mounts), no setuid, device nodes or execution (the
+/// kernel's automounts of `.zfs/snapshot` take these), no sharing. The `mountpoint` is left
+/// alone: Unlock mounts at paths of its own.
+pub const COPY_PROPERTIES: [(&str, &str); 8] = [
+    ("readonly", "on"),
+    ("snapdir", "visible"),
+    ("canmount", "noauto"),
+    ("setuid", "off"),
+    ("devices", "off"),
+    ("exec", "off"),
+    ("sharenfs", "off"),
+    ("sharesmb", "off"),
+];
+
 /// A fresh backup id: `b-` and a hex timestamp, unique on one machine.
 pub fn new_backup_id() -> Result<BackupId, OpError> {
     Ok(BackupId::parse(&format!("b-{:x}", now_usec()))?)

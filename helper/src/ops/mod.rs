@@ -17,6 +17,7 @@ pub mod progress;
 pub mod query;
 pub mod result;
 pub mod scrub;
+pub mod stream;
 pub mod unlock;
 pub mod zfs_util;
 

@@ -14,21 +14,7 @@ use crate::zfs::manage::DESTROY_BATCH_MAX_ARG;
 use crate::zfs::receive::ReceiveOptions;
 use crate::zfs::{Bookmark, Snapshot};
 
-/// Walkthrough §5.1–5.2 (read-only, visible snapshots), and what keeps the drive's copy from
-/// ever being mounted, run or shared by anything but Unlock: `canmount=noauto` (nothing mounts
-/// it on import, and setting it never mounts), no setuid, device nodes or execution (the
-/// kernel's automounts of `.zfs/snapshot` take these), no sharing. The `mountpoint` is left
-/// alone: Unlock mounts at paths of its own.
-pub(crate) const TARGET_PROPERTIES: [(&str, &str); 8] = [
-    ("readonly", "on"),
-    ("snapdir", "visible"),
-    ("canmount", "noauto"),
-    ("setuid", "off"),
-    ("devices", "off"),
-    ("exec", "off"),
-    ("sharenfs", "off"),
-    ("sharesmb", "off"),
-];
+use crate::ops::drive_layout::COPY_PROPERTIES as TARGET_PROPERTIES;
 
 /// The target's properties, given to the receive that creates it.
 pub(super) fn on_create() -> ReceiveOptions {

@@ -2,9 +2,9 @@
 
 use coffer_api::{Notice, Stage};
 
-use super::replicate::run_stream;
-use super::Totals;
+use super::{Totals, ENDS};
 use crate::engine::{plan_relink, Relink, StreamCommands, TreeNode};
+use crate::ops::stream::run_stream;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
 use crate::validate::DatasetName;
 use crate::zfs::receive::receive_replication;
@@ -86,9 +86,10 @@ pub(super) async fn keep_encryption_hierarchy(
             tracing::info!(%source, %target, ?children, "re-linking encryption roots");
             // Every snapshot in the stream is already on the drive and is skipped; the bytes
             // are the last step read again, so they do not count as backed up.
-            let done = totals.done;
-            let streamed = run_stream(ctx, ctl, target.pool(), &cmds, totals).await;
-            totals.done = done;
+            let done = totals.progress.done;
+            let streamed =
+                run_stream(ctx, ctl, target.pool(), &cmds, &mut totals.progress, &ENDS).await;
+            totals.progress.done = done;
             let failure = match streamed {
                 Ok(()) => None,
                 Err(e) if e.ends_the_run() => return Err(e),

@@ -16,6 +16,7 @@ use coffer_api::{Details, ErrorKind, Notice, Problem, Stage};
 
 use super::pool::{self, Imported};
 use super::progress::now_secs;
+use super::stream::{Ends, Progress};
 use super::{Ctx, JobCtl, JobResult, OpError, Output, Secret};
 use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::{BackupId, DatasetName};
@@ -37,12 +38,7 @@ pub struct BackupRequest {
 /// Totals over all datasets of the set, for progress and the result.
 #[derive(Default)]
 pub(super) struct Totals {
-    /// Bytes of datasets already finished.
-    done: u64,
-    /// Estimated bytes of everything to send in this run.
-    total: u64,
-    /// Estimated bytes learnt while a stream already runs (sizes read alongside it).
-    late_total: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    progress: Progress,
     snapshots_sent: u32,
     pruned: u32,
     warnings: Vec<Details>,
@@ -89,7 +85,7 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
         Ok(()) => ("ok".to_string(), String::new(), Details::new()),
         Err(e) => (e.name().to_string(), e.to_string(), e.details()),
     };
-    let bytes = totals.done;
+    let bytes = totals.progress.done;
     ctx.store.update_state(cfg.id.as_str(), |s| {
         s.last_backup = now;
         s.last_backup_result = result_name;
@@ -103,14 +99,14 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: BackupRequest) -> Result<JobResul
     }
     ctl.stage(Stage::Done, "");
     Ok(JobResult {
-        bytes: totals.done,
+        bytes: totals.progress.done,
         message: Notice::BackedUp {
             snapshots: totals.snapshots_sent.to_string(),
-            bytes: totals.done.to_string(),
+            bytes: totals.progress.done.to_string(),
             pruned: totals.pruned.to_string(),
         },
         output: Output::BackUp(BackUpResult {
-            bytes: totals.done,
+            bytes: totals.progress.done,
             snapshots_sent: totals.snapshots_sent,
             pruned: totals.pruned,
             warnings: totals.warnings.clone(),
@@ -232,3 +228,9 @@ fn target_of(pair: &DatasetPair) -> Result<DatasetName, OpError> {
 pub(super) fn cancelled() -> OpError {
     Problem::BackupStopped {}.into()
 }
+
+/// What ends a backup's streams early, in a backup's words.
+pub(super) const ENDS: Ends = Ends {
+    gone: |pool, health| Problem::DriveGoneDuringBackup { pool, health },
+    stopped: || Problem::BackupStopped {},
+};

@@ -4,7 +4,6 @@
 
 use coffer_api::{ErrorKind, Notice, Problem, Stage};
 use std::collections::HashSet;
-use std::time::Duration;
 
 use super::encryption::ensure_encrypted_parent;
 use super::finish::{finish_dataset, on_create, Seen};
@@ -12,12 +11,13 @@ use super::listing::{self, Marks};
 use super::planning_reads::Reads;
 use super::protection::{self, protect_ahead, Ahead};
 use super::snapshot::snapshot_if_stale;
-use super::{cancelled, BackupRequest, Totals};
+use super::{BackupRequest, Totals, ENDS};
 use crate::engine::{
-    check_resume_token, plan_replication, step_commands, target_change, ModifiedInput, PlanError,
-    ReplicationPlan, Step, StreamCommands, StreamSettings, TargetChange, TargetState,
+    check_resume_token, plan_replication, step_commands, step_size, target_change, txg_of,
+    ModifiedInput, PlanError, ReplicationPlan, Step, StreamCommands, StreamSettings, TargetChange,
+    TargetState,
 };
-use crate::ops::pipe::PipeOutput;
+use crate::ops::stream::run_stream;
 use crate::ops::{zfs_util, Ctx, JobCtl, OpError};
 use crate::validate::{BackupId, DatasetName, ResumeToken};
 use crate::zfs::receive::{receive_abort, ReceiveOptions};
@@ -228,13 +228,14 @@ async fn send(
             None => None,
         }
     };
-    let late = totals.late_total.clone();
+    let late = totals.progress.late_total.clone();
     let (streams, details, ahead) = tokio::join!(
         send_streams(ds, &cmds, &sizes, totals),
         details_beside_streams(ds, rows, steps, late),
         placing
     );
-    totals.total += totals
+    totals.progress.total += totals
+        .progress
         .late_total
         .swap(0, std::sync::atomic::Ordering::Relaxed);
     streams?;
@@ -422,7 +423,8 @@ async fn resume(
         return discard(ds, &refusal.to_string(), totals).await;
     }
     let est = parse_estimate(&out);
-    totals.total = totals.total.max(totals.done + est.total);
+    let p = &mut totals.progress;
+    p.total = p.total.max(p.done + est.total);
     let cmds = StreamCommands {
         estimate: decode,
         // `-w` for an encrypted source even though its token has `rawok`: raw-ness then does
@@ -436,7 +438,16 @@ async fn resume(
         ),
         receive: crate::zfs::receive::receive(target, &ReceiveOptions::default())?,
     };
-    match run_stream(ctx, ds.ctl, target.pool(), &cmds, totals).await {
+    match run_stream(
+        ctx,
+        ds.ctl,
+        target.pool(),
+        &cmds,
+        &mut totals.progress,
+        &ENDS,
+    )
+    .await
+    {
         Err(e) if e.is(ErrorKind::CommandFailed) && is_stale(&e.message()) => {
             let why = format!("zfs could not continue it ({})", first_line(&e.message()));
             discard(ds, &why, totals).await
@@ -489,38 +500,6 @@ fn is_stale(stderr: &str) -> bool {
         || stderr.contains("kernel modules must be upgraded to receive this stream")
 }
 
-/// The createtxg of the snapshot or bookmark with this guid.
-fn txg_of(guid: u64, snaps: &[Snapshot], books: &[Bookmark]) -> Option<u64> {
-    snaps
-        .iter()
-        .map(|s| (s.guid, s.createtxg))
-        .chain(books.iter().map(|b| (b.guid, b.createtxg)))
-        .find(|(g, _)| *g == guid)
-        .map(|(_, t)| t)
-}
-
-/// A stream's expected size from the snapshots' `referenced` and `written`, for progress:
-/// a dry-run `zfs send -n` would read the whole range once more before sending it.
-fn step_size(step: &Step, snaps: &[Snapshot], books: &[Bookmark]) -> u64 {
-    match step {
-        Step::Full { snapshot } => snaps
-            .iter()
-            .find(|s| s.guid == snapshot.guid)
-            .map_or(0, |s| s.referenced),
-        Step::Incremental { from, to, .. } => {
-            let txg = |guid| txg_of(guid, snaps, books);
-            let (Some(lo), Some(hi)) = (txg(from.guid()), txg(to.guid)) else {
-                return 0;
-            };
-            snaps
-                .iter()
-                .filter(|s| s.createtxg > lo && s.createtxg <= hi)
-                .map(|s| s.written)
-                .sum()
-        }
-    }
-}
-
 /// The source snapshots that `steps` create on the target, in stream order: `-I` brings
 /// every snapshot after its base up to its end, `-i` and a full stream only their end.
 fn received_names(steps: &[Step], snaps: &[Snapshot], books: &[Bookmark]) -> Vec<String> {
@@ -558,127 +537,20 @@ async fn send_streams(
     sizes: &[u64],
     totals: &mut Totals,
 ) -> Result<(), OpError> {
-    totals.total += sizes.iter().sum::<u64>();
+    totals.progress.total += sizes.iter().sum::<u64>();
     ds.ctl.stage(Stage::Sending, ds.source.as_str());
     for c in cmds {
-        run_stream(ds.ctx, ds.ctl, ds.target.pool(), c, totals).await?;
+        run_stream(
+            ds.ctx,
+            ds.ctl,
+            ds.target.pool(),
+            c,
+            &mut totals.progress,
+            &ENDS,
+        )
+        .await?;
     }
     Ok(())
-}
-
-/// One `send | receive` with progress; a failure is classified from the receiver first (it
-/// knows why), then from the sender.
-pub(super) async fn run_stream(
-    ctx: &Ctx,
-    ctl: &JobCtl,
-    pool: &str,
-    c: &StreamCommands,
-    totals: &mut Totals,
-) -> Result<(), OpError> {
-    ctl.set_cancelable(true);
-    let base = totals.done;
-    let total = totals.total;
-    let late = totals.late_total.clone();
-    let on_bytes = move |b: u64| {
-        let total = total + late.load(std::sync::atomic::Ordering::Relaxed);
-        ctl.set_bytes(base + b, total.max(base + b))
-    };
-    tracing::info!(send = %c.send, receive = %c.receive, "stream");
-    let pipe = ctx.pipe.run(&c.send, &c.receive, ctl, &on_bytes);
-    let out: PipeOutput = tokio::select! {
-        r = pipe => r.map_err(|e| OpError::spawn("zfs send | zfs receive", e))?,
-        health = watch_pool(ctx, pool) => {
-            // A yanked drive suspends the pool and the receiver blocks in the kernel for
-            // ever. Dropping the pipeline kills both children; the receiver keeps what
-            // arrived for the next run to resume.
-            totals.done = ctl.snapshot().bytes;
-            return Err(Problem::DriveGoneDuringBackup {
-                pool: pool.to_string(),
-                health: health.to_string(),
-            }
-            .into());
-        }
-    };
-    totals.done += out.bytes;
-    if out.cancelled {
-        return Err(cancelled());
-    }
-    // A receiver that only saw the stream end early says nothing useful; the sender knows why.
-    let sender_knows = !out.send.success() && {
-        let r = out.receive.stderr_text();
-        r.contains("failed to read from stream") || r.contains("incomplete stream")
-    };
-    if !out.receive.success() && !sender_knows {
-        let failed = out.receive.clone().check(&c.receive);
-        if let Err(f) = failed {
-            return Err(f.into());
-        }
-    }
-    if !out.send.success() {
-        if let Err(f) = out.send.clone().check(&c.send) {
-            return Err(f.into());
-        }
-    }
-    Ok(())
-}
-
-/// Whether the drive of the backup set with this pool guid has left `/dev/disk/by-id`.
-fn drive_gone(ctx: &Ctx, guid: u64) -> bool {
-    ctx.store
-        .backups()
-        .unwrap_or_default()
-        .into_iter()
-        .find(|b| b.pool_guid == Some(guid) && !b.drive_by_id.is_empty())
-        .is_some_and(|b| !ctx.host.exists(std::path::Path::new(&b.drive_by_id)))
-}
-
-/// How often the backup pool's health is checked while a stream runs.
-const WATCH_INTERVAL: Duration = if cfg!(test) {
-    Duration::from_millis(100)
-} else {
-    Duration::from_secs(2)
-};
-
-fn unhealthy(health: &str) -> bool {
-    matches!(health, "SUSPENDED" | "UNAVAIL" | "FAULTED" | "REMOVED")
-}
-
-/// Resolves with the pool's health once it can no longer take writes.
-async fn watch_pool(ctx: &Ctx, pool: &str) -> String {
-    // Without zed, ZFS can keep a yanked USB disk ONLINE with its I/O stuck for ever; the
-    // disk's by-id link vanishing is the reliable sign.
-    let by_id = ctx
-        .store
-        .backups()
-        .unwrap_or_default()
-        .into_iter()
-        .find(|b| b.pool_label() == pool && !b.drive_by_id.is_empty())
-        .map(|b| std::path::PathBuf::from(b.drive_by_id));
-    loop {
-        tokio::time::sleep(WATCH_INTERVAL).await;
-        let state = crate::validate::PoolName::parse(pool)
-            .ok()
-            .and_then(|p| ctx.host.pool_state(&p));
-        if let Some(state) = state {
-            if unhealthy(&state) {
-                return state;
-            }
-            if by_id.as_ref().is_some_and(|p| !ctx.host.exists(p)) {
-                return "unplugged".to_string();
-            }
-            continue;
-        }
-        match tokio::time::timeout(Duration::from_secs(20), zfs_util::pools(ctx)).await {
-            Ok(Ok(pools)) => match pools.iter().find(|p| p.name == pool) {
-                Some(p) if unhealthy(&p.health) => return p.health.clone(),
-                Some(p) if drive_gone(ctx, p.guid) => return "unplugged".to_string(),
-                Some(_) => {}
-                None => return "gone".to_string(),
-            },
-            Ok(Err(e)) => tracing::debug!(error = %e, "zpool list failed while watching"),
-            Err(_) => return "not answering".to_string(),
-        }
-    }
 }
 
 #[cfg(test)]
