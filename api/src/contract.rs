@@ -103,7 +103,7 @@ mod tests {
         assert!(helper.contains(&"method Forget(in s backup_id)".into()));
         assert_eq!(
             helper.iter().filter(|m| m.starts_with("method")).count(),
-            15
+            16
         );
         let job = interface_members(XML, crate::names::JOB_INTERFACE);
         assert!(job.contains(&"method Cancel()".into()));

@@ -24,6 +24,7 @@ pub enum Operation {
     Scrub,
     Unlock,
     Lock,
+    Restore,
     /// One this client does not know yet (a newer helper's).
     #[serde(untagged)]
     Other(String),
@@ -71,6 +72,7 @@ impl Operation {
             Operation::Scrub,
             Operation::Unlock,
             Operation::Lock,
+            Operation::Restore,
         ]
         .into_iter()
         .find(|o| o.as_str() == s)
@@ -86,6 +88,7 @@ impl Operation {
             Operation::Scrub => "scrub",
             Operation::Unlock => "unlock",
             Operation::Lock => "lock",
+            Operation::Restore => "restore",
             Operation::Other(s) => s,
         }
     }

@@ -17,6 +17,7 @@ pub mod action {
     pub const BACK_UP: &str = "io.github.coffer.back-up";
     pub const SCRUB: &str = "io.github.coffer.scrub";
     pub const UNLOCK: &str = "io.github.coffer.unlock";
+    pub const RESTORE: &str = "io.github.coffer.restore";
     pub const CONFIGURE: &str = "io.github.coffer.configure";
 }
 

@@ -41,6 +41,14 @@ pub struct BackUpOptions {
     pub export: Option<bool>,
 }
 
+/// `Restore` options.
+#[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]
+#[zbus(signature = "a{sv}", deny_unknown_fields)]
+pub struct RestoreOptions {
+    /// Passphrase of the drive's encrypted container, for a copy of an unencrypted source.
+    pub passphrase: Option<Passphrase>,
+}
+
 /// `Configure` settings: the [`crate::BackupSet`] fields a client may set. What is absent
 /// stays as it is.
 #[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]

@@ -307,6 +307,22 @@ catalogue! {
         VerificationFailed(Internal) { target, snapshot } =
             N_("Verification failed: {target} lacks {snapshot} after the backup."),
 
+        // Restore.
+        NotInBackup(InvalidArgument) { dataset, backup } =
+            N_("{dataset} is not a copy kept by the backup {backup}."),
+        RestoreOntoDrive(InvalidArgument) { dataset, pool } =
+            N_("{dataset} is on the backup drive's pool {pool}. Restore into a pool of this computer."),
+        RestoreTargetExists(InvalidArgument) { dataset } =
+            N_("{dataset} already exists. A restore never writes over a dataset: choose a new name."),
+        RestoreParentMissing(InvalidArgument) { parent } =
+            N_("{parent} does not exist on this computer. Restore under a dataset that does."),
+        DriveGoneDuringRestore(DriveRemoved) { pool, health } =
+            N_("The backup drive went away during the restore (pool {pool} is {health}). Plug it back in and restore again to the same name: the restore continues where it stopped."),
+        RestoreStopped(Cancelled) {} =
+            N_("The restore was stopped. Restore again to the same name to continue where it stopped."),
+        RestoreIncomplete(Internal) { dataset, snapshot } =
+            N_("Verification failed: {dataset} lacks {snapshot} after the restore."),
+
         // What zfs and zpool said, classified.
         DriveFull(NoSpace) { command, output } =
             N_("The backup drive is full ({command}: {output})."),
@@ -450,6 +466,8 @@ catalogue! {
             N_("Adopted the drive's pool {pool} with {count} matching datasets."),
         BackedUp { snapshots, bytes, pruned } =
             N_("Backed up {snapshots} snapshots ({bytes} bytes); pruned {pruned}."),
+        Restored { datasets, snapshots, bytes } =
+            N_("Restored {datasets} datasets with {snapshots} snapshots ({bytes} bytes)."),
         ScrubClean { repaired } =
             N_("The drive is healthy: no errors, {repaired} bytes repaired."),
         ScrubFoundErrors { errors, repaired } =

@@ -4,7 +4,9 @@
 use zbus::OwnedObjectPath;
 
 use crate::job::{Operation, Stage};
-use crate::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
+use crate::options::{
+    AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, RestoreOptions, Settings,
+};
 use crate::problem::Details;
 use crate::types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};
 use crate::Error;
@@ -38,6 +40,14 @@ pub trait Helper {
     fn adopt_drive(&self, disk_by_id: &str, options: &AdoptDriveOptions)
         -> Result<OwnedObjectPath>;
     fn back_up(&self, backup_id: &str, options: &BackUpOptions) -> Result<OwnedObjectPath>;
+
+    fn restore(
+        &self,
+        backup_id: &str,
+        dataset: &str,
+        to: &str,
+        options: &RestoreOptions,
+    ) -> Result<OwnedObjectPath>;
     fn scrub(&self, backup_id: &str) -> Result<OwnedObjectPath>;
     fn unlock(&self, backup_id: &str, passphrase: &str) -> Result<OwnedObjectPath>;
     fn lock(&self, backup_id: &str) -> Result<OwnedObjectPath>;

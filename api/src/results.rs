@@ -31,6 +31,21 @@ pub struct BackUpResult {
     pub warnings: Vec<Details>,
 }
 
+/// `Restore`.
+#[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]
+#[zbus(signature = "a{sv}")]
+pub struct RestoreResult {
+    /// Bytes received.
+    pub bytes: u64,
+    /// Snapshots received, over all datasets.
+    pub snapshots: u32,
+    /// The local datasets the restore created, parents first.
+    pub datasets: Vec<String>,
+    /// The set backs up the restored dataset to the same copy from now on: its source was
+    /// gone from this computer (a new machine). The next backup is incremental.
+    pub continues_backup: bool,
+}
+
 /// `Scrub`.
 #[derive(SerializeDict, DeserializeDict, Type, Debug, Clone, Default, PartialEq)]
 #[zbus(signature = "a{sv}")]
@@ -67,6 +82,7 @@ pub enum Output {
     Scrub(ScrubResult),
     Unlock(UnlockResult),
     Lock(LockResult),
+    Restore(RestoreResult),
 }
 
 impl Type for Output {
@@ -82,6 +98,7 @@ impl Serialize for Output {
             Output::Scrub(r) => r.serialize(s),
             Output::Unlock(r) => r.serialize(s),
             Output::Lock(r) => r.serialize(s),
+            Output::Restore(r) => r.serialize(s),
         }
     }
 }

@@ -39,6 +39,9 @@ const ROLLBACK: &str = N_("Roll the drive's changed copy back to the last backup
 const SCRUB: &str = N_("Check every block on the drive");
 const UNLOCK: &str = N_("Load the keys and mount the backup read-only for restoring");
 const LOCK: &str = N_("Unmount, unload the keys and export");
+const RESTORE: &str =
+    N_("Copy DATASET from the drive, with all its snapshots, into this computer as a new dataset");
+const RESTORE_TO: &str = N_("The new dataset (POOL/NAME); it must not exist, its parent must");
 const CONFIGURE: &str = N_("Change a backup's settings");
 const CONFIGURE_LONG: &str = N_("Change a backup's settings\n\nKEY is label, datasets (a,b,...), auto_backup, snapshot_max_age_hours, scrub_interval_days or auto_lock_minutes.");
 const FORGET: &str = N_("Remove a backup from the configuration (the drive is untouched)");
@@ -126,6 +129,13 @@ pub enum Command {
     Unlock { backup: Option<String> },
     #[command(about = LOCK)]
     Lock { backup: Option<String> },
+    #[command(about = RESTORE)]
+    Restore {
+        backup: String,
+        dataset: String,
+        #[arg(long, value_name = "POOL/NAME", help = RESTORE_TO)]
+        to: String,
+    },
     #[command(about = CONFIGURE, long_about = CONFIGURE_LONG)]
     Configure {
         backup: String,
@@ -151,6 +161,7 @@ impl Command {
                 | Command::Scrub { .. }
                 | Command::Unlock { .. }
                 | Command::Lock { .. }
+                | Command::Restore { .. }
                 | Command::Configure { .. }
                 | Command::Forget { .. }
         )

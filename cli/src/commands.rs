@@ -4,8 +4,12 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use coffer_api::i18n::{self, gettext_f};
-use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
-use coffer_api::results::{BackUpResult, DriveResult, LockResult, ScrubResult, UnlockResult};
+use coffer_api::options::{
+    AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, RestoreOptions, Settings,
+};
+use coffer_api::results::{
+    BackUpResult, DriveResult, LockResult, RestoreResult, ScrubResult, UnlockResult,
+};
 use coffer_api::{udisks, BackupSet, ErrorKind, HelperProxy};
 use gettextrs::gettext;
 use indicatif::HumanBytes;
@@ -66,6 +70,11 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Scrub { backup } => scrub(&ctx, backup.as_deref()),
         Command::Unlock { backup } => unlock(&ctx, backup.as_deref()),
         Command::Lock { backup } => lock(&ctx, backup.as_deref()),
+        Command::Restore {
+            backup,
+            dataset,
+            to,
+        } => restore(&ctx, &backup, &dataset, &to),
         Command::Configure { backup, settings } => configure(&ctx, &backup, &settings),
         Command::Forget { backup } => forget(&ctx, &backup),
         // Answered in main, without the bus.
@@ -497,12 +506,7 @@ fn backup(
     };
     let path = match started {
         Err(f) if f.is(ErrorKind::NeedsPassphrase) => {
-            let secret = passphrase::read(
-                &gettext("Passphrase of the drive's encrypted container: "),
-                ctx.args.passphrase_stdin,
-            )
-            .map_err(|e| Failure::new(1, e.to_string()))?;
-            opts.passphrase = Some(secret);
+            opts.passphrase = Some(container_passphrase(ctx)?);
             call(ctx.helper.back_up(&id, &opts))?
         }
         other => other?,
@@ -581,6 +585,37 @@ fn lock(ctx: &Ctx, name: Option<&str>) -> Result<(), Failure> {
     let set = backup_set(ctx, name)?;
     let path = call(ctx.helper.lock(&set.id))?;
     let out = finish_job::<LockResult>(ctx, path, "lock")?;
+    print_result(ctx, &out);
+    Ok(())
+}
+
+/// The drive's encrypted container's passphrase, which the helper asked for.
+fn container_passphrase(ctx: &Ctx) -> Result<coffer_api::Passphrase, Failure> {
+    passphrase::read(
+        &gettext("Passphrase of the drive's encrypted container: "),
+        ctx.args.passphrase_stdin,
+    )
+    .map_err(|e| Failure::new(1, e.to_string()))
+}
+
+/// Restores a copy from the drive as a new local dataset. A copy inside the drive's
+/// encrypted container needs the container's passphrase, asked for when the helper says so.
+fn restore(ctx: &Ctx, name: &str, dataset: &str, to: &str) -> Result<(), Failure> {
+    let set = backup_set(ctx, Some(name))?;
+    let mut opts = RestoreOptions::default();
+    let path = match call(ctx.helper.restore(&set.id, dataset, to, &opts)) {
+        Err(f) if f.is(ErrorKind::NeedsPassphrase) => {
+            opts.passphrase = Some(container_passphrase(ctx)?);
+            call(ctx.helper.restore(&set.id, dataset, to, &opts))?
+        }
+        other => other?,
+    };
+    let out = finish_job::<RestoreResult>(ctx, path, "restore")?;
+    if !ctx.args.json {
+        for ds in &out.0.datasets {
+            println!("{ds}");
+        }
+    }
     print_result(ctx, &out);
     Ok(())
 }

@@ -245,6 +245,14 @@ impl DatasetName {
         Self::parse(&format!("{}/{}", self.0, component))
     }
 
+    /// `self` is `other` or a dataset below it (by whole components: `a/bc` is not within
+    /// `a/b`).
+    pub fn is_within(&self, other: &DatasetName) -> bool {
+        self.0
+            .strip_prefix(other.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
     /// The parent dataset, or `None` for a pool's root dataset.
     pub fn parent(&self) -> Option<Self> {
         self.0

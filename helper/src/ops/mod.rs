@@ -15,6 +15,7 @@ pub mod pool;
 pub mod prepare;
 pub mod progress;
 pub mod query;
+pub mod restore;
 pub mod result;
 pub mod scrub;
 pub mod stream;

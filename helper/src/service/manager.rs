@@ -16,7 +16,9 @@ use zbus::object_server::SignalEmitter;
 use zbus::{Connection, ObjectPath, OwnedObjectPath};
 
 use coffer_api::names::action;
-use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
+use coffer_api::options::{
+    AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, RestoreOptions, Settings,
+};
 use coffer_api::types::{BackupSet, DiffEntry, HistoryEntry, Snapshot, Source};
 use coffer_api::{Error, Operation, Problem};
 
@@ -534,6 +536,58 @@ impl Manager {
                 cancelable: true,
             },
             move |ctx, ctl| Box::pin(async move { ops::backup::run(&ctx, &ctl, req).await }),
+        )
+        .await
+    }
+
+    async fn restore(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+        backup_id: &str,
+        dataset: &str,
+        to: &str,
+        options: RestoreOptions,
+    ) -> Result<OwnedObjectPath, Error> {
+        let copy = DatasetName::parse(dataset).map_err(invalid)?;
+        let to = DatasetName::parse(to).map_err(invalid)?;
+        let found = self.backup(backup_id);
+        let mut details = found
+            .as_ref()
+            .map(backup_details)
+            .unwrap_or_else(|_| vec![("backup_id", backup_id.to_string())]);
+        details.push(("dataset", copy.to_string()));
+        details.push(("to", to.to_string()));
+        self.privileged(conn, &header, action::RESTORE, &details)
+            .await?;
+        let b = found?;
+        // What the names and this computer's pools decide is refused before a job starts.
+        let (ctx, cfg, c, t) = (
+            self.service.read_ctx.clone(),
+            b.clone(),
+            copy.clone(),
+            to.clone(),
+        );
+        let has_passphrase = options.passphrase.is_some();
+        self.service
+            .run_op(async move { ops::restore::check(&ctx, &cfg, &c, &t, has_passphrase).await })
+            .await?;
+        let req = ops::restore::RestoreRequest {
+            config: b.clone(),
+            copy,
+            to,
+            passphrase: options.passphrase.map(Secret::from_passphrase),
+        };
+        self.start_pool_job(
+            conn,
+            &header,
+            &b,
+            PoolJob {
+                operation: Operation::Restore,
+                action: action::RESTORE,
+                cancelable: true,
+            },
+            move |ctx, ctl| Box::pin(async move { ops::restore::run(&ctx, &ctl, req).await }),
         )
         .await
     }

@@ -210,3 +210,5 @@ pub(crate) mod testing;
 mod tests;
 #[cfg(test)]
 mod tests_ops;
+#[cfg(test)]
+mod tests_restore;

@@ -104,6 +104,10 @@ async fn call(h: &Harness, method: &str, sig: &str, s: &str) -> zbus::Result<Mes
             c.call_method(dest, path, iface, method, &(s, "backup", opts))
                 .await
         }
+        "sssa{sv}" => {
+            let names = (s, "backup/home", "rpool/restored", opts);
+            c.call_method(dest, path, iface, method, &names).await
+        }
         other => panic!("no placeholder arguments for signature {other:?} of {method}; add them"),
     }
 }

@@ -84,6 +84,9 @@ pub struct BackupState {
     /// The helper imported the pool and has not exported it yet. A helper killed mid-job
     /// leaves this set, so the next job knows to export the pool when it is done.
     pub helper_imported: bool,
+    /// New local dataset → the copy on the drive it is restored from, while a restore is
+    /// unfinished: the only existing datasets a restore writes to.
+    pub restoring: BTreeMap<String, String>,
     pub history: Vec<HistoryRecord>,
 }
 

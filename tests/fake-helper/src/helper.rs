@@ -5,9 +5,11 @@
 
 use std::sync::Arc;
 
-use coffer_api::options::{AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, Settings};
+use coffer_api::options::{
+    AdoptDriveOptions, BackUpOptions, PrepareDriveOptions, RestoreOptions, Settings,
+};
 use coffer_api::results::{
-    BackUpResult, DriveResult, LockResult, Output, ScrubResult, UnlockResult,
+    BackUpResult, DriveResult, LockResult, Output, RestoreResult, ScrubResult, UnlockResult,
 };
 use coffer_api::{
     BackupSet, Details, DiffEntry, Error, ErrorKind, HistoryEntry, Notice, Operation, Problem,
@@ -313,6 +315,56 @@ impl Helper {
             })),
         };
         self.start(conn, Operation::Scrub, backup_id, plan).await
+    }
+
+    /// Restores into nothing: the fake only plays the job, for the app's progress.
+    async fn restore(
+        &mut self,
+        #[zbus(connection)] conn: &Connection,
+        backup_id: &str,
+        dataset: &str,
+        to: &str,
+        options: RestoreOptions,
+    ) -> Result<OwnedObjectPath, Error> {
+        // Nothing is decrypted here.
+        let RestoreOptions { passphrase: _ } = options;
+        {
+            let mut s = self.state.lock().await;
+            let set = s.backup_mut(backup_id)?;
+            if !set.datasets.iter().any(|(_, t)| t == dataset) {
+                return Err(Problem::NotInBackup {
+                    dataset: dataset.into(),
+                    backup: backup_id.into(),
+                }
+                .into());
+            }
+            check_plugged(&s)?;
+            claim(&mut s)?;
+        }
+        let total: u64 = 1_200_000_000;
+        let res = Output::Restore(RestoreResult {
+            bytes: total,
+            snapshots: 9,
+            datasets: vec![to.to_string()],
+            continues_backup: false,
+        });
+        let plan = Plan {
+            stages: vec![
+                (Stage::Checking, 1),
+                (Stage::Importing, 2),
+                (Stage::Planning, 1),
+                (Stage::Sending, 30),
+                (Stage::Verifying, 1),
+                (Stage::Exporting, 2),
+            ],
+            bytes_stage: Some(Stage::Sending),
+            total_bytes: total,
+            cancelable: true,
+            replug: false,
+            outcome: Ok(res),
+            on_success: None,
+        };
+        self.start(conn, Operation::Restore, backup_id, plan).await
     }
 
     async fn unlock(

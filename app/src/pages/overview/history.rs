@@ -29,6 +29,7 @@ impl super::Overview {
                     Operation::Adopt => gettext("Existing backup added"),
                     Operation::Unlock => gettext("Unlocked for restore"),
                     Operation::Lock => gettext("Locked"),
+                    Operation::Restore => gettext("Restored"),
                     Operation::Other(other) => other.clone(),
                 };
                 let result = if e.success {
