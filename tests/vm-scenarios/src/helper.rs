@@ -71,13 +71,14 @@ pub fn install() {
 }
 
 /// Every polkit action of `data/io.github.coffer.policy.in`.
-pub const ACTIONS: [&str; 7] = [
+pub const ACTIONS: [&str; 8] = [
     "io.github.coffer.read",
     "io.github.coffer.read-any",
     "io.github.coffer.prepare-drive",
     "io.github.coffer.back-up",
     "io.github.coffer.scrub",
     "io.github.coffer.unlock",
+    "io.github.coffer.restore",
     "io.github.coffer.configure",
 ];
 

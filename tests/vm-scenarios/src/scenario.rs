@@ -114,6 +114,20 @@ pub fn snapshot_names(dataset: &str) -> Vec<String> {
     .collect()
 }
 
+/// The files of every snapshot of `dataset` (mounted at `mount`), by snapshot name: what a
+/// restored copy must give back byte for byte.
+pub fn snapshot_files(dataset: &str, mount: &str) -> Vec<(String, String)> {
+    let snaps = snapshot_names(dataset);
+    assert!(!snaps.is_empty(), "{dataset} has snapshots");
+    snaps
+        .into_iter()
+        .map(|s| {
+            let files = sha256_tree(&format!("{mount}/.zfs/snapshot/{s}"));
+            (s, files)
+        })
+        .collect()
+}
+
 pub fn prop(dataset: &str, name: &str) -> String {
     run("zfs", &["get", "-Hp", "-o", "value", name, dataset])
         .stdout
@@ -178,6 +192,90 @@ impl Source {
         run("zfs", &["destroy", &format!("{}@{name}", self.home)]);
         self.snapshots.retain(|s| s != name);
     }
+}
+
+/// What the recovery scenarios restore: an encrypted `nixos/home` (at /srv/home) with a child
+/// `docs` that inherits its key, and an unencrypted `media` (at /srv/media), with three
+/// snapshots each, `snap-0` to `snap-2`.
+pub struct HomeAndMedia {
+    pub pool: SourcePool,
+    pub home: String,
+    pub docs: String,
+    pub media: String,
+}
+
+impl HomeAndMedia {
+    pub fn create() -> Self {
+        let pool = SourcePool::create("rpool", 1024);
+        let home = pool.encrypted_dataset("nixos/home", "/srv/home");
+        let docs = pool.child_dataset(&home, "docs");
+        let media = "rpool/media".to_string();
+        run(
+            "zfs",
+            &["create", "-o", "mountpoint=/srv/media", media.as_str()],
+        );
+        for i in 0..3u64 {
+            write_files("/srv/home", 4, 256 * 1024, 10 + i);
+            write_files("/srv/home/docs", 3, 64 * 1024, 20 + i);
+            write_files("/srv/media", 3, 128 * 1024, 30 + i);
+            let name = format!("snap-{i}");
+            run("zfs", &["snapshot", "-r", &format!("{home}@{name}")]);
+            run("zfs", &["snapshot", &format!("{media}@{name}")]);
+        }
+        Self {
+            pool,
+            home,
+            docs,
+            media,
+        }
+    }
+}
+
+/// After [`HomeAndMedia`] was restored as `restored/home` and `restored/media` (mounted under
+/// /srv/restored): one new snapshot each, then set `id`'s backup, which must send one new
+/// snapshot per dataset and under 1 % of the data.
+pub fn carries_on_incrementally(id: &str, restored: &str, container_passphrase: &str) {
+    write_files("/srv/restored/home", 1, 64 * 1024, 99);
+    run(
+        "zfs",
+        &["snapshot", "-r", &format!("{restored}/home@snap-3")],
+    );
+    run("zfs", &["snapshot", &format!("{restored}/media@snap-3")]);
+    let backed = crate::helper::cofferctl_input(
+        &["--passphrase-stdin", "backup", id, "--no-power-off"],
+        &format!("{container_passphrase}\n"),
+    )
+    .ok()
+    .json();
+    let bytes = backed["result"]["bytes"].as_u64().expect("bytes");
+    let total: u64 = prop(restored, "used").parse().expect("used");
+    assert!(
+        bytes * 100 < total,
+        "the backup after the restore is incremental: {bytes} bytes sent of {total}"
+    );
+    assert_eq!(
+        backed["result"]["snapshots_sent"].as_u64(),
+        Some(3),
+        "one new snapshot each for home, docs and media"
+    );
+}
+
+/// Unlocks the set of `drive` with `passphrase` and returns where `target` is mounted.
+pub fn unlocked_at(drive: &Drive, target: &str, passphrase: &str) -> String {
+    let unlocked = crate::helper::cofferctl_input(
+        &["--passphrase-stdin", "unlock", &drive.id],
+        &format!("{passphrase}\n"),
+    )
+    .ok()
+    .json();
+    unlocked["result"]["mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m[0].as_str() == Some(target))
+        .and_then(|m| m[1].as_str())
+        .unwrap_or_else(|| panic!("{target} is not mounted: {unlocked}"))
+        .to_string()
 }
 
 /// A drive prepared by the helper for `datasets`, with its backup set.

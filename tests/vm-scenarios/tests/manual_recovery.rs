@@ -3,8 +3,10 @@
 //! next backup incrementally.
 
 use coffer_vm_tests::helper::{self, cofferctl, cofferctl_input};
-use coffer_vm_tests::scenario::{imported, sha256_tree, Drive};
-use coffer_vm_tests::source::{write_files, SourcePool, PASSPHRASE};
+use coffer_vm_tests::scenario::{
+    carries_on_incrementally, imported, sha256_tree, Drive, HomeAndMedia,
+};
+use coffer_vm_tests::source::PASSPHRASE;
 use coffer_vm_tests::{require_guest, run, run_with_input};
 
 /// The page, as it is in the repository: the test runs what a reader would copy.
@@ -99,23 +101,8 @@ fn the_recovery_pages_commands_give_the_same_bytes() {
     require_guest();
     helper::install();
     let steps = blocks();
-    // An encrypted tree (a parent with a child that inherits its key) and an unencrypted
-    // dataset, with three snapshots each.
-    let src = SourcePool::create("rpool", 1024);
-    let home = src.encrypted_dataset("nixos/home", "/srv/home");
-    let docs = src.child_dataset(&home, "docs");
-    run(
-        "zfs",
-        &["create", "-o", "mountpoint=/srv/media", "rpool/media"],
-    );
-    for i in 0..3u64 {
-        write_files("/srv/home", 4, 256 * 1024, 10 + i);
-        write_files("/srv/home/docs", 3, 64 * 1024, 20 + i);
-        write_files("/srv/media", 3, 128 * 1024, 30 + i);
-        let name = format!("snap-{i}");
-        run("zfs", &["snapshot", "-r", &format!("{home}@{name}")]);
-        run("zfs", &["snapshot", &format!("rpool/media@{name}")]);
-    }
+    let src = HomeAndMedia::create();
+    let (home, docs) = (src.home.clone(), src.docs.clone());
     let drive = Drive::prepare("COFFERMANUAL", 2048, &[&home, "rpool/media"]);
     cofferctl_input(
         &["backup", &drive.id, "--no-power-off", "--passphrase-stdin"],
@@ -198,24 +185,5 @@ fn the_recovery_pages_commands_give_the_same_bytes() {
         .as_str()
         .expect("backup id")
         .to_string();
-    write_files("/srv/restored/home", 1, 64 * 1024, 99);
-    run("zfs", &["snapshot", "-r", "rpool/restored/home@snap-3"]);
-    run("zfs", &["snapshot", "rpool/restored/media@snap-3"]);
-    let backed = cofferctl_input(
-        &["backup", &id, "--no-power-off", "--passphrase-stdin"],
-        &format!("{CONTAINER}\n"),
-    )
-    .ok()
-    .json();
-    let bytes = backed["result"]["bytes"].as_u64().expect("bytes");
-    let total: u64 = get("rpool/restored", "used").parse().expect("used");
-    assert!(
-        bytes * 100 < total,
-        "the backup after the restore is incremental: {bytes} bytes sent of {total}"
-    );
-    assert_eq!(
-        backed["result"]["snapshots_sent"].as_u64(),
-        Some(3),
-        "one new snapshot each for home, docs and media"
-    );
+    carries_on_incrementally(&id, "rpool/restored", CONTAINER);
 }

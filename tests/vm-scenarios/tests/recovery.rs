@@ -3,10 +3,10 @@
 
 use std::process::{Child, Command, Stdio};
 
-use coffer_vm_tests::helper::{self, cofferctl, cofferctl_input};
+use coffer_vm_tests::helper::{self, cofferctl};
 use coffer_vm_tests::scenario::{
-    continuation, guids, imported, reboot_and_continue, sha256_tree, wait_for_job_bytes, Drive,
-    Source,
+    continuation, guids, imported, reboot_and_continue, sha256_tree, unlocked_at,
+    wait_for_job_bytes, Drive, Source,
 };
 use coffer_vm_tests::source::SourcePool;
 use coffer_vm_tests::source::PASSPHRASE;
@@ -36,20 +36,7 @@ fn finish(child: Child) -> (i32, String) {
 
 /// After an unlock, every file of every snapshot on the drive equals the source's.
 fn verify_all_files(drive: &Drive, src: &Source, target: &str) {
-    let unlocked = cofferctl_input(
-        &["unlock", &drive.id, "--passphrase-stdin"],
-        &format!("{PASSPHRASE}\n"),
-    )
-    .ok()
-    .json();
-    let mount = unlocked["result"]["mounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|m| m[0].as_str() == Some(target))
-        .and_then(|m| m[1].as_str())
-        .expect("target mounted")
-        .to_string();
+    let mount = unlocked_at(drive, target, PASSPHRASE);
     for snap in &src.snapshots {
         assert_eq!(
             sha256_tree(&format!("/srv/home/.zfs/snapshot/{snap}")),
