@@ -1,0 +1,127 @@
+//! Restore through the helper, on a machine whose pool is gone: whole datasets come back from
+//! the drive with every snapshot, byte for byte, encrypted ones under their own key with the
+//! original passphrase; then the set backs up the restored datasets to the same copies, and
+//! the next backup is incremental.
+
+use coffer_vm_tests::helper::{self, cofferctl, cofferctl_input};
+use coffer_vm_tests::scenario::{
+    carries_on_incrementally, prop, snapshot_files, Drive, HomeAndMedia,
+};
+use coffer_vm_tests::source::{SourcePool, PASSPHRASE};
+use coffer_vm_tests::{require_guest, run, run_with_input};
+
+/// The passphrase of the drive's encrypted container (for the unencrypted source).
+const CONTAINER: &str = "container passphrase for media";
+
+/// `cofferctl restore`, which must succeed; the container's passphrase is on stdin for when
+/// the helper asks.
+fn restore(id: &str, copy: &str, to: &str) -> serde_json::Value {
+    cofferctl_input(
+        &["--passphrase-stdin", "restore", id, copy, "--to", to],
+        &format!("{CONTAINER}\n"),
+    )
+    .ok()
+    .json()
+}
+
+#[test]
+#[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
+fn a_lost_pool_comes_back_and_its_backups_carry_on() {
+    require_guest();
+    helper::install();
+    let src = HomeAndMedia::create();
+    let (home, docs) = (src.home.clone(), src.docs.clone());
+    let originals = [
+        snapshot_files(&home, "/srv/home"),
+        snapshot_files(&docs, "/srv/home/docs"),
+        snapshot_files("rpool/media", "/srv/media"),
+    ];
+    let drive = Drive::prepare("COFFERRESTORE", 2048, &[&home, "rpool/media"]);
+    cofferctl_input(
+        &["--passphrase-stdin", "backup", &drive.id, "--no-power-off"],
+        &format!("{CONTAINER}\n"),
+    )
+    .ok();
+    assert_eq!(drive.target_of(&home), "backup/home");
+    assert_eq!(
+        drive.target_of("rpool/media"),
+        "backup/coffer-encrypted/media"
+    );
+
+    // Never over a dataset that exists, never onto the drive.
+    for to in [home.as_str(), "rpool", "backup/again"] {
+        let refused = cofferctl(&["restore", &drive.id, "backup/home", "--to", to]);
+        assert_eq!(
+            refused.code, 2,
+            "{to}: {}{}",
+            refused.stdout, refused.stderr
+        );
+    }
+    assert_eq!(snapshot_files(&home, "/srv/home"), originals[0]);
+
+    // The machine's disk dies; a new pool takes its place.
+    drop(src);
+    let _tank = SourcePool::create("tank", 1024);
+    run(
+        "zfs",
+        &["create", "-o", "mountpoint=/srv/restored", "tank/restored"],
+    );
+    let home_back = restore(&drive.id, "backup/home", "tank/restored/home");
+    assert_eq!(
+        home_back["result"]["datasets"],
+        serde_json::json!(["tank/restored/home", "tank/restored/home/docs"])
+    );
+    assert_eq!(home_back["result"]["continues_backup"], true);
+    let media_back = restore(
+        &drive.id,
+        "backup/coffer-encrypted/media",
+        "tank/restored/media",
+    );
+    assert_eq!(media_back["result"]["continues_backup"], true);
+
+    // Encrypted as it was, and the original passphrase opens it; the unencrypted source
+    // comes back unencrypted under an unencrypted parent.
+    assert_eq!(
+        prop("tank/restored/home", "encryptionroot"),
+        "tank/restored/home"
+    );
+    assert_eq!(prop("tank/restored/media", "encryption"), "off");
+    assert_eq!(prop("tank/restored/home", "readonly"), "off");
+    let roots = run(
+        "zfs",
+        &[
+            "list",
+            "-H",
+            "-o",
+            "name,encryptionroot",
+            "-r",
+            "tank/restored/home",
+        ],
+    )
+    .stdout;
+    eprintln!("encryption roots after the restore:\n{roots}");
+    let pass = format!("{PASSPHRASE}\n").repeat(roots.lines().count());
+    run_with_input("zfs", &["load-key", "-r", "tank/restored/home"], &pass);
+    for ds in [
+        "tank/restored/home",
+        "tank/restored/home/docs",
+        "tank/restored/media",
+    ] {
+        run("zfs", &["mount", ds]);
+    }
+    assert_eq!(
+        snapshot_files("tank/restored/home", "/srv/restored/home"),
+        originals[0]
+    );
+    assert_eq!(
+        snapshot_files("tank/restored/home/docs", "/srv/restored/home/docs"),
+        originals[1]
+    );
+    assert_eq!(
+        snapshot_files("tank/restored/media", "/srv/restored/media"),
+        originals[2]
+    );
+
+    // Backing up carries on, to the same copies: only the new snapshots travel.
+    carries_on_incrementally(&drive.id, "tank/restored", CONTAINER);
+}
