@@ -120,6 +120,51 @@ pub struct JobSpec {
     pub cancelable: bool,
 }
 
+/// Why sleep and shutdown wait for a job, as logind lists it; `None` for jobs that write
+/// nothing a power cut would leave half done.
+fn inhibit_reason(operation: &Operation) -> Option<&'static str> {
+    match operation {
+        Operation::BackUp => Some("Backing up to the backup drive"),
+        Operation::Restore => Some("Restoring from the backup drive"),
+        Operation::Scrub => Some("Checking the backup drive"),
+        Operation::PrepareDrive => Some("Setting up a backup drive"),
+        _ => None,
+    }
+}
+
+/// Holds off sleep and shutdown while `operation` runs, as UDisks2 does while it formats: a
+/// logind "block" inhibitor, which lasts as long as the returned descriptor is open. Without
+/// logind (or when it does not answer in time) the job runs anyway.
+async fn inhibit(conn: &Connection, operation: &Operation) -> Option<zbus::OwnedFd> {
+    let why = inhibit_reason(operation)?;
+    let args = ("sleep:shutdown", "Coffer", why, "block");
+    let call = conn.call_method(
+        Some("org.freedesktop.login1"),
+        "/org/freedesktop/login1",
+        Some("org.freedesktop.login1.Manager"),
+        "Inhibit",
+        &args,
+    );
+    let reply = match tokio::time::timeout(Duration::from_secs(5), call).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "logind did not take the sleep and shutdown inhibitor");
+            return None;
+        }
+        Err(_) => {
+            tracing::warn!("logind did not answer the inhibitor request in time");
+            return None;
+        }
+    };
+    match reply.body().deserialize::<zbus::OwnedFd>() {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            tracing::warn!(error = %e, "logind's inhibitor reply was not a descriptor");
+            None
+        }
+    }
+}
+
 /// Exports a job object, announces it, and runs `op` on a task; returns the job's path.
 pub async fn start_job(
     service: &Arc<Service>,
@@ -166,7 +211,10 @@ pub async fn start_job(
     let lock = spec.lock;
     service.clone().rt.spawn(async move {
         let started = now_secs();
+        let inhibitor = inhibit(&conn, &shared.operation).await;
         let outcome = run_with_updates(&conn, &shared, fut).await;
+        // Released however the job ended: the lock is this descriptor.
+        drop(inhibitor);
         drop(lock);
         finish(&service, &conn, &shared, outcome, started).await;
         return_freed_memory();

@@ -23,6 +23,11 @@ fn backup_in_background(id: &str) -> Child {
         .expect("cofferctl backup")
 }
 
+/// What holds off sleep and shutdown now, as `systemd-inhibit --list` shows it.
+fn inhibitors() -> String {
+    run("systemd-inhibit", &["--list", "--no-pager"]).stdout
+}
+
 fn finish(child: Child) -> (i32, String) {
     let out = child.wait_with_output().expect("wait");
     let text = format!(
@@ -62,10 +67,18 @@ fn unplug_mid_send_then_resume() {
 
     let child = backup_in_background(&drive.id);
     wait_for_job_bytes(48 * 1024 * 1024);
+    // Sleep and shutdown wait while the job writes to the drive.
+    let held = inhibitors();
+    assert!(
+        held.contains("Coffer") && held.contains("Backing up"),
+        "{held}"
+    );
     drive.disk.unplug();
     let (code, text) = finish(child);
     assert_ne!(code, 0, "a backup whose drive vanished fails");
     assert!(text.contains("DriveRemoved"), "named DriveRemoved: {text}");
+    // A job that failed released them too.
+    assert!(!inhibitors().contains("Coffer"), "{}", inhibitors());
 
     drive.disk.plug();
     coffer_vm_tests::udisks::wait_for_drive(&drive.by_id);
