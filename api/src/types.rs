@@ -45,6 +45,9 @@ pub struct BackupSet {
     pub drive_by_id: String,
     /// (source dataset, target dataset on the drive).
     pub datasets: Vec<(String, String)>,
+    /// Copies on the drive with no source on this computer (a drive adopted on a new
+    /// machine): they can be unlocked, browsed and restored; nothing is sent to them.
+    pub kept: Vec<String>,
     pub auto_backup: bool,
     /// Take a `coffer_<timestamp>` snapshot when the newest is older than this; 0 never.
     pub snapshot_max_age_hours: u32,

@@ -191,6 +191,26 @@ pub fn match_by_guid(
     pairs
 }
 
+/// The tops of the drive's copies that no pair covers: datasets with snapshots whose parent
+/// has none (the pool's root and the encrypted container hold none). Names that do not parse
+/// are left out, so they never reach a command.
+pub fn kept_copies(
+    drive: &BTreeMap<String, Vec<Snapshot>>,
+    pairs: &[DatasetPair],
+) -> Vec<DatasetName> {
+    drive
+        .keys()
+        .filter_map(|n| DatasetName::parse(n).ok())
+        .filter(|d| d.parent().is_some_and(|p| !drive.contains_key(p.as_str())))
+        .filter(|d| {
+            !pairs
+                .iter()
+                .filter_map(|p| p.target.as_ref())
+                .any(|t| d.is_within(t))
+        })
+        .collect()
+}
+
 async fn match_and_record(
     ctx: &Ctx,
     ctl: &JobCtl,
@@ -252,6 +272,9 @@ async fn match_and_record(
         .cloned()
         .collect();
     pairs.extend(drive_layout::assign_targets(ctx, &cfg, &unmatched).await?);
+    // What no local dataset matches stays usable (a drive adopted on a new machine): it can
+    // be unlocked, browsed and restored, and a restore gives it a source.
+    cfg.kept = kept_copies(&targets, &pairs);
     cfg.datasets = pairs;
     let matched = cfg.datasets.len();
     drive_layout::stamp(ctx, &root, &cfg).await?;
@@ -274,6 +297,29 @@ mod tests {
             referenced: 0,
             written: 0,
         }
+    }
+
+    #[test]
+    fn copies_no_source_matches_are_kept_by_the_top_of_their_tree() {
+        let mut drive = BTreeMap::new();
+        for (ds, guid) in [
+            ("backup/home", 1),
+            ("backup/home/docs", 2),
+            ("backup/coffer-encrypted/media", 3),
+            ("backup/eds", 4),
+            ("backup/bad name;", 5),
+        ] {
+            drive.insert(ds.to_string(), vec![snap(ds, "s", guid, 1)]);
+        }
+        let pairs = [DatasetPair {
+            source: DatasetName::parse("rpool/eds").unwrap(),
+            target: DatasetName::parse("backup/eds").ok(),
+        }];
+        let kept: Vec<String> = kept_copies(&drive, &pairs)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(kept, ["backup/coffer-encrypted/media", "backup/home"]);
     }
 
     #[test]

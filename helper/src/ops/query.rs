@@ -137,6 +137,7 @@ pub async fn list_backups(ctx: &Ctx) -> Result<Vec<BackupSet>, OpError> {
                     (String::from(d.source), target)
                 })
                 .collect(),
+            kept: b.kept.iter().map(ToString::to_string).collect(),
             auto_backup: b.auto_backup,
             snapshot_max_age_hours: b.snapshot_max_age_hours,
             scrub_interval_days: b.scrub_interval_days,

@@ -17,7 +17,7 @@ use crate::engine::{
     check_resume_token, plan_replication, step_commands, step_size, ReplicationPlan,
     StreamCommands, StreamSettings, TargetState,
 };
-use crate::state::BackupConfig;
+use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::{DatasetName, ResumeToken};
 use crate::zfs::list::KeyStatus;
 use crate::zfs::manage::load_key;
@@ -54,8 +54,7 @@ pub async fn check(
     has_passphrase: bool,
 ) -> Result<(), OpError> {
     let drive_pool = pool::pool_of(cfg)?;
-    let kept = cfg.datasets.iter().filter_map(|d| d.target.as_ref());
-    if !kept.clone().any(|t| copy.is_within(t)) {
+    if !cfg.copies().any(|t| copy.is_within(t)) {
         return Err(Problem::NotInBackup {
             dataset: copy.to_string(),
             backup: cfg.id.to_string(),
@@ -166,38 +165,41 @@ pub async fn run(ctx: &Ctx, ctl: &JobCtl, req: RestoreRequest) -> Result<JobResu
     })
 }
 
-/// After a whole copy came back: a set whose source of that copy no longer exists here (a new
-/// machine) backs up the restored dataset to the same copy from now on. The snapshots share
-/// their guids, so its next backup is incremental. Returns whether the set was re-pointed.
+/// After a whole copy came back: a set whose source of that copy no longer exists here, or
+/// that kept the copy without a source (a new machine), backs up the restored dataset to the
+/// same copy from now on. The snapshots share their guids, so its next backup is
+/// incremental. Returns whether the set was re-pointed.
 async fn repoint(
     ctx: &Ctx,
     cfg: &BackupConfig,
     copy: &DatasetName,
     to: &DatasetName,
 ) -> Result<bool, OpError> {
-    let Some(pair) = cfg
-        .datasets
-        .iter()
-        .find(|p| p.target.as_ref() == Some(copy))
-    else {
-        return Ok(false);
-    };
-    if zfs_util::dataset(ctx, &pair.source).await?.is_some() {
-        return Ok(false);
-    }
     // The set as it is now: it may have changed during the restore.
     let Some(mut now) = ctx.store.backup(cfg.id.as_str())? else {
         return Ok(false);
     };
-    let Some(p) = now
-        .datasets
-        .iter_mut()
-        .find(|p| p.source == pair.source && p.target.as_ref() == Some(copy))
-    else {
-        return Ok(false);
-    };
-    tracing::info!(backup = %cfg.id, from = %pair.source, to = %to, "backing up the restored dataset from now on");
-    p.source = to.clone();
+    if let Some(i) = now.kept.iter().position(|k| k == copy) {
+        // A copy kept without a source (a drive adopted on a new machine) gets one.
+        now.kept.remove(i);
+        now.datasets.push(DatasetPair {
+            source: to.clone(),
+            target: Some(copy.clone()),
+        });
+    } else {
+        let Some(p) = now
+            .datasets
+            .iter_mut()
+            .find(|p| p.target.as_ref() == Some(copy))
+        else {
+            return Ok(false);
+        };
+        if zfs_util::dataset(ctx, &p.source).await?.is_some() {
+            return Ok(false);
+        }
+        p.source = to.clone();
+    }
+    tracing::info!(backup = %cfg.id, %copy, %to, "backing up the restored dataset from now on");
     ctx.store.upsert_backup(now)?;
     Ok(true)
 }

@@ -163,21 +163,26 @@ async fn load_and_mount(
     keys_loaded: &mut bool,
 ) -> Result<Vec<Details>, OpError> {
     let mut warnings = Vec::new();
-    let targets: Vec<DatasetName> = cfg
+    // Each copy with its source here, if it has one (kept copies have none).
+    let mut targets: Vec<(DatasetName, Option<&DatasetName>)> = cfg
         .datasets
         .iter()
         .map(|d| {
-            d.target.clone().ok_or_else(|| {
-                OpError::from(Problem::SourceWithoutTarget {
-                    dataset: d.source.to_string(),
+            d.target
+                .clone()
+                .map(|t| (t, Some(&d.source)))
+                .ok_or_else(|| {
+                    OpError::from(Problem::SourceWithoutTarget {
+                        dataset: d.source.to_string(),
+                    })
                 })
-            })
         })
         .collect::<Result<_, _>>()?;
+    targets.extend(cfg.kept.iter().map(|k| (k.clone(), None)));
     let pool = super::pool::pool_of(cfg)?.clone();
     ctl.stage(Stage::LoadingKey, cfg.pool_label());
     let mut infos: Vec<(DatasetName, DatasetInfo)> = Vec::new();
-    for (t, pair) in targets.iter().zip(&cfg.datasets) {
+    for (t, source) in &targets {
         if t.pool() != pool.as_str() {
             return Err(Problem::TargetNotOnPool {
                 target: t.to_string(),
@@ -191,7 +196,7 @@ async fn load_and_mount(
             }
             .into());
         }
-        check_snapshots(ctx, cfg, t, pair.source.as_str()).await?;
+        check_snapshots(ctx, cfg, t, *source).await?;
         // Child datasets were backed up too; they open with the same passphrase.
         for info in zfs_util::datasets_under(ctx, t).await? {
             match DatasetName::parse(&info.name) {
@@ -361,7 +366,7 @@ async fn check_snapshots(
     ctx: &Ctx,
     cfg: &BackupConfig,
     target: &DatasetName,
-    source: &str,
+    source: Option<&DatasetName>,
 ) -> Result<(), OpError> {
     let state = ctx.store.state(cfg.id.as_str())?;
     let recorded = state.snapshots.get(target.as_str());
@@ -384,8 +389,8 @@ async fn check_snapshots(
                     .details()
                 }),
         );
-        if let Ok(src) = DatasetName::parse(source) {
-            if let Some(snaps) = zfs_util::snapshot_index(ctx, &src).await? {
+        if let Some(src) = source {
+            if let Some(snaps) = zfs_util::snapshot_index(ctx, src).await? {
                 allowed.extend(snaps.iter().map(|s| s.guid));
             }
         }

@@ -89,6 +89,11 @@ pub struct BackupConfig {
     pub drive_by_id: String,
     #[serde(default)]
     pub datasets: Vec<DatasetPair>,
+    /// Copies on the drive with no source on this computer (a drive adopted on a new
+    /// machine): unlocked, browsed and restored, never sent to. A restore that brings one back
+    /// turns it into a pair with the restored dataset as its source.
+    #[serde(default)]
+    pub kept: Vec<DatasetName>,
     #[serde(default)]
     pub auto_backup: bool,
     #[serde(default)]
@@ -115,6 +120,14 @@ impl BackupConfig {
     }
 
     /// A set with nothing configured yet.
+    /// Every copy the set keeps on its drive: the pairs' targets and the kept copies.
+    pub fn copies(&self) -> impl Iterator<Item = &DatasetName> {
+        self.datasets
+            .iter()
+            .filter_map(|d| d.target.as_ref())
+            .chain(&self.kept)
+    }
+
     pub fn new(id: BackupId) -> Self {
         Self {
             id,
@@ -124,6 +137,7 @@ impl BackupConfig {
             drive_serial: String::new(),
             drive_by_id: String::new(),
             datasets: Vec::new(),
+            kept: Vec::new(),
             auto_backup: false,
             snapshot_max_age_hours: 0,
             scrub_interval_days: 0,

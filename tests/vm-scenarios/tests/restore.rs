@@ -1,5 +1,6 @@
-//! Restore through the helper, on a machine whose pool is gone: whole datasets come back from
-//! the drive with every snapshot, byte for byte, encrypted ones under their own key with the
+//! A new machine: the source pool and Coffer's own state are gone. Adopting the drive keeps
+//! its copies usable although nothing local matches them; whole datasets come back through
+//! Restore with every snapshot, byte for byte, encrypted ones under their own key with the
 //! original passphrase; then the set backs up the restored datasets to the same copies, and
 //! the next backup is incremental.
 
@@ -26,7 +27,7 @@ fn restore(id: &str, copy: &str, to: &str) -> serde_json::Value {
 
 #[test]
 #[ignore = "needs real OpenZFS: run it in the VM test bed with tests/vm/run"]
-fn a_lost_pool_comes_back_and_its_backups_carry_on() {
+fn recovery_new_machine() {
     require_guest();
     helper::install();
     let src = HomeAndMedia::create();
@@ -59,24 +60,43 @@ fn a_lost_pool_comes_back_and_its_backups_carry_on() {
     }
     assert_eq!(snapshot_files(&home, "/srv/home"), originals[0]);
 
-    // The machine's disk dies; a new pool takes its place.
+    // The machine is gone: its pool, and Coffer's configuration and state with it. A new
+    // one has a new pool, and adopts the drive.
     drop(src);
+    helper::stop();
+    for f in ["/etc/coffer/backups.json", "/var/lib/coffer/state.json"] {
+        let _ = std::fs::remove_file(f);
+    }
+    let adopted = cofferctl(&["adopt", &drive.by_id]).ok().json();
+    let id = adopted["result"]["backup_id"]
+        .as_str()
+        .expect("backup id")
+        .to_string();
+    let sets = cofferctl(&["backups"]).ok().json();
+    let set = sets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["id"].as_str() == Some(id.as_str()))
+        .expect("the adopted set")
+        .clone();
+    assert_eq!(
+        set["kept"],
+        serde_json::json!(["backup/coffer-encrypted/media", "backup/home"]),
+        "copies with nothing local to match are kept: {set}"
+    );
     let _tank = SourcePool::create("tank", 1024);
     run(
         "zfs",
         &["create", "-o", "mountpoint=/srv/restored", "tank/restored"],
     );
-    let home_back = restore(&drive.id, "backup/home", "tank/restored/home");
+    let home_back = restore(&id, "backup/home", "tank/restored/home");
     assert_eq!(
         home_back["result"]["datasets"],
         serde_json::json!(["tank/restored/home", "tank/restored/home/docs"])
     );
     assert_eq!(home_back["result"]["continues_backup"], true);
-    let media_back = restore(
-        &drive.id,
-        "backup/coffer-encrypted/media",
-        "tank/restored/media",
-    );
+    let media_back = restore(&id, "backup/coffer-encrypted/media", "tank/restored/media");
     assert_eq!(media_back["result"]["continues_backup"], true);
 
     // Encrypted as it was, and the original passphrase opens it; the unencrypted source
@@ -123,5 +143,5 @@ fn a_lost_pool_comes_back_and_its_backups_carry_on() {
     );
 
     // Backing up carries on, to the same copies: only the new snapshots travel.
-    carries_on_incrementally(&drive.id, "tank/restored", CONTAINER);
+    carries_on_incrementally(&id, "tank/restored", CONTAINER);
 }
