@@ -513,9 +513,13 @@ catalogue! {
         NoFolderForChild { dataset } =
             N_("{dataset} was not opened: its parent on the drive has no folder for it."),
         NonRawSendBug {} =
-            N_("This OpenZFS version has known bugs when sending encrypted datasets without --raw (openzfs#12014); update to 2.2.8, 2.3.3, 2.4.0 or later."),
-        DnodeCorruptionBug {} =
-            N_("This OpenZFS version can silently corrupt file data under some workloads (openzfs#15526); update to 2.1.14, 2.2.2 or later."),
+            N_("On this OpenZFS version, restoring a copy of an unencrypted source (sent without --raw from the drive's encrypted container) can damage snapshots on the drive (openzfs#12014); update to 2.2.8, 2.3.3, 2.4.0 or later first."),
+        RawReceiveUnmountableBug {} =
+            N_("On this OpenZFS version an encrypted backup can arrive on the drive and then fail to mount (openzfs#12594, #13067); update to 2.1.3 or later."),
+        EncryptedMountRegressionBug {} =
+            N_("On this OpenZFS version some encrypted datasets fail to mount with an I/O error (openzfs#13709); update to 2.1.7 or later."),
+        EncryptedGangBlockBug {} =
+            N_("OpenZFS 2.1.8 can write unreadable blocks to encrypted datasets on a full or fragmented pool, a backup drive included (openzfs#14413); update to 2.1.9 or later."),
         KeyLeftLoaded { root, error } =
             N_("The key of {root} was left loaded until the drive's pool is exported: {error}"),
         SkippedNoSnapshots { dataset } =

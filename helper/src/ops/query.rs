@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use coffer_api::types::{BackupSet, DiffEntry, Snapshot as ApiSnapshot, Source};
 
 use super::backup::needs_container_passphrase;
+use super::drive_layout::ENCRYPTED_CONTAINER;
 use super::{zfs_util, Ctx, OpError};
 use crate::validate::{DatasetName, SnapshotName};
 use crate::zfs::cmd::OutputCap;
@@ -13,17 +14,32 @@ use crate::zfs::diff::{diff as diff_cmd, parse_diff, ChangeKind, DiffTarget, Fil
 use crate::zfs::list::{
     parse_datasets, parse_snapshots, KeyStatus, Mountpoint, DATASET_COLUMNS, SNAPSHOT_COLUMNS,
 };
-use crate::zfs::version::{parse_zfs_version, zfs_version as version_cmd};
+use crate::zfs::version::{
+    parse_zfs_version, zfs_version as version_cmd, WARN_ENCRYPTED_NON_RAW_SEND,
+};
 use crate::zfs::Cmd;
 
 pub async fn zfs_version(ctx: &Ctx) -> Result<(String, String, Vec<coffer_api::Details>), OpError> {
     let out = zfs_util::run(ctx, &version_cmd()).await?;
     let v = parse_zfs_version(&out.stdout_text())?;
+    // The non-raw send bug matters only to a restore from the encrypted container, which
+    // only sets with an unencrypted source (or a copy kept there) can make.
+    let in_container = ctx.store.backups()?.iter().any(|b| {
+        b.pool_name.as_ref().is_some_and(|p| {
+            b.copies().any(|c| {
+                c.as_str()
+                    .strip_prefix(p.as_str())
+                    .and_then(|r| r.strip_prefix('/'))
+                    .is_some_and(|r| r.split('/').next() == Some(ENCRYPTED_CONTAINER))
+            })
+        })
+    });
     Ok((
         v.userland.raw.clone(),
         v.kernel.as_ref().map(|k| k.raw.clone()).unwrap_or_default(),
         v.warnings()
             .iter()
+            .filter(|w| in_container || **w != WARN_ENCRYPTED_NON_RAW_SEND)
             .map(coffer_api::Notice::details)
             .collect(),
     ))

@@ -155,13 +155,40 @@ pub fn parse_zfs_version(out: &str) -> Result<ZfsVersions, ParseError> {
 }
 
 pub const WARN_ENCRYPTED_NON_RAW_SEND: Notice = Notice::NonRawSendBug {};
-pub const WARN_DNODE_CORRUPTION: Notice = Notice::DnodeCorruptionBug {};
+pub const WARN_RAW_RECEIVE_UNMOUNTABLE: Notice = Notice::RawReceiveUnmountableBug {};
+pub const WARN_ENCRYPTED_MOUNT_REGRESSION: Notice = Notice::EncryptedMountRegressionBug {};
+pub const WARN_ENCRYPTED_GANG_BLOCKS: Notice = Notice::EncryptedGangBlockBug {};
 
-/// Known-bug warnings for one version.
+/// Known OpenZFS bugs in what Coffer does (raw sends and receives of encrypted datasets,
+/// receives into an encrypted dataset, and the non-raw send a restore makes from the drive's
+/// encrypted container), for one version. The fixed releases come from the fixes' commits
+/// and their backports (`git tag --contains`) and the release notes. Bugs in what Coffer
+/// never does (`zfs send -c`, `-h`, `change-key` on a replica; Coffer keeps key
+/// inheritance with `send -Rw` instead) are not warned about.
 pub fn known_bug_warnings(v: &Version) -> Vec<Notice> {
+    let series = v.series();
+    let before_2_1 = matches!(series, (0, _) | (1, _) | (2, 0));
+    let in_2_1 = |from: (u32, u32, u32), to: (u32, u32, u32)| {
+        series == (2, 1) && !v.is_before(from.0, from.1, from.2) && v.is_before(to.0, to.1, to.2)
+    };
     let mut w = Vec::new();
-    let non_raw_send_bug = match v.series() {
-        (0, _) | (1, _) | (2, 0) | (2, 1) => true,
+    // openzfs#12594, #12882, #13067: a raw-received dataset that will not mount (more so
+    // between pools of different ashift, as an internal disk and a USB drive often are).
+    if before_2_1 || in_2_1((2, 1, 0), (2, 1, 3)) {
+        w.push(WARN_RAW_RECEIVE_UNMOUNTABLE);
+    }
+    // openzfs#13709: the fix above made some older encrypted datasets fail to mount.
+    if in_2_1((2, 1, 3), (2, 1, 7)) {
+        w.push(WARN_ENCRYPTED_MOUNT_REGRESSION);
+    }
+    // openzfs#14413: 2.1.8 alone wrote gang blocks of encrypted datasets with a bad salt.
+    if in_2_1((2, 1, 8), (2, 1, 9)) {
+        w.push(WARN_ENCRYPTED_GANG_BLOCKS);
+    }
+    // openzfs#12014: a non-raw send from an encrypted dataset can damage the sending pool.
+    let non_raw_send_bug = match series {
+        _ if before_2_1 => true,
+        (2, 1) => true,
         (2, 2) => v.is_before(2, 2, 8),
         (2, 3) => v.is_before(2, 3, 3),
         (2, 4) => v.is_before(2, 4, 0),
@@ -169,15 +196,6 @@ pub fn known_bug_warnings(v: &Version) -> Vec<Notice> {
     };
     if non_raw_send_bug {
         w.push(WARN_ENCRYPTED_NON_RAW_SEND);
-    }
-    let dnode_bug = match v.series() {
-        (0, _) | (1, _) | (2, 0) => true,
-        (2, 1) => v.is_before(2, 1, 14),
-        (2, 2) => v.is_before(2, 2, 2),
-        _ => false,
-    };
-    if dnode_bug {
-        w.push(WARN_DNODE_CORRUPTION);
     }
     w
 }
@@ -222,7 +240,7 @@ mod tests {
 
     #[test]
     fn warnings() {
-        let has = |s: &str| known_bug_warnings(&v(s)).contains(&WARN_ENCRYPTED_NON_RAW_SEND);
+        let has = |s: &str, n: Notice| known_bug_warnings(&v(s)).contains(&n);
         for old in [
             "0.8.6",
             "2.0.7",
@@ -233,16 +251,27 @@ mod tests {
             "2.3.2-2~bpo12+2",
             "2.4.0-rc3",
         ] {
-            assert!(has(old), "{old}");
+            assert!(has(old, WARN_ENCRYPTED_NON_RAW_SEND), "{old}");
         }
         for fixed in [
             "2.2.8", "2.2.9", "2.3.3", "2.3.4-1", "2.4.0", "2.4.1", "3.0.0",
         ] {
-            assert!(!has(fixed), "{fixed}");
+            assert!(known_bug_warnings(&v(fixed)).is_empty(), "{fixed}");
         }
-        assert!(known_bug_warnings(&v("2.1.5")).contains(&WARN_DNODE_CORRUPTION));
-        assert!(!known_bug_warnings(&v("2.1.14")).contains(&WARN_DNODE_CORRUPTION));
-        assert!(known_bug_warnings(&v("2.4.1")).is_empty());
+        assert!(has("2.0.7", WARN_RAW_RECEIVE_UNMOUNTABLE));
+        assert!(has("2.1.2", WARN_RAW_RECEIVE_UNMOUNTABLE));
+        assert!(!has("2.1.3", WARN_RAW_RECEIVE_UNMOUNTABLE));
+        assert!(has("2.1.3", WARN_ENCRYPTED_MOUNT_REGRESSION));
+        assert!(has("2.1.6", WARN_ENCRYPTED_MOUNT_REGRESSION));
+        assert!(!has("2.1.7", WARN_ENCRYPTED_MOUNT_REGRESSION));
+        assert!(has("2.1.8", WARN_ENCRYPTED_GANG_BLOCKS));
+        assert!(!has("2.1.9", WARN_ENCRYPTED_GANG_BLOCKS));
+        assert!(!has("2.1.7", WARN_ENCRYPTED_GANG_BLOCKS));
+        // The Debian 12 backport of the test bed: only the restore bug applies.
+        assert_eq!(
+            known_bug_warnings(&v("2.3.2-2~bpo12+2")),
+            [WARN_ENCRYPTED_NON_RAW_SEND]
+        );
     }
 
     #[test]
