@@ -260,6 +260,30 @@ pub fn carries_on_incrementally(id: &str, restored: &str, container_passphrase: 
     );
 }
 
+/// `cofferctl adopt BY_ID [--dataset D]...`, which must succeed: the set's id and its record
+/// from `cofferctl backups`.
+pub fn adopt(by_id: &str, datasets: &[&str]) -> (String, serde_json::Value) {
+    let mut args = vec!["adopt", by_id];
+    for d in datasets {
+        args.extend(["--dataset", d]);
+    }
+    let adopted = cofferctl(&args).ok().json();
+    eprintln!("adopted: {adopted}");
+    let id = adopted["result"]["backup_id"]
+        .as_str()
+        .expect("backup id")
+        .to_string();
+    let sets = cofferctl(&["backups"]).ok().json();
+    let set = sets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["id"].as_str() == Some(id.as_str()))
+        .expect("the adopted set")
+        .clone();
+    (id, set)
+}
+
 /// Unlocks the set of `drive` with `passphrase` and returns where `target` is mounted.
 pub fn unlocked_at(drive: &Drive, target: &str, passphrase: &str) -> String {
     let unlocked = crate::helper::cofferctl_input(

@@ -2,7 +2,7 @@
 //! adopts it and continues incrementally, with no full resend.
 
 use coffer_vm_tests::helper::{self, cofferctl};
-use coffer_vm_tests::scenario::{guids, imported, walkthrough_pool, Source};
+use coffer_vm_tests::scenario::{adopt, guids, imported, walkthrough_pool, Source};
 use coffer_vm_tests::usb::UsbDisk;
 use coffer_vm_tests::{require_guest, run, udisks};
 
@@ -34,22 +34,7 @@ fn adopt_walkthrough_drive() {
     run("zfs", &["set", "snapdir=visible", "backup/eds"]);
     run("zpool", &["export", "backup"]);
 
-    let adopted = cofferctl(&["adopt", &by_id, "--dataset", &src.home])
-        .ok()
-        .json();
-    eprintln!("adopted: {adopted}");
-    let id = adopted["result"]["backup_id"]
-        .as_str()
-        .expect("backup id")
-        .to_string();
-    let sets = cofferctl(&["backups"]).ok().json();
-    let set = sets
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["id"] == id.as_str())
-        .expect("set")
-        .clone();
+    let (id, set) = adopt(&by_id, &[&src.home]);
     assert_eq!(
         set["datasets"][0][1].as_str(),
         Some("backup/eds"),

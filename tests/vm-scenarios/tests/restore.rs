@@ -6,7 +6,7 @@
 
 use coffer_vm_tests::helper::{self, cofferctl, cofferctl_input};
 use coffer_vm_tests::scenario::{
-    carries_on_incrementally, prop, snapshot_files, Drive, HomeAndMedia,
+    adopt, carries_on_incrementally, prop, snapshot_files, Drive, HomeAndMedia,
 };
 use coffer_vm_tests::source::{SourcePool, PASSPHRASE};
 use coffer_vm_tests::{require_guest, run, run_with_input};
@@ -67,19 +67,7 @@ fn recovery_new_machine() {
     for f in ["/etc/coffer/backups.json", "/var/lib/coffer/state.json"] {
         let _ = std::fs::remove_file(f);
     }
-    let adopted = cofferctl(&["adopt", &drive.by_id]).ok().json();
-    let id = adopted["result"]["backup_id"]
-        .as_str()
-        .expect("backup id")
-        .to_string();
-    let sets = cofferctl(&["backups"]).ok().json();
-    let set = sets
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|s| s["id"].as_str() == Some(id.as_str()))
-        .expect("the adopted set")
-        .clone();
+    let (id, set) = adopt(&drive.by_id, &[]);
     assert_eq!(
         set["kept"],
         serde_json::json!(["backup/coffer-encrypted/media", "backup/home"]),
