@@ -214,10 +214,12 @@ impl HomeAndMedia {
             "zfs",
             &["create", "-o", "mountpoint=/srv/media", media.as_str()],
         );
+        // About 20 MB: enough that one new snapshot's streams (a fixed few tens of KiB per
+        // raw incremental) stay under the 1 % a backup after a restore may send.
         for i in 0..3u64 {
-            write_files("/srv/home", 4, 256 * 1024, 10 + i);
-            write_files("/srv/home/docs", 3, 64 * 1024, 20 + i);
-            write_files("/srv/media", 3, 128 * 1024, 30 + i);
+            write_files("/srv/home", 4, 1024 * 1024, 10 + i);
+            write_files("/srv/home/docs", 3, 256 * 1024, 20 + i);
+            write_files("/srv/media", 3, 512 * 1024, 30 + i);
             let name = format!("snap-{i}");
             run("zfs", &["snapshot", "-r", &format!("{home}@{name}")]);
             run("zfs", &["snapshot", &format!("{media}@{name}")]);
