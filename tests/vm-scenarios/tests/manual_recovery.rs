@@ -4,7 +4,7 @@
 
 use coffer_vm_tests::helper::{self, cofferctl, cofferctl_input};
 use coffer_vm_tests::scenario::{
-    carries_on_incrementally, imported, sha256_tree, Drive, HomeAndMedia,
+    carries_on_incrementally, imported, prop, snapshot_files, Drive, HomeAndMedia,
 };
 use coffer_vm_tests::source::PASSPHRASE;
 use coffer_vm_tests::{require_guest, run, run_with_input};
@@ -51,48 +51,14 @@ fn step(block: &str, names: &[(&str, &str)], input: &str) -> String {
     run_with_input("bash", &["-c", &script], input).stdout
 }
 
-fn snapshots(ds: &str) -> Vec<String> {
-    run(
-        "zfs",
-        &[
-            "list",
-            "-H",
-            "-t",
-            "snapshot",
-            "-o",
-            "name",
-            "-s",
-            "createtxg",
-            "-d",
-            "1",
-            ds,
-        ],
-    )
-    .stdout
-    .lines()
-    .filter_map(|l| l.split_once('@').map(|(_, s)| s.to_string()))
-    .collect()
-}
-
-/// Every file of every snapshot of `original` (mounted at `from`) equals the restored one's
-/// (mounted at `to`).
-fn same_bytes(original: &str, from: &str, to: &str) {
-    let snaps = snapshots(original);
-    assert!(!snaps.is_empty(), "{original} has snapshots");
-    for s in &snaps {
-        assert_eq!(
-            sha256_tree(&format!("{from}/.zfs/snapshot/{s}")),
-            sha256_tree(&format!("{to}/.zfs/snapshot/{s}")),
-            "files of {original}@{s} differ after the manual restore"
-        );
-    }
-}
-
-fn get(ds: &str, prop: &str) -> String {
-    run("zfs", &["get", "-H", "-o", "value", prop, ds])
-        .stdout
-        .trim()
-        .to_string()
+/// Every file of every snapshot of `original` (mounted at `from`) equals the restored
+/// `copy`'s (mounted at `to`).
+fn same_bytes(original: &str, from: &str, copy: &str, to: &str) {
+    assert_eq!(
+        snapshot_files(original, from),
+        snapshot_files(copy, to),
+        "files of {original} differ after the manual restore"
+    );
 }
 
 #[test]
@@ -141,15 +107,25 @@ fn the_recovery_pages_commands_give_the_same_bytes() {
         );
     }
     step(&steps[3], &names, &pass);
-    same_bytes(&home, "/srv/home", "/srv/restored/home");
-    same_bytes(&docs, "/srv/home/docs", "/srv/restored/home/docs");
+    same_bytes(
+        &home,
+        "/srv/home",
+        "rpool/restored/home",
+        "/srv/restored/home",
+    );
+    same_bytes(
+        &docs,
+        "/srv/home/docs",
+        "rpool/restored/home/docs",
+        "/srv/restored/home/docs",
+    );
     // Still encrypted with its own key, which the original passphrase unlocked; writable.
     assert_eq!(
-        get("rpool/restored/home", "encryptionroot"),
+        prop("rpool/restored/home", "encryptionroot"),
         "rpool/restored/home"
     );
-    assert_eq!(get("rpool/restored/home", "keystatus"), "available");
-    assert_eq!(get("rpool/restored/home", "readonly"), "off");
+    assert_eq!(prop("rpool/restored/home", "keystatus"), "available");
+    assert_eq!(prop("rpool/restored/home", "readonly"), "off");
 
     let media = [
         ("POOL", "backup"),
@@ -157,9 +133,14 @@ fn the_recovery_pages_commands_give_the_same_bytes() {
         ("LOCAL", "rpool/restored/media"),
     ];
     step(&steps[4], &media, &format!("{CONTAINER}\n"));
-    same_bytes("rpool/media", "/srv/media", "/srv/restored/media");
+    same_bytes(
+        "rpool/media",
+        "/srv/media",
+        "rpool/restored/media",
+        "/srv/restored/media",
+    );
     assert_eq!(
-        get("rpool/restored/media", "encryption"),
+        prop("rpool/restored/media", "encryption"),
         "off",
         "as its source was"
     );
