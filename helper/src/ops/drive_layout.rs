@@ -16,6 +16,11 @@ use crate::zfs::{Cmd, DatasetInfo};
 pub const DRIVE_FORMAT: &str = "1";
 pub use coffer_api::types::ENCRYPTED_CONTAINER;
 
+/// The encrypted container of the drive whose pool is `pool`.
+pub fn container_of(pool: &crate::validate::PoolName) -> Result<DatasetName, OpError> {
+    Ok(DatasetName::parse(pool.as_str())?.child(ENCRYPTED_CONTAINER)?)
+}
+
 /// Walkthrough §5.1–5.2 (read-only, visible snapshots), and what keeps the drive's copy from
 /// ever being mounted, run or shared by anything but Unlock: `canmount=noauto` (nothing mounts
 /// it on import, and setting it never mounts), no setuid, device nodes or execution (the

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use coffer_api::types::{BackupSet, DiffEntry, Snapshot as ApiSnapshot, Source};
 
 use super::backup::needs_container_passphrase;
-use super::drive_layout::ENCRYPTED_CONTAINER;
+use super::drive_layout::container_of;
 use super::{zfs_util, Ctx, OpError};
 use crate::validate::{DatasetName, SnapshotName};
 use crate::zfs::cmd::OutputCap;
@@ -25,14 +25,8 @@ pub async fn zfs_version(ctx: &Ctx) -> Result<(String, String, Vec<coffer_api::D
     // The non-raw send bug matters only to a restore from the encrypted container, which
     // only sets with an unencrypted source (or a copy kept there) can make.
     let in_container = ctx.store.backups()?.iter().any(|b| {
-        b.pool_name.as_ref().is_some_and(|p| {
-            b.copies().any(|c| {
-                c.as_str()
-                    .strip_prefix(p.as_str())
-                    .and_then(|r| r.strip_prefix('/'))
-                    .is_some_and(|r| r.split('/').next() == Some(ENCRYPTED_CONTAINER))
-            })
-        })
+        let container = b.pool_name.as_ref().and_then(|p| container_of(p).ok());
+        container.is_some_and(|k| b.copies().any(|c| c.is_within(&k)))
     });
     Ok((
         v.userland.raw.clone(),

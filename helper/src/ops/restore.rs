@@ -9,7 +9,7 @@
 use coffer_api::results::RestoreResult;
 use coffer_api::{ErrorKind, Notice, Problem, Stage};
 
-use super::drive_layout::{COPY_PROPERTIES, ENCRYPTED_CONTAINER};
+use super::drive_layout::{container_of, with_descendants, COPY_PROPERTIES};
 use super::pool;
 use super::stream::{run_stream, Ends, Progress};
 use super::{zfs_util, Ctx, JobCtl, JobResult, OpError, Output, Secret};
@@ -19,13 +19,12 @@ use crate::engine::{
 };
 use crate::state::{BackupConfig, DatasetPair};
 use crate::validate::{DatasetName, ResumeToken};
-use crate::zfs::list::KeyStatus;
 use crate::zfs::manage::load_key;
 use crate::zfs::receive::{receive, receive_abort, ReceiveOptions};
 use crate::zfs::send::{
     parse_resume_token_contents, send_resume_estimate, send_resume_with, SendOptions,
 };
-use crate::zfs::{DatasetInfo, Snapshot};
+use crate::zfs::Snapshot;
 
 pub struct RestoreRequest {
     pub config: BackupConfig,
@@ -79,17 +78,15 @@ pub async fn check(
         .into());
     }
     // A copy inside the encrypted container needs its key, known from the name alone.
-    let container = DatasetName::parse(drive_pool.as_str())?.child(ENCRYPTED_CONTAINER)?;
-    if copy.is_within(&container) && !has_passphrase {
-        let loaded = zfs_util::dataset(ctx, &container)
-            .await?
-            .is_some_and(|c| c.key_status == KeyStatus::Available);
-        if !loaded {
-            return Err(Problem::ContainerNeedsPassphrase {
-                container: container.to_string(),
-            }
-            .into());
+    let container = container_of(drive_pool)?;
+    if copy.is_within(&container)
+        && !has_passphrase
+        && !zfs_util::key_loaded(ctx, &container).await?
+    {
+        return Err(Problem::ContainerNeedsPassphrase {
+            container: container.to_string(),
         }
+        .into());
     }
     if continuing(ctx, cfg, copy, to)? {
         return Ok(());
@@ -222,8 +219,15 @@ async fn restore_tree(
 ) -> Result<RestoreResult, OpError> {
     ctl.stage(Stage::Planning, req.copy.as_str());
     let drive_pool = pool::pool_of(&req.config)?;
-    let container = DatasetName::parse(drive_pool.as_str())?.child(ENCRYPTED_CONTAINER)?;
-    let tree = tree(ctx, req).await?;
+    let container = container_of(drive_pool)?;
+    if zfs_util::dataset(ctx, &req.copy).await?.is_none() {
+        return Err(Problem::NotInBackup {
+            dataset: req.copy.to_string(),
+            backup: req.config.id.to_string(),
+        }
+        .into());
+    }
+    let tree = with_descendants(ctx, &req.copy, &req.to).await?;
     // Remembered before the first byte arrives, so a stopped restore can be continued and
     // nothing else is ever written to.
     ctx.store.update_state(req.config.id.as_str(), |s| {
@@ -263,41 +267,13 @@ async fn restore_tree(
     })
 }
 
-/// The copy and every dataset below it on the drive, parents first, each with its place
-/// under the new name.
-async fn tree(
-    ctx: &Ctx,
-    req: &RestoreRequest,
-) -> Result<Vec<(DatasetName, DatasetName, DatasetInfo)>, OpError> {
-    let mut rows = zfs_util::datasets_under(ctx, &req.copy).await?;
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let copy = DatasetName::parse(&row.name)?;
-        let Some(rest) = row.name.strip_prefix(req.copy.as_str()) else {
-            continue;
-        };
-        let to = DatasetName::parse(&format!("{}{rest}", req.to))?;
-        out.push((copy, to, row));
-    }
-    if out.is_empty() {
-        return Err(Problem::NotInBackup {
-            dataset: req.copy.to_string(),
-            backup: req.config.id.to_string(),
-        }
-        .into());
-    }
-    Ok(out)
-}
-
 /// Loads the drive container's key, unless it is loaded already.
 async fn open_container(
     ctx: &Ctx,
     container: &DatasetName,
     passphrase: Option<&Secret>,
 ) -> Result<(), OpError> {
-    let info = zfs_util::dataset(ctx, container).await?;
-    if info.is_some_and(|c| c.key_status == KeyStatus::Available) {
+    if zfs_util::key_loaded(ctx, container).await? {
         return Ok(());
     }
     let pass = passphrase.ok_or_else(|| {

@@ -89,11 +89,7 @@ pub async fn snapshot_rows(
             .collect::<Result<Vec<_>, _>>()?;
         let cmd = list_snapshot_rows(&snaps);
         let out = run_unchecked(ctx, &cmd).await?;
-        let err = out.stderr_text();
-        let only_gone = err
-            .lines()
-            .all(|l| l.trim().is_empty() || l.contains("does not exist"));
-        if !out.success() && !only_gone {
+        if !out.success() && !only_missing(&out) {
             return Err(failed(out, &cmd));
         }
         rows.extend(parse_snapshots(&out.stdout_text())?);
@@ -171,15 +167,25 @@ pub async fn existing_under(ctx: &Ctx, roots: &[DatasetName]) -> Result<Vec<Data
     }
     let cmd = list_datasets(roots, true);
     let out = run_unchecked(ctx, &cmd).await?;
-    // zfs names each missing root on stderr, exits 1 and still lists the others.
-    let only_gone = out
-        .stderr_text()
-        .lines()
-        .all(|l| l.trim().is_empty() || l.contains("does not exist"));
-    if !out.success() && !only_gone {
+    if !out.success() && !only_missing(&out) {
         return Err(failed(out, &cmd));
     }
     Ok(parse_datasets(&out.stdout_text())?)
+}
+
+/// zfs failed only because some of the names it was given do not exist: it says so for each
+/// on stderr, exits 1, and still lists the others.
+fn only_missing(out: &CmdOutput) -> bool {
+    out.stderr_text()
+        .lines()
+        .all(|l| l.trim().is_empty() || l.contains("does not exist"))
+}
+
+/// Whether the key of encrypted dataset `ds` is loaded; false when it does not exist.
+pub async fn key_loaded(ctx: &Ctx, ds: &DatasetName) -> Result<bool, OpError> {
+    Ok(dataset(ctx, ds)
+        .await?
+        .is_some_and(|d| d.key_status == crate::zfs::list::KeyStatus::Available))
 }
 
 fn prop(name: &str) -> Result<PropertyName, OpError> {

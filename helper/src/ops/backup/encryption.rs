@@ -1,6 +1,6 @@
 //! Unencrypted sources are stored under an encrypted dataset of the drive.
 
-use crate::ops::drive_layout::{create_encrypted_container, ENCRYPTED_CONTAINER};
+use crate::ops::drive_layout::{container_of, create_encrypted_container, ENCRYPTED_CONTAINER};
 use crate::ops::{zfs_util, Ctx, OpError, Secret};
 use crate::state::BackupConfig;
 use crate::validate::DatasetName;
@@ -78,9 +78,5 @@ pub async fn needs_container_passphrase(ctx: &Ctx, cfg: &BackupConfig) -> Result
     if !ours {
         return Ok(true);
     }
-    let container = DatasetName::parse(pool.as_str())?.child(ENCRYPTED_CONTAINER)?;
-    Ok(!matches!(
-        zfs_util::dataset(ctx, &container).await?,
-        Some(c) if c.key_status == KeyStatus::Available
-    ))
+    Ok(!zfs_util::key_loaded(ctx, &container_of(pool)?).await?)
 }
